@@ -1,0 +1,1 @@
+"""Datasets: catalog, downloads, sources, text and time-series preprocessing, batches."""

@@ -1,0 +1,58 @@
+"""Errors a user can fix.
+
+Every mistake a user can make (an unknown dataset, a bad config value, a malformed
+file, missing credentials) is raised as a :class:`UserError` subclass at the boundary
+where the bad value enters. The CLI prints ``str(error)`` as one line on stderr and
+exits with code 2; anything else is a bug and exits with 1 and a traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake the user can fix; the message names the bad value and what is valid."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A config file, key or value that is not valid."""
+
+
+class DataError(UserError):
+    """A dataset, file, column or value that cannot be used as given."""
+
+
+class DownloadError(DataError):
+    """A file that could not be fetched, verified or unpacked."""
+
+
+class ChecksumError(DownloadError):
+    """A file whose sha256 is not the one expected."""
+
+
+class OfflineError(DownloadError):
+    """A file that is needed but is neither cached nor mirrored, in offline mode."""
+
+
+class UnsafeArchiveError(DownloadError):
+    """An archive member that would be written outside the extraction folder."""
+
+
+class MissingExtraError(UserError):
+    """An optional dependency that is not installed."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(f"{purpose} needs the '{package}' package: pip install 'rnnkit[{extra}]'")
+
+
+class CredentialsError(UserError):
+    """Credentials for a data source are missing or invalid."""
+
+
+class RunDirError(UserError):
+    """A run directory that is missing files or was written by something else."""
+
+
+class TrainingError(UserError):
+    """Training stopped because it cannot go on (a NaN or infinite loss)."""

@@ -1,0 +1,1 @@
+"""Recurrent building blocks, usable alone in any PyTorch code (imports only torch)."""

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+
+from rnnkit import cli
+from rnnkit.errors import UserError
+
+
+def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "quickstart" in out
+    assert "data" in out
+
+
+def test_user_error_is_one_line_and_exit_2(monkeypatch, capsys) -> None:
+    @cli.app.command("boom-for-test")
+    def boom() -> None:
+        raise UserError("unknown dataset 'ptbb'; valid: ptb, wikitext-2")
+
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["boom-for-test"])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err == "error: unknown dataset 'ptbb'; valid: ptb, wikitext-2\n"
+        # --verbose lets the traceback through
+        with pytest.raises(UserError):
+            cli.main(["--verbose", "boom-for-test"])
+    finally:
+        cli.app.registered_commands = [
+            c for c in cli.app.registered_commands if c.name != "boom-for-test"
+        ]
+
+
+def test_unknown_option_is_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["quickstart", "--no-such-option"])
+    assert exit_info.value.code == 2
