@@ -1,1 +1,6 @@
 """Recurrent building blocks, usable alone in any PyTorch code (imports only torch)."""
+
+from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.nn.recurrent import GRU, LSTM, RNN
+
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]

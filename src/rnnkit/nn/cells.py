@@ -1,0 +1,276 @@
+"""One time step of an Elman RNN, an LSTM and a GRU.
+
+Each cell is written as plainly as its equations. The layers in
+:mod:`rnnkit.nn.recurrent` run a time loop over the step functions below (their
+"reference" implementation) and every fast path is tested against them.
+
+Parameters follow torch.nn's names, shapes and gate order, so a state dict of
+``torch.nn.RNNCell``/``LSTMCell``/``GRUCell`` loads unchanged:
+
+* ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih`` (G*H), ``bias_hh`` (G*H),
+  where G is the number of gates: 1 for the Elman RNN, 4 for the LSTM in the order
+  (i, f, g, o), 3 for the GRU in the order (r, z, n).
+
+The step functions take the input projection ``x_proj = W_ih x_t + b_ih`` rather than
+``x_t``: a layer computes it for all time steps in one matrix product before the loop,
+and only the recurrent product remains inside it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step"]
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+def rnn_step(
+    x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, nonlinearity: str
+) -> Tensor:
+    """Elman RNN step: h_t = f(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh).
+
+    ``x_proj`` (B, H) is W_xh x_t + b_xh, ``h`` (B, H) is h_{t-1}; returns h_t (B, H).
+    """
+    pre_activation = x_proj + F.linear(h, weight_hh, bias_hh)  # (B, H)
+    if nonlinearity == "tanh":
+        return torch.tanh(pre_activation)
+    return torch.relu(pre_activation)
+
+
+def lstm_step(
+    x_proj: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor, bias_hh: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """LSTM step with a forget gate; ``x_proj`` (B, 4H) is W_x x_t + b_x, gates (i, f, g, o).
+
+    i_t = σ(W_xi x_t + W_hi h_{t-1} + b_i)        input gate
+    f_t = σ(W_xf x_t + W_hf h_{t-1} + b_f)        forget gate
+    g_t = tanh(W_xg x_t + W_hg h_{t-1} + b_g)     cell candidate
+    o_t = σ(W_xo x_t + W_ho h_{t-1} + b_o)        output gate
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+    h_t = o_t ⊙ tanh(c_t)
+
+    Returns (h_t, c_t), each (B, H).
+    """
+    gates = x_proj + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
+    input_gate, forget_gate, candidate, output_gate = gates.chunk(4, dim=-1)
+    input_gate = torch.sigmoid(input_gate)
+    forget_gate = torch.sigmoid(forget_gate)
+    candidate = torch.tanh(candidate)
+    output_gate = torch.sigmoid(output_gate)
+    c_next = forget_gate * c + input_gate * candidate
+    h_next = output_gate * torch.tanh(c_next)
+    return h_next, c_next
+
+
+def gru_step(
+    x_proj: Tensor,
+    h: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    reset_after: bool = True,
+) -> Tensor:
+    """GRU step; ``x_proj`` (B, 3H) is W_x x_t + b_x with gates (r, z, n).
+
+    r_t = σ(W_xr x_t + b_xr + W_hr h_{t-1} + b_hr)        reset gate
+    z_t = σ(W_xz x_t + b_xz + W_hz h_{t-1} + b_hz)        update gate
+    reset_after=True (torch, cuDNN, Keras default):
+        n_t = tanh(W_xn x_t + b_xn + r_t ⊙ (W_hn h_{t-1} + b_hn))
+    reset_after=False (Cho et al. 2014, W·[r_t ⊙ h_{t-1}, x_t]):
+        n_t = tanh(W_xn x_t + b_xn + W_hn (r_t ⊙ h_{t-1}) + b_hn)
+    h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+    Returns h_t (B, H).
+    """
+    hidden_size = h.size(-1)
+    x_reset, x_update, x_new = x_proj.chunk(3, dim=-1)
+    if reset_after:
+        h_proj = F.linear(h, weight_hh, bias_hh)  # (B, 3H)
+        h_reset, h_update, h_new = h_proj.chunk(3, dim=-1)
+        reset = torch.sigmoid(x_reset + h_reset)
+        update = torch.sigmoid(x_update + h_update)
+        new = torch.tanh(x_new + reset * h_new)
+    else:
+        # The reset gate scales h_{t-1} before W_hn sees it, so W_hn's product waits for r_t.
+        gate_bias = None if bias_hh is None else bias_hh[: 2 * hidden_size]
+        new_bias = None if bias_hh is None else bias_hh[2 * hidden_size :]
+        h_gates = F.linear(h, weight_hh[: 2 * hidden_size], gate_bias)  # (B, 2H)
+        h_reset, h_update = h_gates.chunk(2, dim=-1)
+        reset = torch.sigmoid(x_reset + h_reset)
+        update = torch.sigmoid(x_update + h_update)
+        new = torch.tanh(x_new + F.linear(reset * h, weight_hh[2 * hidden_size :], new_bias))
+    return (1 - update) * new + update * h
+
+
+class _CellBase(nn.Module):
+    """Parameters shared by the three cells, created and initialised as torch.nn does."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        num_gates: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        _check_size("input_size", input_size)
+        _check_size("hidden_size", hidden_size)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        factory = {"device": device, "dtype": dtype}
+        gate_size = num_gates * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(gate_size, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(gate_size, hidden_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(gate_size, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(gate_size, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, in torch.nn's order and RNG use."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        return text
+
+    def _prepare(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor, bool]:
+        """Adds a batch dimension to unbatched input; returns (x (B, I), h (B, H), batched)."""
+        name = type(self).__name__
+        if x.dim() not in (1, 2):
+            raise ValueError(f"{name}: expected input (B, I) or (I,), got shape {tuple(x.shape)}")
+        if x.size(-1) != self.input_size:
+            raise ValueError(
+                f"{name}: input has {x.size(-1)} features, expected input_size={self.input_size}"
+            )
+        batched = x.dim() == 2
+        if not batched:
+            x = x.unsqueeze(0)
+        return x, self._prepare_state(state, x, batched), batched
+
+    def _prepare_state(self, state: Tensor | None, x: Tensor, batched: bool) -> Tensor:
+        """Zeros when no state is given; (H,) becomes (1, H) for unbatched input."""
+        if state is None:
+            return x.new_zeros(x.size(0), self.hidden_size)
+        if not batched:
+            state = state.unsqueeze(0)
+        if state.shape != (x.size(0), self.hidden_size):
+            raise ValueError(
+                f"{type(self).__name__}: state has shape {tuple(state.shape)}, "
+                f"expected {(x.size(0), self.hidden_size)}"
+            )
+        return state
+
+
+class RNNCell(_CellBase):
+    """Elman RNN cell (Elman 1990): h_t = f(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh).
+
+    ``f`` is tanh or relu (``nonlinearity``). ``forward(x (B, I), h (B, H) | None)``
+    returns h_t (B, H); unbatched (I,) input gives (H,).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"unknown nonlinearity {nonlinearity!r}: expected 'tanh' or 'relu'")
+        super().__init__(input_size, hidden_size, bias, num_gates=1, device=device, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.nonlinearity != "tanh":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        return text
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, h, batched = self._prepare(x, hx)
+        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (B, H)
+        h_next = rnn_step(x_proj, h, self.weight_hh, self.bias_hh, self.nonlinearity)
+        return h_next if batched else h_next.squeeze(0)
+
+
+class LSTMCell(_CellBase):
+    """LSTM cell (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
+
+    See :func:`lstm_step` for the equations. ``forward(x (B, I), (h, c) | None)`` returns
+    (h_t, c_t), each (B, H); unbatched (I,) input gives (H,) states.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, num_gates=4, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        h, c = (None, None) if hx is None else hx
+        x, h, batched = self._prepare(x, h)
+        c = self._prepare_state(c, x, batched)
+        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 4H)
+        h_next, c_next = lstm_step(x_proj, h, c, self.weight_hh, self.bias_hh)
+        if batched:
+            return h_next, c_next
+        return h_next.squeeze(0), c_next.squeeze(0)
+
+
+class GRUCell(_CellBase):
+    """GRU cell (Cho et al. 2014); see :func:`gru_step` for the equations.
+
+    ``reset_after=True`` applies the reset gate after the recurrent matrix product (torch,
+    cuDNN and Keras default); ``False`` applies it before, as in the paper. Both have the
+    same parameter names and shapes. ``forward(x (B, I), h (B, H) | None)`` returns h_t.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        reset_after: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, num_gates=3, device=device, dtype=dtype)
+        self.reset_after = reset_after
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if not self.reset_after:
+            text += ", reset_after=False"
+        return text
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, h, batched = self._prepare(x, hx)
+        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 3H)
+        h_next = gru_step(x_proj, h, self.weight_hh, self.bias_hh, self.reset_after)
+        return h_next if batched else h_next.squeeze(0)
+
+
+def _check_size(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
