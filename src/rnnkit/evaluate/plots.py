@@ -1,0 +1,90 @@
+"""Task plots as PNG files, drawn with matplotlib's Agg backend (no display needed)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _figure(width: float, height: float):
+    # The object-oriented API with an Agg canvas never touches pyplot's global state, so
+    # plotting works in threads, tests and on machines without a display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temp, format="png", bbox_inches="tight")
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return path
+
+
+def confusion_matrix_png(
+    matrix: Sequence[Sequence[int]] | np.ndarray, class_names: Sequence[str], path: Path
+) -> Path:
+    """Draw a confusion matrix (true classes in rows, predictions in columns) with counts."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    size = max(3.0, 0.6 * len(class_names) + 2.0)
+    figure = _figure(size, size)
+    axes = figure.add_subplot()
+    image = axes.imshow(counts, cmap="Blues")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    ticks = np.arange(len(class_names))
+    axes.set_xticks(ticks, labels=list(class_names), rotation=45, ha="right")
+    axes.set_yticks(ticks, labels=list(class_names))
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    threshold = counts.max() / 2 if counts.size else 0
+    for row in range(counts.shape[0]):
+        for col in range(counts.shape[1]):
+            color = "white" if counts[row, col] > threshold else "black"
+            axes.text(col, row, str(counts[row, col]), ha="center", va="center", color=color)
+    return _save(figure, path)
+
+
+def forecast_png(
+    history_index: Sequence,
+    history: np.ndarray,
+    forecast_index: Sequence,
+    forecast: np.ndarray,
+    path: Path,
+    *,
+    truth: np.ndarray | None = None,
+    baselines: dict[str, np.ndarray] | None = None,
+    title: str = "",
+    target_name: str = "value",
+) -> Path:
+    """Plot the history, the forecast, the truth over the forecast span and baselines.
+
+    ``history`` is (T,) and ``forecast``/``truth``/each baseline (H,), for one target.
+    """
+    figure = _figure(10, 4)
+    axes = figure.add_subplot()
+    axes.plot(list(history_index), np.asarray(history), color="0.35", lw=1.0, label="history")
+    if truth is not None:
+        axes.plot(list(forecast_index), np.asarray(truth), color="black", lw=1.2, label="truth")
+    for name, values in (baselines or {}).items():
+        axes.plot(list(forecast_index), np.asarray(values), lw=0.9, ls="--", label=name)
+    axes.plot(list(forecast_index), np.asarray(forecast), color="tab:red", lw=1.6, label="forecast")
+    axes.set_ylabel(target_name)
+    axes.set_title(title)
+    axes.legend(loc="best", fontsize="small")
+    axes.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    return _save(figure, path)

@@ -1,0 +1,155 @@
+"""Many-to-one sequence classifier for text and multichannel numeric sequences.
+
+    tokens (B, T) --embedding--> (B, T, E)   or   features (B, T, F) --linear--> (B, T, E)
+    --recurrent layers (rnnkit.nn, optionally bidirectional)--> (B, T, D·H)
+    --pooling over the valid steps (last | mean | max | attention)--> (B, D·H)
+    --dropout--> --linear--> logits (B, C)
+
+Padding never leaks into a prediction: the recurrent layers receive the true lengths and
+every pooling mode looks at valid steps only, so a batch-padded sequence gets the same
+logits as the same sequence alone.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from rnnkit.config import ModelConfig
+
+Pooling = Literal["last", "mean", "max", "attention"]
+
+
+def make_recurrent(config: ModelConfig, input_size: int) -> nn.Module:
+    """The recurrent stack a model config describes, as a batch-first rnnkit.nn layer."""
+    from rnnkit import nn as rnn_layers
+
+    if not hasattr(rnn_layers, "LSTM"):  # TEMPORARY until rnnkit.nn lands
+        return _TorchRecurrent(config, input_size)
+    layer_class = {"lstm": rnn_layers.LSTM, "gru": rnn_layers.GRU, "rnn": rnn_layers.RNN}[
+        config.cell
+    ]
+    options: dict[str, object] = {
+        "num_layers": config.num_layers,
+        "batch_first": True,
+        "dropout": config.dropout if config.num_layers > 1 else 0.0,
+        "bidirectional": config.bidirectional,
+    }
+    # Extended options are passed only when set, so the layer can use torch's fused
+    # kernels whenever the configuration allows.
+    if config.cell == "rnn":
+        options["nonlinearity"] = config.nonlinearity
+    if config.cell == "gru" and not config.reset_after:
+        options["reset_after"] = False
+    for name in ("layer_norm", "recurrent_dropout", "zoneout", "weight_drop"):
+        value = getattr(config, name)
+        if value:
+            options[name] = value
+    return layer_class(input_size, config.hidden_size, **options)
+
+
+def valid_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
+    """(B, T) boolean mask, True at the steps before each sequence's length."""
+    steps = torch.arange(max_length, device=lengths.device)
+    return steps[None, :] < lengths[:, None]
+
+
+class SequenceClassifier(nn.Module):
+    """Embedding or input projection -> recurrent layers -> pooling -> linear head.
+
+    Args:
+        num_classes: number of output classes C.
+        config: the model section of the experiment config (cell, sizes, layers,
+            bidirectional, dropout, pooling, head_dropout, extended cell options).
+        vocab_size: for text inputs, the vocabulary size V (token id 0 is padding).
+        input_size: for numeric inputs, the number of channels F per time step.
+
+    Exactly one of ``vocab_size`` and ``input_size`` is given.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        config: ModelConfig,
+        *,
+        vocab_size: int | None = None,
+        input_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if (vocab_size is None) == (input_size is None):
+            raise ValueError("give exactly one of vocab_size (text) and input_size (numeric)")
+        self.pooling: Pooling = config.pooling
+        embedding_size = config.embedding_size or config.hidden_size
+        if vocab_size is not None:
+            self.inputs: nn.Module = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+        else:
+            self.inputs = nn.Linear(int(input_size), embedding_size)  # type: ignore[arg-type]
+        self.input_dropout = nn.Dropout(config.input_dropout)
+        self.recurrent = make_recurrent(config, embedding_size)
+        features = config.hidden_size * (2 if config.bidirectional else 1)
+        # Attention pooling scores each step with one learned vector (a linear layer).
+        self.attention = nn.Linear(features, 1) if self.pooling == "attention" else None
+        self.head_dropout = nn.Dropout(config.head_dropout)
+        self.head = nn.Linear(features, num_classes)
+        self.bidirectional = config.bidirectional
+        self.hidden_size = config.hidden_size
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, C) for token ids (B, T) or features (B, T, F) with lengths (B,)."""
+        batch, steps = inputs.shape[0], inputs.shape[1]
+        if lengths is None:
+            lengths = torch.full((batch,), steps, dtype=torch.long)
+        lengths = lengths.to("cpu", torch.long)
+        embedded = self.input_dropout(self.inputs(inputs))  # (B, T, E)
+        outputs, _ = self.recurrent(embedded, lengths=lengths)  # (B, T, D*H)
+        mask = valid_mask(lengths, steps).to(outputs.device)  # (B, T)
+        pooled = self._pool(outputs, mask, lengths.to(outputs.device))  # (B, D*H)
+        return self.head(self.head_dropout(pooled))  # (B, C)
+
+    def _pool(
+        self, outputs: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        if self.pooling == "last":
+            # The forward direction ends at the last valid step; the backward direction
+            # ends at step 0, after it has read the whole valid sequence.
+            rows = torch.arange(outputs.shape[0], device=outputs.device)
+            last = outputs[rows, lengths - 1]  # (B, D*H)
+            if not self.bidirectional:
+                return last
+            return torch.cat([last[:, : self.hidden_size], outputs[:, 0, self.hidden_size :]], 1)
+        if self.pooling == "mean":
+            summed = (outputs * mask[..., None]).sum(1)
+            return summed / lengths[:, None].to(outputs.dtype)
+        if self.pooling == "max":
+            return outputs.masked_fill(~mask[..., None], float("-inf")).amax(1)
+        scores = self.attention(outputs).squeeze(-1)  # (B, T)
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
+        return torch.einsum("bt,bth->bh", weights, outputs)
+
+
+class _TorchRecurrent(nn.Module):
+    """TEMPORARY: torch.nn layers with a `lengths` argument, until rnnkit.nn lands."""
+
+    def __init__(self, config: ModelConfig, input_size: int) -> None:
+        super().__init__()
+        layer_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.cell]
+        self.layer = layer_class(
+            input_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            bidirectional=config.bidirectional,
+        )
+
+    def forward(self, x, hx=None, lengths=None):
+        if lengths is None:
+            return self.layer(x, hx)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths, batch_first=True, enforce_sorted=False
+        )
+        out, state = self.layer(packed, hx)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out, state

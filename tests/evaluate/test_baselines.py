@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+from rnnkit.errors import DataError
+from rnnkit.evaluate.baselines import (
+    BagOfWordsLogistic,
+    holt_winters_forecast,
+    majority_class,
+    naive_forecast,
+    seasonal_naive_forecast,
+)
+
+SERIES = np.array([10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0])
+
+
+def test_majority_class_breaks_ties_towards_the_lowest_label() -> None:
+    assert majority_class([2, 1, 2, 0], 3).tolist() == [2, 2, 2]
+    assert majority_class([1, 0], 2).tolist() == [0, 0]
+    with pytest.raises(DataError, match="at least one training label"):
+        majority_class([], 1)
+
+
+def test_naive_repeats_the_last_observed_value() -> None:
+    forecast = naive_forecast(SERIES, origins=[3, 5], horizon=2)
+    assert forecast.shape == (2, 2, 1)
+    assert forecast[..., 0].tolist() == [[12.0, 12.0], [14.0, 14.0]]
+
+
+def test_seasonal_naive_takes_the_same_season_of_the_last_cycle() -> None:
+    # season 3, origin 4 (observed y[0..3] = 10, 11, 12, 13): steps 4, 5, 6, 7, 8
+    # map to 1, 2, 3, 1, 2 -> 11, 12, 13, 11, 12
+    forecast = seasonal_naive_forecast(SERIES, origins=[4], horizon=5, season_length=3)
+    assert forecast[0, :, 0].tolist() == [11.0, 12.0, 13.0, 11.0, 12.0]
+
+
+def test_seasonal_naive_needs_one_full_season_before_the_origin() -> None:
+    with pytest.raises(DataError, match="between 3 and 8"):
+        seasonal_naive_forecast(SERIES, origins=[2], horizon=1, season_length=3)
+
+
+def test_forecast_baselines_keep_columns_apart() -> None:
+    two = np.stack([SERIES, -SERIES], axis=1)
+    forecast = naive_forecast(two, origins=[2], horizon=1)
+    assert forecast[0, 0].tolist() == [11.0, -11.0]
+
+
+def test_holt_winters_at_the_end_of_the_fit_equals_statsmodels() -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(60)
+    series = 5 + 0.2 * t + 2 * np.sin(2 * np.pi * t / 6) + rng.normal(0, 0.1, t.size)
+    ours = holt_winters_forecast(series, origins=[48], horizon=6, season_length=6, fit_end=48)
+    reference = (
+        ExponentialSmoothing(
+            series[:48],
+            trend="add",
+            seasonal="add",
+            seasonal_periods=6,
+            initialization_method="estimated",
+        )
+        .fit()
+        .forecast(6)
+    )
+    np.testing.assert_allclose(ours[0, :, 0], reference, rtol=1e-6)
+    # later origins see the new observations: close to the truth on a clean series
+    later = holt_winters_forecast(series, origins=[54], horizon=6, season_length=6, fit_end=48)
+    assert np.abs(later[0, :, 0] - series[54:]).max() < 0.6
+
+
+def test_bag_of_words_logistic_learns_word_polarity() -> None:
+    texts = ["good fine great", "great good", "bad awful", "awful bad poor", "fine good"] * 4
+    labels = [1, 1, 0, 0, 1] * 4
+    model = BagOfWordsLogistic(min_df=1).fit(texts, labels, num_classes=2)
+    assert model.predict(["a great film", "an awful<br />film"]).tolist() == [1, 0]
+    probabilities = model.predict_proba(["good"])
+    assert probabilities.shape == (1, 2)
+    assert probabilities.sum() == pytest.approx(1.0)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.image import imread
+
+from rnnkit.evaluate.plots import confusion_matrix_png, forecast_png
+
+
+def test_confusion_matrix_png_is_a_readable_image(tmp_path: Path) -> None:
+    path = confusion_matrix_png([[5, 1], [2, 7]], ["neg", "pos"], tmp_path / "cm.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert imread(path).ndim == 3
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_forecast_png_is_written_with_dates(tmp_path: Path) -> None:
+    index = pd.date_range("2000-01-01", periods=30, freq="MS")
+    values = np.arange(30.0)
+    path = forecast_png(
+        index[:24],
+        values[:24],
+        index[24:],
+        values[24:] + 1,
+        tmp_path / "plots" / "f.png",
+        truth=values[24:],
+        baselines={"naive": np.full(6, 23.0)},
+        title="t",
+    )
+    assert path.exists() and imread(path).shape[0] > 100

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnkit.config import ModelConfig
+from rnnkit.models.forecaster import Forecaster
+
+
+def _model(strategy: str, input_size: int = 3, targets: int = 2, horizon: int = 4) -> Forecaster:
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, strategy=strategy)
+    return Forecaster(input_size, targets, horizon, config).eval()
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_a_zero_head_forecasts_the_last_value(strategy: str) -> None:
+    model = _model(strategy)
+    torch.nn.init.zeros_(model.head.weight)
+    torch.nn.init.zeros_(model.head.bias)
+    window = torch.randn(5, 10, 3)
+    forecast = model(window)
+    assert forecast.shape == (5, 4, 2)
+    expected = window[:, -1:, :2].expand(5, 4, 2)
+    torch.testing.assert_close(forecast, expected)
+
+
+def test_recursive_steps_feed_forecasts_back() -> None:
+    model = _model("recursive", input_size=2, targets=1, horizon=3)
+    window = torch.randn(2, 6, 2)
+    with torch.no_grad():
+        forecast = model(window)
+        # Re-running the window extended by the first forecast step (covariate held)
+        # must give the second step: the model carries state, it does not restart.
+        first = forecast[:, :1]
+        extended = torch.cat([window, torch.cat([first, window[:, -1:, 1:]], 2)], 1)
+        outputs, _ = model.recurrent(extended)
+        second = first + model.head(outputs[:, -1]).view(2, 1, 1)
+    torch.testing.assert_close(forecast[:, 1:2], second)
+    assert model(window, horizon=7).shape == (2, 7, 1)
+
+
+def test_direct_forecaster_has_a_fixed_horizon() -> None:
+    with pytest.raises(ValueError, match="exactly 4 steps"):
+        _model("direct")(torch.randn(1, 5, 3), horizon=5)
+
+
+def test_bad_shapes_are_refused() -> None:
+    with pytest.raises(ValueError, match="num_targets = 4"):
+        Forecaster(3, 4, 1, ModelConfig())
+    with pytest.raises(ValueError, match="bidirectional"):
+        Forecaster(3, 1, 1, ModelConfig(bidirectional=True))
