@@ -32,11 +32,7 @@ def test_last_pooling_is_the_final_state_of_torch_lstm() -> None:
     torch.manual_seed(0)
     model = SequenceClassifier(2, _config(pooling="last"), input_size=4).eval()
     reference = torch.nn.LSTM(6, 8, batch_first=True)
-    reference.load_state_dict(
-        model.recurrent.state_dict()
-        if hasattr(model.recurrent, "weight_ih_l0")
-        else model.recurrent.layer.state_dict()
-    )
+    reference.load_state_dict(model.recurrent.state_dict())
     x = torch.randn(2, 5, 4)
     with torch.no_grad():
         _, (h_n, _) = reference(model.inputs(x))

@@ -26,8 +26,6 @@ def make_recurrent(config: ModelConfig, input_size: int) -> nn.Module:
     """The recurrent stack a model config describes, as a batch-first rnnkit.nn layer."""
     from rnnkit import nn as rnn_layers
 
-    if not hasattr(rnn_layers, "LSTM"):  # TEMPORARY until rnnkit.nn lands
-        return _TorchRecurrent(config, input_size)
     layer_class = {"lstm": rnn_layers.LSTM, "gru": rnn_layers.GRU, "rnn": rnn_layers.RNN}[
         config.cell
     ]
@@ -127,29 +125,3 @@ class SequenceClassifier(nn.Module):
         scores = self.attention(outputs).squeeze(-1)  # (B, T)
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
         return torch.einsum("bt,bth->bh", weights, outputs)
-
-
-class _TorchRecurrent(nn.Module):
-    """TEMPORARY: torch.nn layers with a `lengths` argument, until rnnkit.nn lands."""
-
-    def __init__(self, config: ModelConfig, input_size: int) -> None:
-        super().__init__()
-        layer_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.cell]
-        self.layer = layer_class(
-            input_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            batch_first=True,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            bidirectional=config.bidirectional,
-        )
-
-    def forward(self, x, hx=None, lengths=None):
-        if lengths is None:
-            return self.layer(x, hx)
-        packed = nn.utils.rnn.pack_padded_sequence(
-            x, lengths, batch_first=True, enforce_sorted=False
-        )
-        out, state = self.layer(packed, hx)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        return out, state
