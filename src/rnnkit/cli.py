@@ -73,6 +73,100 @@ def quickstart(
     run_quickstart(run_dir)
 
 
+# ----------------------------------------------------------------------------- data
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the catalog: name, task, download size, licence, and whether it is local.
+
+    Example: rnnkit data list
+    """
+    from rich.table import Table
+
+    from rnnkit.console import stdout_console
+    from rnnkit.data import catalog, download
+
+    table = Table("name", "task", "size", "licence", "local", title="rnnkit datasets")
+    for entry in catalog.entries():
+        table.add_row(
+            entry.name,
+            entry.task,
+            _human_size(entry.size),
+            entry.licence_short or entry.licence,
+            download.availability(entry.files),
+        )
+    stdout_console().print(table)
+
+
+@data_app.command("info")
+def data_info(name: Annotated[str, typer.Argument(help="A catalog name.")]) -> None:
+    """Describe a catalog dataset: description, files, splits, licence, citation.
+
+    Example: rnnkit data info ptb
+    """
+    from rnnkit.data import catalog
+
+    entry = catalog.lookup(name)
+    lines = [
+        f"{entry.name}: {entry.description}",
+        f"task: {entry.task} ({entry.kind})",
+        f"splits: {', '.join(entry.splits) or 'none (split it in preprocessing)'}",
+        f"size: {_human_size(entry.size) if entry.files else 'bundled, no download'}",
+        f"homepage: {entry.homepage}",
+        f"licence: {entry.licence}",
+        f"citation: {entry.citation}",
+        *(f"{key}: {value}" for key, value in entry.defaults.items()),
+        "files:" if entry.files else "files: none (bundled)",
+    ]
+    for file in entry.files:
+        for n, copy in enumerate(file.candidates):
+            prefix = "  - " if n == 0 else "    or "
+            lines.append(
+                f"{prefix}{copy.mirror_path} ({_human_size(copy.size)}) "
+                f"sha256 {copy.sha256 or 'unknown (unverified)'}"
+            )
+            lines.append(f"      {copy.url or 'mirror only'}")
+    typer.echo("\n".join(lines))
+
+
+@data_app.command("get")
+def data_get(
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME_OR_URI",
+            help="A catalog name, hf://owner/name, uci://ID, kaggle://owner/dataset, "
+            "https://...[#sha256=HEX] or a local path.",
+        ),
+    ],
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Download cache (default: $RNNKIT_CACHE or the user cache).")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="No network: use only the cache and a mirror folder.")
+    ] = False,
+) -> None:
+    """Fetch and verify a dataset; print the local path of each file, one per line.
+
+    Example: rnnkit data get ptb --offline
+    """
+    from rnnkit.data import get
+
+    for path in get(dataset, cache_dir=cache_dir, offline=offline):
+        typer.echo(str(path))
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "-"  # bundled, or not known before downloading
+    for unit in ("B", "KB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
 # ----------------------------------------------------------------------------- entry point
 
 

@@ -76,17 +76,27 @@ class Dataset:
     homepage: str
     licence: str
     citation: str
+    licence_short: str = ""  # a few words for tables; ``licence`` has the full terms
     # Defaults the preprocessing can use (series: date_column, target).
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Splits inside a single file (an archive holding train and test).
+    archive_splits: tuple[str, ...] = ()
 
     @property
     def size(self) -> int | None:
-        """Total download size in bytes (primary copies), ``None`` if any is unknown."""
+        """Download size in bytes (primary copies); ``None`` if unknown or nothing to fetch."""
         sizes = [f.size for f in self.files]
-        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
+        if not sizes or any(s is None for s in sizes):
+            return None
+        return sum(s for s in sizes if s is not None)
 
     @property
     def splits(self) -> tuple[str, ...]:
+        """The splits the source provides (``all``: one unsplit table)."""
+        if self.archive_splits:
+            return self.archive_splits
+        if not self.files:
+            return ("all",)
         return tuple(f.split for f in self.files if f.split is not None)
 
 
@@ -146,6 +156,7 @@ def _series(
     target: str,
     homepage: str = "https://github.com/jbrownlee/Datasets",
     licence: str = _BROWNLEE_TERMS,
+    licence_short: str = "not stated",
 ) -> Dataset:
     return Dataset(
         name=name,
@@ -157,6 +168,7 @@ def _series(
         homepage=homepage,
         licence=licence,
         citation=citation,
+        licence_short=licence_short,
         defaults=MappingProxyType({"date_column": date_column, "target": target}),
     )
 
@@ -193,6 +205,7 @@ _ENTRIES: tuple[Dataset, ...] = (
         loader="text",
         homepage="https://www.fit.vutbr.cz/~imikolov/rnnlm/",
         licence=_PTB_TERMS,
+        licence_short="research use (LDC)",
         citation=_PTB_CITATION,
     ),
     Dataset(
@@ -216,6 +229,7 @@ _ENTRIES: tuple[Dataset, ...] = (
         loader="text",
         homepage="https://www.fit.vutbr.cz/~imikolov/rnnlm/",
         licence=_PTB_TERMS,
+        licence_short="research use (LDC)",
         citation=_PTB_CITATION,
     ),
     Dataset(
@@ -243,6 +257,7 @@ _ENTRIES: tuple[Dataset, ...] = (
         loader="text",
         homepage="https://blog.salesforceairesearch.com/the-wikitext-long-term-dependency-language-modeling-dataset/",
         licence="Creative Commons Attribution-ShareAlike (as described by its authors)",
+        licence_short="CC BY-SA",
         citation=(
             "Merity, Xiong, Bradbury and Socher (2016), Pointer Sentinel Mixture Models, "
             "arXiv:1609.07843"
@@ -266,6 +281,7 @@ _ENTRIES: tuple[Dataset, ...] = (
         loader="text",
         homepage="https://github.com/karpathy/char-rnn",
         licence="MIT (karpathy/char-rnn repository); the plays are in the public domain",
+        licence_short="MIT / public domain",
         citation=(
             "Karpathy (2015), char-rnn, https://github.com/karpathy/char-rnn; "
             "The Unreasonable Effectiveness of Recurrent Neural Networks (blog post)"
@@ -288,8 +304,10 @@ _ENTRIES: tuple[Dataset, ...] = (
             ),
         ),
         loader="imdb",
+        archive_splits=("train", "test"),
         homepage="https://ai.stanford.edu/~amaas/data/sentiment/",
         licence="no licence stated; the dataset README asks users to cite Maas et al. (2011)",
+        licence_short="not stated (cite)",
         citation=(
             "Maas, Daly, Pham, Huang, Ng and Potts (2011), Learning Word Vectors for "
             "Sentiment Analysis, ACL 2011, pp. 142-150"
@@ -348,6 +366,7 @@ _ENTRIES: tuple[Dataset, ...] = (
         target="pm2.5",
         homepage="https://archive.ics.uci.edu/dataset/381/beijing+pm2+5+data",
         licence="see the UCI page; " + _BROWNLEE_TERMS,
+        licence_short="see UCI page",
     ),
     Dataset(
         name="indoor-movement",
@@ -370,6 +389,7 @@ _ENTRIES: tuple[Dataset, ...] = (
         loader="indoor_movement",
         homepage="https://archive.ics.uci.edu/dataset/348/indoor+user+movement+prediction+from+rss+data",
         licence="see the UCI page; " + _BROWNLEE_TERMS,
+        licence_short="see UCI page",
         citation=(
             "Bacciu, Barsocchi, Chessa, Gallicchio and Micheli (2014), An experimental "
             "characterization of reservoir computing in ambient assisted living applications, "
@@ -385,6 +405,7 @@ _ENTRIES: tuple[Dataset, ...] = (
         loader="statsmodels_co2",
         homepage="https://www.statsmodels.org/stable/datasets/generated/co2.html",
         licence="public domain (statsmodels dataset notes)",
+        licence_short="public domain",
         citation=(
             "Keeling and Whorf (2004), Atmospheric CO2 concentrations derived from flask air "
             "samples at sites in the SIO network, in Trends: A Compendium of Data on Global "

@@ -498,3 +498,33 @@ def _extract_tar(archive: Path, dest: Path) -> None:
             except tarfile.FilterError as err:
                 raise _unsafe(archive, member.name, f"is unsafe ({err})") from None
         tf.extractall(dest, members=members, filter="data")
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def availability(files: Iterable[RemoteFile], cache_dir: str | Path | None = None) -> str:
+    """Where a dataset's files are now: bundled, cached, mirror, partly, or no.
+
+    Cheap: it only looks for the files (hashes are checked when they are used).
+    """
+    files = list(files)
+    if not files:
+        return "bundled"
+    root = cache_root(cache_dir)
+    mirror = mirror_location()
+    folder = None if mirror is None or _is_url(mirror) else Path(mirror).expanduser()
+    places = []
+    for file in files:
+        copies = file.candidates
+        if any((root / PurePosixPath(c.mirror_path)).is_file() for c in copies):
+            places.append("cached")
+        elif folder is not None and any(
+            (folder / PurePosixPath(c.mirror_path)).is_file() for c in copies
+        ):
+            places.append("mirror")
+        else:
+            places.append("no")
+    if len(set(places)) == 1:
+        return places[0]
+    return "partly" if "no" in places else "mirror"
