@@ -1,0 +1,167 @@
+"""Forward+backward time and saved-activation memory of rnnkit.nn layers against torch.nn.
+
+For each size and cell type, three layers with the same weights run one training step
+each (forward, a loss over the output and the final states, backward), interleaved in
+one loop so that machine noise hits all of them alike; the table gives the median of
+``--repeats`` steps and each layer's ratio to torch.nn:
+
+* ``torch.nn``: torch.nn.LSTM / GRU / RNN;
+* ``rnnkit``: rnnkit.nn's layer with ``impl="auto"`` (torch's fused kernel);
+* ``reference``: rnnkit.nn's layer with ``impl="reference"`` (the Python time loop).
+
+Memory is the bytes of the tensors autograd saves for backward in one forward pass
+(distinct storages, counted through ``torch.autograd.graph.saved_tensors_hooks``): on
+CPU the activation memory a training step holds at its peak, weights excluded.
+
+    python benchmarks/layers.py --repeats 9 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+import rnnkit.nn
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SIZES = "32x100x128x256,64x35x650x650,8x200x32x64"
+CELLS = {
+    "lstm": (torch.nn.LSTM, rnnkit.nn.LSTM),
+    "gru": (torch.nn.GRU, rnnkit.nn.GRU),
+    "rnn": (torch.nn.RNN, rnnkit.nn.RNN),
+}
+VARIANTS = ("torch.nn", "rnnkit", "reference")
+
+
+def parse_sizes(text: str) -> list[tuple[int, int, int, int]]:
+    """'32x100x128x256,...' -> [(batch, time, input, hidden), ...]."""
+    sizes = []
+    for item in text.split(","):
+        parts = item.strip().lower().split("x")
+        if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise SystemExit(
+                f"bad size {item!r}: expected BATCHxTIMExINPUTxHIDDEN, e.g. 32x100x128x256"
+            )
+        sizes.append(tuple(int(p) for p in parts))
+    return sizes
+
+
+def build_layers(cell: str, input_size: int, hidden_size: int) -> dict[str, torch.nn.Module]:
+    """torch.nn's layer and rnnkit's two implementations, all with the same weights."""
+    torch_cls, rnnkit_cls = CELLS[cell]
+    baseline = torch_cls(input_size, hidden_size)
+    layers = {"torch.nn": baseline}
+    for name, impl in (("rnnkit", "auto"), ("reference", "reference")):
+        layer = rnnkit_cls(input_size, hidden_size, impl=impl)
+        layer.load_state_dict(baseline.state_dict())
+        layers[name] = layer
+    return layers
+
+
+def training_step(layer: torch.nn.Module, x: torch.Tensor) -> None:
+    output, state = layer(x)
+    states = state if isinstance(state, tuple) else (state,)
+    loss = output.sum() + sum(s.sum() for s in states)
+    loss.backward()
+
+
+def saved_bytes(step: Callable[[], None]) -> int:
+    """Bytes of the distinct storages autograd saves for backward during ``step``."""
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        step()
+    return sum(storages.values())
+
+
+def benchmark(
+    size: tuple[int, int, int, int], cell: str, repeats: int, warmup: int
+) -> dict[str, tuple[float, int]]:
+    """variant -> (median seconds per forward+backward, bytes saved for backward)."""
+    batch, steps, input_size, hidden_size = size
+    torch.manual_seed(0)
+    layers = build_layers(cell, input_size, hidden_size)
+    x = torch.randn(steps, batch, input_size, requires_grad=True)
+    times: dict[str, list[float]] = {name: [] for name in layers}
+    for repeat in range(warmup + repeats):
+        # Rotate the order so that no variant always runs first (or right after another).
+        order = list(layers)[repeat % len(layers) :] + list(layers)[: repeat % len(layers)]
+        for name in order:
+            layer = layers[name]
+            layer.zero_grad(set_to_none=True)
+            x.grad = None
+            start = time.perf_counter()
+            training_step(layer, x)
+            elapsed = time.perf_counter() - start
+            if repeat >= warmup:
+                times[name].append(elapsed)
+    memory = {
+        name: saved_bytes(lambda layer=layer: training_step(layer, x))
+        for name, layer in layers.items()
+    }
+    return {name: (statistics.median(times[name]), memory[name]) for name in layers}
+
+
+def format_table(
+    rows: list[tuple[tuple[int, int, int, int], str, dict[str, tuple[float, int]]]],
+) -> str:
+    header = (
+        "| (B, T, I, H) | cell | torch.nn ms | rnnkit ms | rnnkit / torch | reference ms "
+        "| reference / torch | saved MiB torch.nn / rnnkit / reference |"
+    )
+    lines = [header, "|" + "---|" * 8]
+    for size, cell, result in rows:
+        base_time = result["torch.nn"][0]
+        mib = " / ".join(f"{result[v][1] / 2**20:.1f}" for v in VARIANTS)
+        lines.append(
+            f"| {size} | {cell} | {base_time * 1e3:.2f} | {result['rnnkit'][0] * 1e3:.2f} "
+            f"| {result['rnnkit'][0] / base_time:.3f} | {result['reference'][0] * 1e3:.2f} "
+            f"| {result['reference'][0] / base_time:.2f} | {mib} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=9, help="timed steps per layer (median)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per layer first")
+    parser.add_argument(
+        "--sizes", default=DEFAULT_SIZES, help="BATCHxTIMExINPUTxHIDDEN, comma-separated"
+    )
+    parser.add_argument("--cells", default="lstm,gru,rnn", help="comma-separated: lstm, gru, rnn")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    args = parser.parse_args(argv)
+    cells = [c.strip() for c in args.cells.split(",")]
+    unknown = [c for c in cells if c not in CELLS]
+    if unknown:
+        raise SystemExit(f"unknown cell {unknown[0]!r}: expected one of {', '.join(CELLS)}")
+    if args.repeats < 1 or args.threads < 1:
+        raise SystemExit("--repeats and --threads must be at least 1")
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    rows = []
+    for size in parse_sizes(args.sizes):
+        for cell in cells:
+            logger.info("running %s at %s", cell, size)
+            rows.append((size, cell, benchmark(size, cell, args.repeats, args.warmup)))
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), median of {args.repeats} "
+        f"forward+backward steps, float32, CPU"
+    )
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()
