@@ -362,8 +362,14 @@ def download(
 
 def _transfer(session, url: str, part: Path, *, timeout: float, progress: bool) -> None:
     offset = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    # Identity encoding: Content-Length and Range then count the bytes written to disk.
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
     with session.get(url, stream=True, timeout=timeout, headers=headers) as response:
+        # Keep what arrived before a dropped connection (urllib3 would discard the last
+        # read); the length check below turns the short transfer into a resumable retry.
+        response.raw.enforce_content_length = False
         status = response.status_code
         if status == 416 and offset:
             # The partial file is no prefix the server recognises: start over.
@@ -479,10 +485,11 @@ def _extract_zip(archive: Path, dest: Path) -> None:
             _check_relative(archive, info.filename, info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
+                # zipfile writes a link as a file holding its target; refuse one that
+                # points out anyway, since other tools would create the link.
                 target = zf.read(info).decode("utf-8", "replace")
-                _check_relative(archive, info.filename, target)
-                joined = PurePosixPath(info.filename).parent / target
-                if ".." in PurePosixPath(os.path.normpath(joined)).parts:
+                joined = os.path.normpath(PurePosixPath(info.filename).parent / target)
+                if target.startswith("/") or ".." in PurePosixPath(joined).parts:
                     raise _unsafe(archive, info.filename, f"links outside to {target!r}")
         zf.extractall(dest)
 
@@ -491,6 +498,8 @@ def _extract_tar(archive: Path, dest: Path) -> None:
     with tarfile.open(archive) as tf:
         members = tf.getmembers()
         for member in members:
+            # The "data" filter would strip a leading "/" silently: refuse it instead.
+            _check_relative(archive, member.name, member.name)
             # The "data" filter refuses absolute paths, '..', links out, devices; run it
             # over every member first so a bad one stops the unpacking before any write.
             try:

@@ -1,0 +1,347 @@
+"""Downloads against a local HTTP server: verification, retries, resume, mirror, offline,
+cache repair, and safe unpacking. Nothing here touches the network."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from http_server import start_server
+
+from rnnkit.data import download
+from rnnkit.data.catalog import RemoteFile
+from rnnkit.data.download import RetryPolicy
+from rnnkit.errors import ChecksumError, DownloadError, OfflineError, UnsafeArchiveError
+
+FAST = RetryPolicy(attempts=3, backoff_s=0.0, timeout_s=5.0)
+BODY = bytes(range(256)) * 40  # 10,240 bytes
+SHA = hashlib.sha256(BODY).hexdigest()
+
+
+@pytest.fixture
+def server():
+    state, httpd = start_server()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture(autouse=True)
+def _no_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RNNKIT_MIRROR", raising=False)
+
+
+def remote(url: str | None, sha256: str | None = SHA, name: str = "blob.bin") -> RemoteFile:
+    return RemoteFile(name, url, sha256, len(BODY), f"demo/{name}", "train")
+
+
+def fetch(file: RemoteFile, cache: Path, **kwargs) -> Path:
+    return download.fetch(file, cache_dir=cache, retry=FAST, progress=False, **kwargs)
+
+
+# ----------------------------------------------------------------------------- transfers
+
+
+def test_download_writes_verified_file_and_remembers_its_hash(server, cache):
+    url = server.serve("/blob.bin", BODY)
+    path = fetch(remote(url), cache)
+    assert path == cache / "demo" / "blob.bin"
+    assert path.read_bytes() == BODY
+    memo = json.loads((cache / "verified.json").read_text())
+    assert memo[str(path.resolve())]["sha256"] == SHA
+    assert memo[str(path.resolve())]["size"] == len(BODY)
+
+
+def test_second_fetch_uses_cache_without_request_or_rehash(server, cache, monkeypatch):
+    url = server.serve("/blob.bin", BODY)
+    fetch(remote(url), cache)
+    hashed = []
+    monkeypatch.setattr(download, "file_sha256", lambda p: hashed.append(p) or SHA)
+    assert fetch(remote(url), cache).read_bytes() == BODY
+    assert server.hits("/blob.bin") == 1
+    assert hashed == []  # size and mtime unchanged: the memo answers
+
+
+def test_hash_mismatch_is_an_error_and_leaves_nothing_in_cache(server, cache):
+    wrong = "0" * 64
+    url = server.serve("/blob.bin", BODY)
+    with pytest.raises(ChecksumError) as err:
+        fetch(remote(url, sha256=wrong), cache)
+    message = str(err.value)
+    assert "blob.bin" in message and wrong in message and SHA in message
+    assert [p for p in cache.rglob("*") if p.is_file() and p.name != "verified.json"] == []
+
+
+def test_server_error_is_retried_until_success(server, cache):
+    url = server.serve("/blob.bin", BODY, fail_times=2)
+    assert fetch(remote(url), cache).read_bytes() == BODY
+    assert server.hits("/blob.bin") == 3
+
+
+def test_persistent_server_error_gives_up_after_the_attempts(server, cache):
+    url = server.serve("/blob.bin", BODY, fail_times=10)
+    with pytest.raises(DownloadError, match=r"after 3 attempts: HTTP 500"):
+        fetch(remote(url), cache)
+    assert server.hits("/blob.bin") == 3
+    assert not (cache / "demo" / "blob.bin").exists()
+
+
+def test_client_error_is_not_retried(server, cache):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        fetch(remote(f"{server.url}/missing.bin"), cache)
+    assert server.hits("/missing.bin") == 1
+
+
+def test_truncated_transfer_resumes_with_a_range_request(server, cache):
+    url = server.serve("/blob.bin", BODY, truncate_times=1, truncate_at=3000)
+    assert fetch(remote(url), cache).read_bytes() == BODY
+    assert server.requests == [("/blob.bin", None), ("/blob.bin", "bytes=3000-")]
+
+
+def test_transfer_that_never_completes_fails_without_a_final_file(server, cache):
+    url = server.serve("/blob.bin", BODY, truncate_times=99, truncate_at=10, honour_range=False)
+    with pytest.raises(DownloadError, match="after 3 attempts"):
+        fetch(remote(url), cache)
+    assert not (cache / "demo" / "blob.bin").exists()
+
+
+def test_partial_file_from_an_earlier_run_is_resumed(server, cache):
+    url = server.serve("/blob.bin", BODY)
+    part = cache / "demo" / "blob.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(BODY[:4096])
+    assert fetch(remote(url), cache).read_bytes() == BODY
+    assert server.requests == [("/blob.bin", "bytes=4096-")]
+    assert not part.exists()
+
+
+def test_server_that_ignores_range_gets_a_fresh_download(server, cache):
+    url = server.serve("/blob.bin", BODY, honour_range=False)
+    part = cache / "demo" / "blob.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"stale bytes from another file")
+    assert fetch(remote(url), cache).read_bytes() == BODY
+
+
+def test_unknown_hash_downloads_with_an_unverified_warning(server, cache, caplog):
+    url = server.serve("/blob.bin", BODY)
+    with caplog.at_level(logging.WARNING, logger="rnnkit.data.download"):
+        assert fetch(remote(url, sha256=None), cache).read_bytes() == BODY
+    assert "unverified" in caplog.text
+
+
+# ----------------------------------------------------------------------------- cache repair
+
+
+def test_damaged_cache_file_is_fetched_again(server, cache, caplog):
+    url = server.serve("/blob.bin", BODY)
+    path = fetch(remote(url), cache)
+    path.write_bytes(BODY[:-1] + b"\x00")  # same size, new mtime, wrong bytes
+    with caplog.at_level(logging.WARNING, logger="rnnkit.data.download"):
+        again = fetch(remote(url), cache)
+    assert again.read_bytes() == BODY
+    assert server.hits("/blob.bin") == 2
+    assert "damaged" in caplog.text
+
+
+# ----------------------------------------------------------------------------- offline
+
+
+def test_offline_hit_needs_no_server(cache):
+    path = cache / "demo" / "blob.bin"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(BODY)
+    assert fetch(remote("http://127.0.0.1:9/never"), cache, offline=True) == path
+
+
+def test_offline_miss_names_every_missing_file_and_how_to_provide_it(server, cache):
+    files = [remote(server.serve(f"/{n}", BODY), name=n) for n in ("a.txt", "b.txt")]
+    with pytest.raises(OfflineError) as err:
+        download.fetch_all(files, cache_dir=cache, offline=True, retry=FAST, progress=False)
+    message = str(err.value)
+    assert "demo/a.txt" in message and "demo/b.txt" in message
+    assert str(cache) in message and "RNNKIT_MIRROR" in message
+    assert "\n" not in message
+    assert server.requests == []
+
+
+# ----------------------------------------------------------------------------- mirror
+
+
+def test_mirror_folder_with_good_copy_is_used_without_network(tmp_path, cache, monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "demo").mkdir(parents=True)
+    (mirror / "demo" / "blob.bin").write_bytes(BODY)
+    monkeypatch.setenv("RNNKIT_MIRROR", str(mirror))
+    path = fetch(remote("http://127.0.0.1:9/never"), cache, offline=True)
+    assert path == mirror / "demo" / "blob.bin"
+
+
+def test_mirror_is_searched_by_bare_file_name_too(tmp_path, cache, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "blob.bin").write_bytes(BODY)
+    monkeypatch.setenv("RNNKIT_MIRROR", str(mirror))
+    assert fetch(remote(None), cache, offline=True) == mirror / "blob.bin"
+
+
+def test_mirror_folder_with_bad_copy_is_ignored(server, tmp_path, cache, monkeypatch, caplog):
+    mirror = tmp_path / "mirror"
+    (mirror / "demo").mkdir(parents=True)
+    (mirror / "demo" / "blob.bin").write_bytes(b"not the file")
+    monkeypatch.setenv("RNNKIT_MIRROR", str(mirror))
+    url = server.serve("/blob.bin", BODY)
+    with caplog.at_level(logging.WARNING, logger="rnnkit.data.download"):
+        path = fetch(remote(url), cache)
+    assert path == cache / "demo" / "blob.bin" and path.read_bytes() == BODY
+    assert "ignoring mirror copy" in caplog.text
+    with pytest.raises(OfflineError, match="mirror"):
+        fetch(remote(url, name="other.bin"), cache, offline=True)
+
+
+def test_mirror_base_url_is_tried_before_upstream(server, cache, monkeypatch):
+    server.serve("/mirror/demo/blob.bin", BODY)
+    upstream = server.serve("/upstream/blob.bin", BODY)
+    monkeypatch.setenv("RNNKIT_MIRROR", f"{server.url}/mirror")
+    assert fetch(remote(upstream), cache).read_bytes() == BODY
+    assert server.hits("/upstream/blob.bin") == 0
+
+
+def test_mirror_base_url_with_bad_copy_falls_back_to_upstream(server, cache, monkeypatch):
+    server.serve("/mirror/demo/blob.bin", b"corrupt")
+    upstream = server.serve("/upstream/blob.bin", BODY)
+    monkeypatch.setenv("RNNKIT_MIRROR", f"{server.url}/mirror")
+    assert fetch(remote(upstream), cache).read_bytes() == BODY
+    assert server.hits("/upstream/blob.bin") == 1
+
+
+def test_alternative_copy_in_mirror_replaces_the_upstream_file(tmp_path, cache, monkeypatch):
+    other = b"repacked archive"
+    alternative = RemoteFile(
+        "repacked.tar.xz", None, hashlib.sha256(other).hexdigest(), None, "demo/repacked.tar.xz"
+    )
+    primary = RemoteFile("orig.tar.gz", "http://127.0.0.1:9/never", SHA, 1, "demo/orig.tar.gz")
+    primary = RemoteFile(**{**primary.__dict__, "alternatives": (alternative,)})
+    (tmp_path / "mirror" / "demo").mkdir(parents=True)
+    (tmp_path / "mirror" / "demo" / "repacked.tar.xz").write_bytes(other)
+    monkeypatch.setenv("RNNKIT_MIRROR", str(tmp_path / "mirror"))
+    assert fetch(primary, cache, offline=True).read_bytes() == other
+
+
+# ----------------------------------------------------------------------------- archives
+
+
+def make_tar(path: Path, members: dict[str, bytes], mode: str = "w:gz", links=()) -> Path:
+    with tarfile.open(path, mode) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in links:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return path
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("mode,suffix", [("w:gz", ".tar.gz"), ("w:xz", ".tar.xz")])
+def test_tar_archives_unpack_inside_the_cache(tmp_path, mode, suffix):
+    archive = make_tar(tmp_path / f"a{suffix}", {"top/x.txt": b"x", "top/sub/y.txt": b"y"}, mode)
+    dest = download.extract(archive, tmp_path / "cache" / "a")
+    assert (dest / "top" / "x.txt").read_bytes() == b"x"
+    assert (dest / "top" / "sub" / "y.txt").read_bytes() == b"y"
+    assert download.extract(archive, dest) == dest  # reused, not unpacked again
+
+
+def test_zip_archive_unpacks(tmp_path):
+    archive = make_zip(tmp_path / "a.zip", {"d/x.csv": b"1,2"})
+    assert (download.extract(archive, tmp_path / "out") / "d" / "x.csv").read_bytes() == b"1,2"
+
+
+@pytest.mark.parametrize(
+    "members,links,why",
+    [
+        ({"ok.txt": b"1", "../evil.txt": b"2"}, (), "evil"),
+        ({"/abs/evil.txt": b"2"}, (), "evil"),
+        ({"ok.txt": b"1"}, [("link", "../../evil.txt")], "link"),
+        ({"ok.txt": b"1"}, [("link", "/etc/passwd")], "link"),
+    ],
+)
+def test_tar_with_escaping_member_is_refused_and_nothing_is_written(tmp_path, members, links, why):
+    archive = make_tar(tmp_path / "bad.tar.gz", members, links=links)
+    dest = tmp_path / "cache" / "inner" / "bad"
+    with pytest.raises(UnsafeArchiveError, match=why):
+        download.extract(archive, dest)
+    assert not dest.exists()
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "cache" / "evil.txt").exists()
+    assert list((tmp_path / "cache" / "inner").iterdir()) == []  # no staging folder left
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt", "a/../../evil.txt"])
+def test_zip_with_escaping_member_is_refused(tmp_path, name):
+    archive = make_zip(tmp_path / "bad.zip", {"ok.txt": b"1", name: b"2"})
+    with pytest.raises(UnsafeArchiveError, match=r"refusing to unpack bad\.zip"):
+        download.extract(archive, tmp_path / "out" / "bad")
+    assert not (tmp_path / "out" / "bad").exists()
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_zip_symlink_pointing_out_is_refused(tmp_path):
+    archive = tmp_path / "link.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        info = zipfile.ZipInfo("inside/link")
+        info.external_attr = 0o120777 << 16  # a symbolic link
+        zf.writestr(info, "../../outside")
+    with pytest.raises(UnsafeArchiveError, match="links outside"):
+        download.extract(archive, tmp_path / "out")
+
+
+def test_fetch_then_unpack_via_catalog_style_entry(server, cache):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("data/values.csv", "a,b\n1,2\n")
+    body = buffer.getvalue()
+    url = server.serve("/pack.zip", body)
+    file = RemoteFile("pack.zip", url, hashlib.sha256(body).hexdigest(), len(body), "demo/pack.zip")
+    archive = fetch(file, cache)
+    dest = download.extract(archive, cache / "demo" / "pack")
+    assert (dest / "data" / "values.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_availability_reports_where_files_are(tmp_path, cache, monkeypatch):
+    file = remote(None)
+    assert download.availability([], cache_dir=cache) == "bundled"
+    assert download.availability([file], cache_dir=cache) == "no"
+    (tmp_path / "m" / "demo").mkdir(parents=True)
+    (tmp_path / "m" / "demo" / "blob.bin").write_bytes(BODY)
+    monkeypatch.setenv("RNNKIT_MIRROR", str(tmp_path / "m"))
+    assert download.availability([file], cache_dir=cache) == "mirror"
+    (cache / "demo").mkdir(parents=True)
+    (cache / "demo" / "blob.bin").write_bytes(BODY)
+    assert download.availability([file], cache_dir=cache) == "cached"
+
+
+def test_cache_root_follows_argument_then_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "env"))
+    assert download.cache_root() == tmp_path / "env"
+    assert download.cache_root(tmp_path / "arg") == tmp_path / "arg"
+    assert (tmp_path / "arg").is_dir()
