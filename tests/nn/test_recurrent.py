@@ -364,6 +364,14 @@ class TestGRUResetBefore:
             "initial state has shape \\(2, 3, 4\\), expected \\(1, 3, 4\\)",
         ),
         (
+            lambda layer: layer(torch.randn(STEPS, 3), (torch.randn(1, 1, 4),) * 2),
+            "initial state has shape \\(1, 1, 4\\), expected \\(1, 4\\)",
+        ),
+        (
+            lambda layer: layer(torch.randn(STEPS, 3), lengths=[STEPS]),
+            "lengths need batched 3-D input, got shape \\(5, 3\\)",
+        ),
+        (
             lambda layer: layer(torch.randn(BATCH, 3, dtype=torch.float64)),
             "input dtype is torch.float64, the weights' is torch.float32",
         ),

@@ -62,6 +62,7 @@ class _RecurrentBase(nn.Module):
 
     num_gates: ClassVar[int]
     num_states: ClassVar[int] = 1
+    mode: str  # torch.nn's name for the kernel: 'LSTM', 'GRU', 'RNN_TANH' or 'RNN_RELU'
 
     def __init__(
         self,
@@ -120,6 +121,9 @@ class _RecurrentBase(nn.Module):
         self.weight_drop = float(weight_drop)
         self.impl = impl
         self._check_extended_options()
+        reason = self._fused_unsupported()
+        if impl == "fused" and reason is not None:
+            raise ValueError(f"{name}: impl='fused' is not available: {reason}")
 
         factory = {"device": device, "dtype": dtype}
         gate_size = self.num_gates * hidden_size
@@ -148,11 +152,6 @@ class _RecurrentBase(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -bound, bound)
-
-    @property
-    def mode(self) -> str:
-        """torch.nn's name for the cell type: 'LSTM', 'GRU', 'RNN_TANH' or 'RNN_RELU'."""
-        return type(self).__name__
 
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
@@ -191,14 +190,13 @@ class _RecurrentBase(nn.Module):
             return  # aliased weights cannot share one buffer
         import torch.backends.cudnn.rnn as cudnn_rnn
 
-        mode = self._fused_mode()
         with torch.cuda.device_of(first), torch.no_grad():
             if torch._use_cudnn_rnn_flatten_weight():
                 torch._cudnn_rnn_flatten_weight(
                     weights,
                     4 if self.bias else 2,
                     self.input_size,
-                    cudnn_rnn.get_cudnn_mode(mode),
+                    cudnn_rnn.get_cudnn_mode(self.mode),
                     self.hidden_size,
                     0,  # proj_size
                     self.num_layers,
@@ -300,6 +298,9 @@ class _RecurrentBase(nn.Module):
 
         if self._resolve_impl() == "fused":
             output, states = self._run_fused(x, states, lengths_cpu)
+        elif self.batch_first:
+            output, states = self._run_reference(x.transpose(0, 1), states, lengths_cpu)
+            output = output.transpose(0, 1)
         else:
             output, states = self._run_reference(x, states, lengths_cpu)
 
@@ -332,25 +333,21 @@ class _RecurrentBase(nn.Module):
             raise ValueError(
                 f"{type(self).__name__}: hx must be {expected}, got {len(given)} tensors"
             )
+        expected_shape = shape if batched else (shape[0], shape[2])  # unbatched: (L*D, H)
+        for state in given:
+            if tuple(state.shape) != expected_shape:
+                raise ValueError(
+                    f"{type(self).__name__}: initial state has shape {tuple(state.shape)}, "
+                    f"expected {expected_shape}"
+                )
         if not batched:
             given = tuple(s.unsqueeze(1) for s in given)
-        for state in given:
-            if tuple(state.shape) != shape:
-                unbatched = "" if batched else " (unbatched input: (L*D, H))"
-                raise ValueError(
-                    f"{type(self).__name__}: initial state has shape "
-                    f"{tuple(state.shape if batched else state.squeeze(1).shape)}, "
-                    f"expected {shape if batched else (shape[0], shape[2])}{unbatched}"
-                )
         return given
 
     def _user_state(self, states: State) -> Tensor | tuple[Tensor, Tensor]:
         return states if self.num_states == 2 else states[0]
 
     # ----------------------------------------------------------------- fused path
-
-    def _fused_mode(self) -> str:
-        return self.mode
 
     def _fused_kernel(self) -> Callable[..., tuple]:
         raise NotImplementedError
@@ -413,8 +410,7 @@ class _RecurrentBase(nn.Module):
     def _run_reference(
         self, x: Tensor, states: State, lengths: Tensor | None
     ) -> tuple[Tensor, State]:
-        if self.batch_first:
-            x = x.transpose(0, 1)  # (T, B, I)
+        """The layers as loops over the cell: x (T, B, I) -> output (T, B, D*H), final states."""
         mask = None
         if lengths is not None:
             steps = torch.arange(x.size(0)).unsqueeze(1)  # (T, 1)
@@ -437,8 +433,7 @@ class _RecurrentBase(nn.Module):
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
 
-        output = layer_input.transpose(0, 1) if self.batch_first else layer_input
-        return output, tuple(torch.stack(s) for s in final)
+        return layer_input, tuple(torch.stack(s) for s in final)
 
     def _run_direction(
         self,
@@ -453,7 +448,7 @@ class _RecurrentBase(nn.Module):
         weight_ih, weight_hh, bias_ih, bias_hh = self._direction_weights(layer, direction)
         x_proj = F.linear(x, weight_ih, bias_ih)  # (T, B, G*H): all steps in one product
         steps = x.size(0)
-        outputs: list[Tensor] = [x_proj] * steps  # placeholders, each replaced below
+        outputs = []  # in the order the loop visits the steps
         for t in reversed(range(steps)) if reverse else range(steps):
             new_state = self._step(x_proj[t], state, weight_hh, bias_hh)
             if mask is not None:
@@ -463,10 +458,12 @@ class _RecurrentBase(nn.Module):
                 new_state = tuple(
                     torch.where(valid, new, old) for new, old in zip(new_state, state, strict=True)
                 )
-                outputs[t] = new_state[0].masked_fill(~valid, 0.0)
+                outputs.append(new_state[0].masked_fill(~valid, 0.0))
             else:
-                outputs[t] = new_state[0]
+                outputs.append(new_state[0])
             state = new_state
+        if reverse:
+            outputs.reverse()
         return torch.stack(outputs), state
 
     # ----------------------------------------------------------------- packed input
@@ -486,11 +483,7 @@ class _RecurrentBase(nn.Module):
             # Work in the packed (sorted) batch order so the output packs back identically.
             sorted_packed = PackedSequence(packed.data, packed.batch_sizes)
             padded, lengths = pad_packed_sequence(sorted_packed)  # (T, B, I), sorted
-            batch_first, self.batch_first = self.batch_first, False
-            try:
-                output, final = self._run_reference(padded, states, lengths)
-            finally:
-                self.batch_first = batch_first
+            output, final = self._run_reference(padded, states, lengths)
             data = pack_padded_sequence(output, lengths).data
         if packed.unsorted_indices is not None:
             final = tuple(s.index_select(1, packed.unsorted_indices) for s in final)
@@ -531,6 +524,7 @@ class RNN(_RecurrentBase):
             raise ValueError(
                 f"RNN: unknown nonlinearity {nonlinearity!r}: expected 'tanh' or 'relu'"
             )
+        # Set before the base constructor, which asks the subclass about its kernel.
         self.nonlinearity = nonlinearity
         super().__init__(
             input_size,
@@ -578,6 +572,7 @@ class LSTM(_RecurrentBase):
 
     num_gates = 4
     num_states = 2
+    mode = "LSTM"
 
     def _fused_kernel(self) -> Callable[..., tuple]:
         return _VF.lstm
@@ -597,6 +592,7 @@ class GRU(_RecurrentBase):
     """
 
     num_gates = 3
+    mode = "GRU"
 
     def __init__(
         self,
@@ -617,6 +613,7 @@ class GRU(_RecurrentBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
+        # Set before the base constructor, which asks the subclass about its kernel.
         self.reset_after = reset_after
         super().__init__(
             input_size,
@@ -634,8 +631,6 @@ class GRU(_RecurrentBase):
             device=device,
             dtype=dtype,
         )
-        if impl == "fused" and not reset_after:
-            raise ValueError(f"GRU: impl='fused' is not available: {self._fused_unsupported()}")
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
