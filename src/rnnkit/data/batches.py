@@ -460,7 +460,8 @@ def split_indices(
     classes = np.unique(labels)
     if len(classes) < 2:
         raise DataError(
-            f"the label column has one class ({classes[0]!r}); classification needs at least 2"
+            f"the label column has one class ({classes[0].tolist()!r}); classification needs "
+            "at least 2"
         )
     parts: dict[str, list[np.ndarray]] = {"train": [], "valid": [], "test": []}
     for label in classes:
@@ -497,7 +498,7 @@ def _split_groups(
 ) -> dict[str, np.ndarray]:
     names, group_of_row = np.unique(groups, return_inverse=True)
     if len(names) < 2:
-        raise DataError(f"cannot split by groups: there is only one group ({names[0]!r})")
+        raise DataError(f"cannot split by groups: there is only one group ({names[0].tolist()!r})")
     sizes = np.bincount(group_of_row)
     order = generator.permutation(len(names))
     targets = {"test": test * len(groups), "valid": valid * len(groups)}
