@@ -167,6 +167,54 @@ def _human_size(size: int | None) -> str:
     return f"{size:.1f} GB"
 
 
+# ----------------------------------------------------------------------------- tune
+
+
+@app.command("tune")
+def tune_command(
+    config: Annotated[Path, typer.Argument(help="A config file with a tune: section.")],
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="Dotted overrides of the base config: key=value.")
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(min=1, help="The study's total budget of trials (default: tune.trials)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes sharing the study through its storage.")
+    ] = 1,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage: a journal file path or an RDB URL such as postgresql://... "
+            "(default: runs/<study>/study.journal)."
+        ),
+    ] = None,
+) -> None:
+    """Search hyperparameters with Optuna; re-running continues the same study.
+
+    Example: rnnkit tune configs/ptb-word-small-tune.yaml --workers 2
+    """
+    from rnnkit.console import stdout_console
+    from rnnkit.tune import trials_table
+    from rnnkit.tune import tune as run_tune
+
+    summary = run_tune(config, overrides, trials=trials, workers=workers, storage=storage)
+    stdout_console().print(trials_table(summary))
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(summary.counts.items()))
+    typer.echo(f"study {summary.study_name}: {counts or 'no trials'} (storage {summary.storage})")
+    if summary.queued:
+        typer.echo(f"{summary.queued} trial(s) still queued: run the command again to go on")
+    if summary.best_config is None:
+        typer.echo("no trial completed: no best.yaml")
+        return
+    best = next(row for row in summary.trials if row.value == summary.best_value)
+    typer.echo(f"best: trial {best.number}, val/{summary.metric} = {summary.best_value:.6g}")
+    typer.echo(f"best config: {summary.best_config}  (rnnkit train {summary.best_config})")
+    for plot in summary.plots:
+        typer.echo(f"plot: {plot}")
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
