@@ -73,6 +73,91 @@ def quickstart(
     run_quickstart(run_dir)
 
 
+# ----------------------------------------------------------------------------- train
+
+
+@app.command("train")
+def train_command(
+    config: Annotated[
+        Path | None, typer.Argument(help="Experiment config (YAML); omit with --resume.")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="Dotted overrides: model.hidden_size=512 ...")
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Run directory (default: runs/<name>-<time>).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue RUN_DIR from checkpoints/last.ckpt.")
+    ] = None,
+) -> None:
+    """Train the experiment a config describes; writes a run directory.
+
+    Example: rnnkit train configs/ptb-word-small.yaml train.max_epochs=1
+    """
+    from rnnkit.train import api
+
+    if resume is not None:
+        if config is not None or overrides:
+            raise UserError("--resume RUN_DIR takes no CONFIG or overrides: it reuses the run's")
+        result = api.resume(resume)
+    else:
+        if config is None:
+            raise UserError("rnnkit train needs a CONFIG file (or --resume RUN_DIR)")
+        result = api.train(config, overrides=overrides or None, run_dir=run_dir)
+    if result is not None:
+        typer.echo(str(result))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory from rnnkit train.")],
+    split: Annotated[str, typer.Option(help="Which split: val or test.")] = "test",
+) -> None:
+    """Evaluate a trained run; updates its metrics.json and prints a table.
+
+    Example: rnnkit evaluate runs/ptb-word-small-20260101-120000 --split test
+    """
+    from rich.table import Table
+
+    from rnnkit.console import stdout_console
+    from rnnkit.train.api import evaluate
+
+    results = evaluate(run_dir, split)
+    table = Table("model", "metric", "value")
+    split_name = next(iter(results))
+    rows = [("rnnkit", results[split_name]), *results.get("baselines", {}).items()]
+    for name, metrics in rows:
+        for metric, value in metrics.items():
+            table.add_row(name, metric, f"{value:.4f}")
+    stdout_console().print(table)
+
+
+@app.command("generate")
+def generate_command(
+    run_dir: Annotated[Path, typer.Argument(help="A language-model run directory.")],
+    prompt: Annotated[str, typer.Option(help="Text to continue.")] = "",
+    length: Annotated[int, typer.Option(help="Number of tokens to generate.")] = 100,
+    temperature: Annotated[float, typer.Option(help="0 is greedy; higher is more random.")] = 1.0,
+    top_k: Annotated[int | None, typer.Option(help="Sample from the k likeliest tokens.")] = None,
+    top_p: Annotated[
+        float | None, typer.Option(help="Sample from the smallest set with this probability.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible sampling.")] = None,
+) -> None:
+    """Generate text with a trained language model.
+
+    Example: rnnkit generate runs/shakespeare-char-20260101-120000 --prompt "ROMEO:" --seed 1
+    """
+    from rnnkit.predictor import load
+
+    predictor = load(run_dir)
+    text = predictor.generate(
+        prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
+    )
+    typer.echo(text)
+
+
 # ----------------------------------------------------------------------------- data
 
 

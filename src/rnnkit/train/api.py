@@ -1,0 +1,171 @@
+"""Train, resume and evaluate runs: the engine behind ``rnnkit train`` and ``evaluate``.
+
+One function per command. Each loads the config, asks the task (see
+:mod:`rnnkit.train.tasks`) for data, a model and a LightningModule, and writes the run
+directory described in :mod:`rnnkit.train.checkpoint`.
+
+Distributed training goes through Lightning: ``train.strategy=ddp train.devices=N``
+starts N processes on this machine (``accelerator=cpu`` uses gloo), and
+``train.num_nodes`` with torchrun or SLURM spreads them over machines. Every process
+runs this module; only the first writes weights and metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from rnnkit.config import Config
+from rnnkit.config import load as load_config
+from rnnkit.errors import ConfigError, RunDirError
+from rnnkit.train import checkpoint
+from rnnkit.train.tasks import PreparedData, Task, get_task
+from rnnkit.train.trainer import build_trainer, log_config
+
+log = logging.getLogger(__name__)
+
+# Lightning's DDP launcher re-runs the command in child processes; they find the run
+# directory the first process created here rather than naming a new one.
+_RUN_DIR_ENV = "RNNKIT_DISTRIBUTED_RUN_DIR"
+
+EVAL_SPLITS = {"val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
+def train(
+    config: str | Path | Mapping[str, Any] | Config,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    run_dir: str | Path | None = None,
+) -> Path:
+    """Train the experiment ``config`` describes; returns the run directory.
+
+    ``run_dir`` defaults to ``runs/<name>-<YYYYmmdd-HHMMSS>``. The run directory ends
+    up holding the resolved config, ``model.safetensors``, the preprocessing as JSON,
+    ``checkpoints/last.ckpt``, ``metrics.json`` and TensorBoard and CSV logs.
+    """
+    resolved = load_config(config, overrides)
+    inherited = os.environ.get(_RUN_DIR_ENV)
+    if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
+        target = Path(inherited)
+    elif run_dir is not None:
+        target = Path(run_dir)
+    else:
+        target = checkpoint.new_run_dir(resolved.name)
+    return _fit(resolved, target, resume_from=None)
+
+
+def resume(run_dir: str | Path) -> Path:
+    """Continue a run from ``checkpoints/last.ckpt`` with its saved config."""
+    run_dir = Path(run_dir)
+    config = checkpoint.load_run_config(run_dir)
+    ckpt = checkpoint.last_checkpoint(run_dir)
+    if not ckpt.is_file():
+        raise RunDirError(f"{run_dir} has no checkpoints/last.ckpt to resume from")
+    return _fit(config, run_dir, resume_from=ckpt)
+
+
+def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
+    """Evaluate a trained run on ``split`` (val or test) and merge into metrics.json."""
+    run_dir = Path(run_dir)
+    if split not in EVAL_SPLITS:
+        raise ConfigError(f"split {split!r} is not one of val, test")
+    split = EVAL_SPLITS[split]
+    config = checkpoint.load_run_config(run_dir)
+    task = get_task(config.task)
+    _, _, model = checkpoint.load_model(run_dir, task.build_model)
+    prepared = task.prepare(config, run_dir)
+    if (prepared.val if split == "val" else prepared.test) is None:
+        raise ConfigError(f"{run_dir}: the dataset has no {split} split to evaluate on")
+    update = {split: task.evaluate(config, model, prepared, split)}
+    baselines = task.baselines(config, prepared, split)
+    if baselines:
+        update["baselines"] = baselines
+    checkpoint.write_metrics(run_dir, update)
+    return update
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _fit(config: Config, run_dir: Path, resume_from: Path | None) -> Path:
+    started = time.perf_counter()
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    if config.train.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    task = get_task(config.task)
+    first_process = (
+        os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if first_process and resume_from is None:
+        checkpoint.save_config(run_dir, config)
+    prepared = task.prepare(config, run_dir)
+    if first_process:
+        checkpoint.save_info(run_dir, prepared.info)
+    model = task.build_model(config, prepared.info)
+    module = task.build_module(config, model, prepared)
+    trainer, interrupt = build_trainer(config, run_dir, has_validation=prepared.val is not None)
+    log_config(trainer, config)
+    we_set_env = _RUN_DIR_ENV not in os.environ
+    os.environ[_RUN_DIR_ENV] = str(run_dir.resolve())
+    try:
+        trainer.fit(
+            module,
+            train_dataloaders=prepared.train,
+            val_dataloaders=prepared.val,
+            ckpt_path=str(resume_from) if resume_from else None,
+        )
+    finally:
+        if we_set_env:
+            os.environ.pop(_RUN_DIR_ENV, None)
+    if interrupt.interrupted:
+        if trainer.is_global_zero:
+            log.warning(
+                "interrupted: checkpoint saved; continue with: rnnkit train --resume %s", run_dir
+            )
+        raise KeyboardInterrupt
+    if not trainer.is_global_zero:
+        return run_dir
+    model.cpu()
+    checkpoint.save_weights(model, run_dir / checkpoint.WEIGHTS_FILE)
+    metrics = final_metrics(task, config, model, prepared)
+    checkpoint.write_metrics(run_dir, metrics)
+    log.info(
+        "finished in %.0f s: %s; run directory %s",
+        time.perf_counter() - started,
+        _summary(metrics),
+        run_dir,
+    )
+    return run_dir
+
+
+def final_metrics(
+    task: Task, config: Config, model: torch.nn.Module, prepared: PreparedData
+) -> dict[str, Any]:
+    """Metrics on val and test (where present) and the baselines on the last of them."""
+    metrics: dict[str, Any] = {}
+    last = None
+    for split, data in (("val", prepared.val), ("test", prepared.test)):
+        if data is not None:
+            metrics[split] = task.evaluate(config, model, prepared, split)
+            last = split
+    if last is not None:
+        baselines = task.baselines(config, prepared, last)
+        if baselines:
+            metrics["baselines"] = baselines
+    return metrics
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    parts = []
+    for split in ("val", "test"):
+        if split in metrics:
+            values = ", ".join(f"{k} {v:.4g}" for k, v in metrics[split].items())
+            parts.append(f"{split}: {values}")
+    return "; ".join(parts) or "no evaluation split"

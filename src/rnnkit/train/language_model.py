@@ -1,0 +1,440 @@
+"""Language modelling: corpus -> token streams -> truncated BPTT -> perplexity.
+
+The training split is cut into ``batch_size`` contiguous streams (one column each of a
+``(T, B)`` tensor) and read ``bptt`` tokens at a time, in order. The recurrent state at
+the end of one chunk is the start state of the next chunk of the same streams, so the
+model conditions on everything it has read since the epoch began, while gradients flow
+back through only ``bptt`` steps (truncated BPTT, Williams & Peng 1990).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rnnkit.config import Config
+from rnnkit.errors import DataError
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, State, detach_state
+from rnnkit.train.checkpoint import PREPROCESS_DIR
+from rnnkit.train.module import RecurrentModule
+from rnnkit.train.tasks import PreparedData
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+
+
+# --------------------------------------------------------------------------- streams
+
+
+def batchify(ids: Tensor, num_streams: int) -> Tensor:
+    """``(N,)`` ids -> ``(N // num_streams, num_streams)``: column b is one contiguous
+    stream. The few tokens that do not fill a whole row are dropped."""
+    length = ids.numel() // num_streams
+    if length < 2:
+        raise DataError(
+            f"a corpus of {ids.numel()} tokens is too short for {num_streams} streams; "
+            "lower data.batch_size"
+        )
+    return ids[: length * num_streams].view(num_streams, length).t().contiguous()  # (T, B)
+
+
+class StreamChunks:
+    """Consecutive ``(inputs, targets)`` chunks, each ``(bptt, B)``, of parallel streams.
+
+    Iterating gives the chunks of one epoch in order; ``len()`` is their number. In a
+    distributed run every process reads its own ``batch_size`` streams
+    (:meth:`shard`). The object is resumable: ``state_dict`` records how many chunks
+    the model has trained on (set by the LightningModule through :attr:`consumed`, not
+    counted here, because the Trainer fetches a batch ahead), so a run restarted from a
+    mid-epoch checkpoint carries on with the next chunk instead of the first.
+    """
+
+    def __init__(
+        self,
+        ids: Tensor,
+        batch_size: int,
+        bptt: int,
+        *,
+        jitter: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.ids = ids
+        self.batch_size = batch_size
+        self.bptt = bptt
+        self.jitter = jitter
+        self.seed = seed
+        self.rank, self.world_size = 0, 1
+        self.consumed = 0
+        self.epoch = 0
+        self._resume_at = 0
+        self._streams = batchify(ids, batch_size)
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Read streams ``rank * B .. (rank + 1) * B`` of ``world_size * B``."""
+        if (rank, world_size) == (self.rank, self.world_size):
+            return
+        self.rank, self.world_size = rank, world_size
+        streams = batchify(self.ids, self.batch_size * world_size)
+        self._streams = streams[:, rank * self.batch_size : (rank + 1) * self.batch_size]
+
+    def _lengths(self) -> list[int]:
+        """Chunk lengths of the current epoch (bptt, or random around it with jitter)."""
+        total = self._streams.size(0) - 1
+        if not self.jitter:
+            return [min(self.bptt, total - start) for start in range(0, total, self.bptt)]
+        # Random lengths stop the model from always seeing the same chunk boundaries
+        # (Merity et al. 2017): bptt, or half of it 5% of the time, blurred by N(0, 5).
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        lengths, position = [], 0
+        while position < total:
+            base = self.bptt if torch.rand((), generator=generator) < 0.95 else self.bptt / 2
+            length = max(5, int(torch.normal(base, 5.0, (), generator=generator)))
+            length = min(length, total - position, self.bptt * 2)
+            lengths.append(length)
+            position += length
+        return lengths
+
+    def __len__(self) -> int:
+        return len(self._lengths())
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        lengths = self._lengths()
+        start_index, self._resume_at = self._resume_at, 0
+        position = sum(lengths[:start_index])
+        for length in lengths[start_index:]:
+            inputs = self._streams[position : position + length]  # (t, B)
+            targets = self._streams[position + 1 : position + 1 + length]  # (t, B)
+            position += length
+            yield inputs, targets
+        self.epoch += 1
+
+    def num_tokens(self) -> int:
+        return (self._streams.size(0) - 1) * self._streams.size(1)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"consumed": self.consumed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = state["epoch"]
+        self._resume_at = state["consumed"] if state["consumed"] < len(self) else 0
+        self.consumed = self._resume_at
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@torch.no_grad()
+def stream_loss(model: LanguageModel, chunks: StreamChunks) -> tuple[float, int]:
+    """Mean loss in nats per token over every chunk, state carried across chunks."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    state: State | None = None
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
+    for inputs, targets in chunks:
+        logits, state = model(inputs.to(device), state)
+        total += F.cross_entropy(
+            logits.flatten(0, 1).float(), targets.to(device).flatten(), reduction="sum"
+        )
+        count += targets.numel()
+    model.train(was_training)
+    return float(total) / max(count, 1), count
+
+
+def lm_metrics(loss: float, char_level: bool) -> dict[str, float]:
+    """``loss`` (nats per token), ``perplexity`` and, for characters, ``bpc``."""
+    metrics = {"loss": loss, "perplexity": math.exp(min(loss, 700.0))}
+    if char_level:
+        metrics["bpc"] = loss / math.log(2.0)
+    return metrics
+
+
+# --------------------------------------------------------------------------- module
+
+
+class LanguageModelModule(RecurrentModule):
+    """Truncated BPTT over :class:`StreamChunks`, perplexity on the whole valid stream."""
+
+    def __init__(
+        self,
+        model: LanguageModel,
+        config: Config,
+        train_chunks: StreamChunks,
+        val_chunks: StreamChunks | None,
+        char_level: bool,
+    ) -> None:
+        super().__init__(model, config.train)
+        self.train_chunks = train_chunks
+        self.val_chunks = val_chunks
+        self.char_level = char_level
+        self._train_state: State | None = None
+        self._restored_state = False
+        self._val_state: State | None = None
+        self._val_sum = torch.zeros((), dtype=torch.float64)
+        self._val_count = 0
+        self._log_every = config.train.log_every_n_steps
+        self._epoch_loss_sum = torch.zeros((), dtype=torch.float64)
+        self._epoch_steps = 0
+
+    def setup(self, stage: str) -> None:
+        # In a distributed run each process trains on its own streams; validation reads
+        # the whole stream on every process, so it gives the single-process numbers.
+        self.train_chunks.shard(self.global_rank, self.trainer.world_size)
+
+    def on_train_epoch_start(self) -> None:
+        # A new epoch starts the streams from their beginning: the old state belongs to
+        # their end. A state restored from a mid-epoch checkpoint is kept.
+        if not self._restored_state:
+            self._train_state = None
+        self._restored_state = False
+        self._epoch_loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._epoch_steps = 0
+
+    def step_loss(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        inputs, targets = batch  # (t, B) each
+        # Detach at the chunk boundary: the values carry over, so the model still sees
+        # the whole history, but backpropagation stops here, which bounds its memory and
+        # time to bptt steps instead of growing with the epoch.
+        state = detach_state(self._train_state)
+        logits, self._train_state = self.model(inputs, state)  # (t, B, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        self._epoch_loss_sum += loss.detach()
+        self._epoch_steps += 1
+        if batch_idx % self._log_every == 0:
+            # Logged every n steps, not every step: each log is a host sync and a
+            # dictionary update that costs a few percent on small models.
+            self.log("train/loss", loss, prog_bar=False, batch_size=targets.numel())
+            self.log("train/ppl", torch.exp(loss.detach()), prog_bar=True)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.train_chunks.consumed += 1
+
+    def on_train_epoch_end(self) -> None:
+        self.train_chunks.consumed = 0
+        if self._epoch_steps and self.trainer.is_global_zero:
+            train_loss = float(self._epoch_loss_sum) / self._epoch_steps
+            val = self.trainer.callback_metrics.get("val/ppl")
+            log.info(
+                "epoch %d: train loss %.4f (ppl %.2f)%s, lr %.4g",
+                self.current_epoch + 1,
+                train_loss,
+                math.exp(min(train_loss, 700.0)),
+                f", val ppl {float(val):.2f}" if val is not None else "",
+                self.trainer.optimizers[0].param_groups[0]["lr"],
+            )
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_state = None  # evaluation starts the valid stream from zeros
+        self._val_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._val_count = 0
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        inputs, targets = batch
+        logits, self._val_state = self.model(inputs, self._val_state)
+        self._val_sum += F.cross_entropy(
+            logits.flatten(0, 1).float(), targets.flatten(), reduction="sum"
+        )
+        self._val_count += targets.numel()
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_count == 0:
+            return
+        loss = self._val_sum / self._val_count
+        metrics = lm_metrics(float(loss), self.char_level)
+        self.log("val/loss", metrics["loss"], prog_bar=True, sync_dist=True)
+        self.log("val/ppl", metrics["perplexity"], prog_bar=True, sync_dist=True)
+        if self.char_level:
+            self.log("val/bpc", metrics["bpc"], sync_dist=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["rnnkit_train_state"] = detach_state(self._train_state)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self._train_state = checkpoint.get("rnnkit_train_state")
+        self._restored_state = self._train_state is not None
+
+
+# --------------------------------------------------------------------------- task
+
+
+class LanguageModelTask:
+    """The ``language_model`` task (see :class:`rnnkit.train.tasks.Task`)."""
+
+    def prepare(self, config: Config, run_dir: Path) -> PreparedData:
+        from rnnkit.data.text import TextPipeline, encode_corpus
+
+        data = config.data
+        files = corpus_files(config)
+        preprocess = Path(run_dir) / PREPROCESS_DIR
+        char_level = data.tokenizer == "char"
+        # Word models end every line with <eos>; a character model keeps "\n" as a
+        # character of its own, so generated text has line breaks where the corpus has.
+        add_eos = not char_level
+        ids: dict[str, Tensor] = {}
+        if (preprocess / TextPipeline.FILE_NAME).is_file():
+            pipeline = TextPipeline.load(preprocess)
+        else:
+            pipeline = TextPipeline.from_config(data)
+            if "train" in files:
+                pipeline.fit(_read_lines(files["train"]))
+            else:
+                pipeline.fit(_read_lines(files["all"], fraction=_train_fraction(config)))
+            pipeline.save(preprocess)
+        cache = data.cache_dir
+        if "train" in files:
+            for split, path in files.items():
+                encoded = encode_corpus(path, pipeline, add_eos=add_eos, cache_dir=cache)
+                ids[split] = torch.from_numpy(np.asarray(encoded, dtype=np.int64))
+        else:
+            # A corpus without splits (Tiny Shakespeare) is split by position:
+            # train, then valid, then test, so no text leaks between them.
+            encoded = encode_corpus(files["all"], pipeline, add_eos=add_eos, cache_dir=cache)
+            everything = torch.from_numpy(np.asarray(encoded, dtype=np.int64))
+            n = everything.numel()
+            n_valid, n_test = int(n * data.split.valid), int(n * data.split.test)
+            n_train = n - n_valid - n_test
+            ids["train"] = everything[:n_train]
+            if n_valid:
+                ids["valid"] = everything[n_train : n_train + n_valid]
+            if n_test:
+                ids["test"] = everything[n_train + n_valid :]
+        eval_batch_size = data.eval_batch_size or data.batch_size
+        train = StreamChunks(
+            ids["train"], data.batch_size, data.bptt, jitter=data.bptt_jitter, seed=config.seed
+        )
+        val = StreamChunks(ids["valid"], eval_batch_size, data.bptt) if "valid" in ids else None
+        test = StreamChunks(ids["test"], eval_batch_size, data.bptt) if "test" in ids else None
+        vocab = pipeline.vocab
+        info = {
+            "vocab_size": len(vocab),
+            "tokenizer": data.tokenizer,
+            "char_level": char_level,
+            "tokens": {split: int(t.numel()) for split, t in ids.items()},
+        }
+        return PreparedData(train, val, test, info, {"pipeline": pipeline, "ids": ids})
+
+    def build_model(self, config: Config, info: dict[str, Any]) -> LanguageModel:
+        return LanguageModel(model_config(config, info["vocab_size"]))
+
+    def build_module(
+        self, config: Config, model: nn.Module, prepared: PreparedData
+    ) -> LanguageModelModule:
+        return LanguageModelModule(
+            model, config, prepared.train, prepared.val, prepared.info["char_level"]
+        )
+
+    def evaluate(
+        self, config: Config, model: nn.Module, prepared: PreparedData, split: str
+    ) -> dict[str, float]:
+        chunks = prepared.val if split == "val" else prepared.test
+        if chunks is None:
+            return {}
+        loss, _ = stream_loss(model, chunks)
+        return lm_metrics(loss, prepared.info["char_level"])
+
+    def baselines(
+        self, config: Config, prepared: PreparedData, split: str
+    ) -> dict[str, dict[str, float]]:
+        """A unigram model (add-one smoothed training frequencies) on the same stream."""
+        ids = prepared.artifacts.get("ids", {})
+        target_split = "valid" if split == "val" else split
+        if "train" not in ids or target_split not in ids:
+            return {}
+        vocab_size = prepared.info["vocab_size"]
+        counts = torch.bincount(ids["train"], minlength=vocab_size).double() + 1.0
+        log_probs = torch.log(counts / counts.sum())
+        loss = float(-log_probs[ids[target_split]].mean())
+        return {"unigram": lm_metrics(loss, prepared.info["char_level"])}
+
+
+def model_config(config: Config, vocab_size: int) -> LanguageModelConfig:
+    model = config.model
+    return LanguageModelConfig(
+        vocab_size=vocab_size,
+        cell=model.cell,
+        embedding_size=model.embedding_size or model.hidden_size,
+        hidden_size=model.hidden_size,
+        num_layers=model.num_layers,
+        nonlinearity=model.nonlinearity,
+        reset_after=model.reset_after,
+        dropout=model.dropout,
+        embedding_dropout=model.embedding_dropout,
+        input_dropout=model.input_dropout,
+        output_dropout=model.output_dropout,
+        layer_norm=model.layer_norm,
+        recurrent_dropout=model.recurrent_dropout,
+        zoneout=model.zoneout,
+        weight_drop=model.weight_drop,
+        tie_weights=model.tie_weights,
+        init=model.init,
+        init_range=model.init_range,
+    )
+
+
+def model_config_dict(config: Config, vocab_size: int) -> dict[str, Any]:
+    return asdict(model_config(config, vocab_size))
+
+
+# --------------------------------------------------------------------------- data files
+
+
+def corpus_files(config: Config) -> dict[str, Path]:
+    """``{"train": ..., "valid": ..., "test": ...}``, or ``{"all": ...}`` for a corpus
+    that ships as one file."""
+    data = config.data
+    try:
+        from rnnkit.data.sources import load as load_source
+    except ImportError:  # pragma: no cover - the sources module lands separately
+        return _catalog_files(data.dataset, data.cache_dir, data.offline)
+    loaded = load_source(data.dataset, cache_dir=data.cache_dir, offline=data.offline)
+    if loaded.kind != "corpus":
+        raise DataError(
+            f"data.dataset={data.dataset!r} is a {loaded.kind} dataset; a language model "
+            "needs a text corpus (e.g. ptb, wikitext-2, tinyshakespeare or a .txt file)"
+        )
+    splits = {split: Path(path) for split, path in loaded.splits.items()}
+    if "train" in splits and len(splits) == 1:
+        return {"all": splits["train"]}
+    return splits
+
+
+def _catalog_files(name: str, cache_dir: str | None, offline: bool) -> dict[str, Path]:
+    from rnnkit.data.catalog import lookup
+    from rnnkit.data.download import fetch
+
+    path = Path(name)
+    if path.is_file():
+        return {"all": path}
+    dataset = lookup(name)
+    files = {}
+    for remote in dataset.files:
+        files[remote.split or "all"] = fetch(remote, cache_dir=cache_dir, offline=offline)
+    if set(files) == {"train"}:
+        return {"all": files["train"]}
+    return files
+
+
+def _read_lines(path: Path, fraction: float = 1.0) -> list[str]:
+    """The text of a corpus file (its first ``fraction`` by characters) as lines."""
+    text = path.read_text(encoding="utf-8")
+    if fraction < 1.0:
+        text = text[: int(len(text) * fraction)]
+    return text.splitlines(keepends=True)
+
+
+def _train_fraction(config: Config) -> float:
+    return 1.0 - config.data.split.valid - config.data.split.test

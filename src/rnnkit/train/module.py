@@ -1,0 +1,169 @@
+"""The LightningModule every task trains with.
+
+:class:`RecurrentModule` owns what is the same for every task: the optimizer, the
+learning-rate schedule (with warmup), the L1 penalty, the check for a NaN or infinite
+loss, and the logging of the training loss. A task subclasses it and implements
+:meth:`RecurrentModule.step_loss` (and validation); gradient clipping is done by the
+Trainer (``gradient_clip_val``), see :mod:`rnnkit.train.trainer`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from rnnkit.config import TrainConfig
+from rnnkit.errors import ConfigError, TrainingError
+
+
+class RecurrentModule(L.LightningModule):
+    """Shared training behaviour; subclasses implement :meth:`step_loss`.
+
+    ``step_loss(batch, batch_idx) -> Tensor`` returns the mean training loss of one
+    batch (a scalar with a graph). The L1 penalty is added here, and the loss is checked
+    for NaN and infinity every ``log_every_n_steps`` steps and before every checkpoint:
+    a bad loss raises :class:`rnnkit.errors.TrainingError` before its weights could be
+    saved over the last good checkpoint.
+    """
+
+    def __init__(self, model: nn.Module, train_config: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.train_config = train_config
+        # A flag on the device: checking it needs a host sync, so it is read only every
+        # log_every_n_steps steps and before a checkpoint, not after every step.
+        self.register_buffer("_nonfinite", torch.zeros((), dtype=torch.bool), persistent=False)
+        self._nonfinite_step: int | None = None
+
+    # ------------------------------------------------------------------ subclass API
+
+    def step_loss(self, batch: Any, batch_idx: int) -> Tensor:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        loss = self.step_loss(batch, batch_idx)
+        self._nonfinite |= ~torch.isfinite(loss.detach())
+        if self.train_config.l1 > 0.0:
+            penalty = sum(p.abs().sum() for p in self.model.parameters() if p.requires_grad)
+            loss = loss + self.train_config.l1 * penalty
+        if (self.global_step + 1) % self.train_config.log_every_n_steps == 0:
+            self.check_finite()
+        return loss
+
+    def check_finite(self) -> None:
+        """Raise TrainingError if any loss since the start was NaN or infinite."""
+        if bool(self._nonfinite):
+            raise TrainingError(
+                f"the training loss became NaN or infinite by step {self.global_step}; "
+                "lower train.optimizer.lr or set train.gradient_clip (the last good "
+                "checkpoint is kept)"
+            )
+
+    # ------------------------------------------------------------------ optimizer
+
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.parameters(), self.train_config)
+        schedule = self.train_config.schedule
+        if schedule.name == "plateau":
+            if schedule.warmup_steps:
+                raise ConfigError(
+                    "train.schedule.warmup_steps is not supported with schedule plateau; "
+                    "set it to 0 or use step, decay_after or cosine"
+                )
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer,
+                mode="min",
+                factor=schedule.gamma,
+                patience=schedule.patience,
+                min_lr=schedule.min_lr,
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": plateau, "monitor": "val/loss", "interval": "epoch"},
+            }
+        if schedule.name == "none" and not schedule.warmup_steps:
+            return optimizer
+        # One per-step LambdaLR covers warmup and every epoch-based decay, so the two
+        # compose instead of overwriting each other's learning rate.
+        factor = LearningRateFactor(self.train_config, self._total_steps, self._steps_per_epoch)
+        # A closure, not the object: LambdaLR pickles the attributes of callable objects
+        # into the checkpoint, and these refer back to the Trainer.
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: factor(step))
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def _steps_per_epoch(self) -> int:
+        batches = self.trainer.num_training_batches
+        return max(1, int(batches)) if math.isfinite(batches) else 1 << 62
+
+    def _total_steps(self) -> int:
+        return max(1, int(self.trainer.estimated_stepping_batches))
+
+
+class LearningRateFactor:
+    """lr(step) / base lr: linear warmup times the epoch schedule's decay.
+
+    ``decay_after`` divides the rate by ``1 / gamma`` at every epoch after epoch
+    ``decay_after`` (Zaremba et al. 2014 halve it after epoch 4: epochs 1-4 at the base
+    rate, epoch 5 at half of it, ...). ``step`` multiplies by ``gamma`` every
+    ``step_size`` epochs; ``cosine`` anneals to ``min_lr`` over all training steps.
+    """
+
+    def __init__(self, train_config: TrainConfig, total_steps: Any, steps_per_epoch: Any) -> None:
+        self.schedule = train_config.schedule
+        self.base_lr = train_config.optimizer.lr
+        # Callables: the Trainer knows these only once fitting has started.
+        self.total_steps = total_steps
+        self.steps_per_epoch = steps_per_epoch
+
+    def __call__(self, step: int) -> float:
+        """The factor for optimizer step ``step`` (0-based, the step about to be taken)."""
+        schedule = self.schedule
+        warmup = min(1.0, (step + 1) / schedule.warmup_steps) if schedule.warmup_steps else 1.0
+        # From the step count rather than trainer.current_epoch: the rate for the first
+        # step of an epoch is set at the end of the previous epoch's last step.
+        epoch = step // self.steps_per_epoch()
+        if schedule.name == "decay_after":
+            decay = schedule.gamma ** max(0, epoch + 1 - schedule.decay_after)
+        elif schedule.name == "step":
+            decay = schedule.gamma ** (epoch // schedule.step_size)
+        elif schedule.name == "cosine":
+            progress = min(1.0, step / self.total_steps())
+            floor = schedule.min_lr / self.base_lr
+            decay = floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        else:
+            decay = 1.0
+        return warmup * decay
+
+
+def build_optimizer(parameters: Any, train_config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer ``train.optimizer`` names."""
+    config = train_config.optimizer
+    if config.name == "sgd":
+        if config.nesterov and config.momentum == 0.0:
+            raise ConfigError(
+                "train.optimizer.nesterov=true needs train.optimizer.momentum > 0 (e.g. 0.9)"
+            )
+        return torch.optim.SGD(
+            parameters,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+    optimizer_class = torch.optim.Adam if config.name == "adam" else torch.optim.AdamW
+    return optimizer_class(
+        parameters,
+        lr=config.lr,
+        betas=config.betas,
+        eps=config.eps,
+        weight_decay=config.weight_decay,
+    )

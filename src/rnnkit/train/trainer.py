@@ -1,0 +1,176 @@
+"""The Lightning Trainer a config describes, and the callbacks every run uses."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from rnnkit.config import Config
+from rnnkit.config import dump as dump_config
+from rnnkit.train.checkpoint import last_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+class LastCheckpoint(Callback):
+    """Keeps ``checkpoints/last.ckpt`` current, atomically.
+
+    Saved every ``every_n_steps`` optimizer steps (when set), at the end of every
+    epoch, and when Ctrl-C stops training. Before each save the loss is checked for
+    NaN/inf, so a diverged model never replaces the last good checkpoint.
+    """
+
+    def __init__(self, path: Path, every_n_steps: int | None) -> None:
+        self.path = path
+        self.every_n_steps = every_n_steps
+
+    def save(self, trainer: L.Trainer) -> None:
+        module = trainer.lightning_module
+        if hasattr(module, "check_finite"):
+            module.check_finite()
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        if trainer.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Every process takes part (the call synchronises them); rank 0 writes.
+        trainer.save_checkpoint(temporary)
+        if trainer.is_global_zero:
+            os.replace(temporary, self.path)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            self.save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.save(trainer)
+
+
+class GracefulInterrupt(Callback):
+    """The first Ctrl-C finishes the current step, saves a checkpoint and stops.
+
+    A second Ctrl-C interrupts at once (the default handler is back in place).
+    """
+
+    def __init__(self, checkpoint: LastCheckpoint) -> None:
+        self.checkpoint = checkpoint
+        self.requested = False
+        self.interrupted = False
+        self._previous: Any = None
+
+    def _request(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def on_fit_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._request)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if self.requested and not self.interrupted:
+            self.interrupted = True
+            self.checkpoint.save(trainer)
+            trainer.should_stop = True
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.restore()
+
+    def on_exception(self, trainer: L.Trainer, module: L.LightningModule, error: BaseException):
+        self.restore()
+
+    def restore(self) -> None:
+        if self._previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+class ProgressBar(RichProgressBar):
+    """Rich progress bar without Lightning's version number."""
+
+    def get_metrics(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
+def build_trainer(
+    config: Config, run_dir: Path, *, has_validation: bool
+) -> tuple[L.Trainer, GracefulInterrupt]:
+    """A Trainer for ``config.train`` writing logs and checkpoints under ``run_dir``."""
+    train = config.train
+    checkpoint = LastCheckpoint(last_checkpoint(run_dir), train.checkpoint_every_n_steps)
+    interrupt = GracefulInterrupt(checkpoint)
+    callbacks: list[Callback] = [checkpoint, interrupt]
+    if train.progress_bar:
+        # Redrawing the bar costs time on every refresh: a few per second is plenty.
+        callbacks.append(ProgressBar(refresh_rate=max(1, train.log_every_n_steps // 5)))
+    if train.early_stopping is not None and has_validation:
+        stopping = train.early_stopping
+        callbacks.append(
+            EarlyStopping(
+                monitor=stopping.monitor,
+                patience=stopping.patience,
+                mode=stopping.mode,
+                min_delta=stopping.min_delta,
+            )
+        )
+    loggers = [
+        TensorBoardLogger(
+            save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False
+        ),
+        CSVLogger(save_dir=run_dir, name="csv", version=""),
+    ]
+    validation: dict[str, Any] = {"val_check_interval": train.val_check_interval}
+    if not has_validation:
+        validation = {"limit_val_batches": 0}
+    elif train.limit_val_batches is not None:
+        validation["limit_val_batches"] = train.limit_val_batches
+    trainer = L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=train.max_epochs,
+        max_steps=train.max_steps,
+        limit_train_batches=train.limit_train_batches,
+        gradient_clip_val=train.gradient_clip,
+        gradient_clip_algorithm=train.gradient_clip_algorithm,
+        precision=train.precision,
+        accelerator=train.accelerator,
+        devices=train.devices,
+        strategy=train.strategy,
+        num_nodes=train.num_nodes,
+        deterministic=train.deterministic,
+        log_every_n_steps=train.log_every_n_steps,
+        enable_progress_bar=train.progress_bar,
+        enable_checkpointing=False,  # LastCheckpoint does it, atomically
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        logger=loggers,
+        callbacks=callbacks,
+        **validation,
+    )
+    return trainer, interrupt
+
+
+def log_config(trainer: L.Trainer, config: Config) -> None:
+    """The resolved config, as hyperparameters of every logger and as text."""
+    flat = _flatten(config.model_dump(mode="json", by_alias=True))
+    for logger in trainer.loggers:
+        logger.log_hyperparams(flat)
+    log.debug("resolved config:\n%s", dump_config(config))
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = (
+                value if isinstance(value, int | float | str | bool) else str(value)
+            )
+    return flat
