@@ -34,7 +34,9 @@ def test_recursive_steps_feed_forecasts_back() -> None:
         # must give the second step: the model carries state, it does not restart.
         first = forecast[:, :1]
         extended = torch.cat([window, torch.cat([first, window[:, -1:, 1:]], 2)], 1)
-        outputs, _ = model.recurrent(extended)
+        last = window[:, -1:, :1]
+        relative = torch.cat([extended[..., :1] - last, extended[..., 1:]], 2)
+        outputs, _ = model.recurrent(relative)
         second = first + model.head(outputs[:, -1]).view(2, 1, 1)
     torch.testing.assert_close(forecast[:, 1:2], second)
     assert model(window, horizon=7).shape == (2, 7, 1)
@@ -50,3 +52,12 @@ def test_bad_shapes_are_refused() -> None:
         Forecaster(3, 4, 1, ModelConfig())
     with pytest.raises(ValueError, match="bidirectional"):
         Forecaster(3, 1, 1, ModelConfig(bidirectional=True))
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_shifting_the_level_shifts_the_forecast(strategy: str) -> None:
+    model = _model(strategy, input_size=3, targets=2)
+    window = torch.randn(4, 9, 3)
+    shift = torch.tensor([5.0, -3.0, 0.0])  # targets move, the covariate does not
+    with torch.no_grad():
+        torch.testing.assert_close(model(window + shift), model(window) + shift[:2])

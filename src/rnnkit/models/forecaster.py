@@ -6,9 +6,11 @@
     recursive: --linear--> change for one step (B, 1, K), fed back as the next input
     + the last observed target values (B, 1, K) --> forecast (B, horizon, K), scaled
 
-Both strategies predict *changes from the last observed value* rather than levels: a
-trending series soon leaves the range the scaler saw in training, and changes stay in
-range where levels do not (the same reason classical models difference a series).
+The model is level-invariant: it reads the window's targets *relative to their last
+observed value* and predicts changes from that value, which are added back at the end.
+A trending series (CO2, airline passengers) soon leaves the range the scaler saw in
+training; relative values stay in range where levels do not (the same reason classical
+models difference a series).
 
 In the recursive strategy the covariates of future steps are unknown; each fed-back row
 carries the forecast targets and repeats the last observed covariates.
@@ -65,22 +67,23 @@ class Forecaster(nn.Module):
             raise ValueError(
                 f"a direct forecaster predicts exactly {self.horizon} steps, got horizon={horizon}"
             )
-        batch = window.shape[0]
-        last = window[:, -1:, : self.num_targets]  # (B, 1, K)
-        outputs, state = self.recurrent(window)  # (B, L, H)
+        batch, k = window.shape[0], self.num_targets
+        last = window[:, -1:, :k]  # (B, 1, K)
+        relative = torch.cat([window[..., :k] - last, window[..., k:]], dim=2)  # (B, L, F)
+        outputs, state = self.recurrent(relative)  # (B, L, H)
         change = self.head(self.head_dropout(outputs[:, -1]))  # (B, steps_out*K)
         if self.strategy == "direct":
-            return last + change.view(batch, self.horizon, self.num_targets)
+            return last + change.view(batch, self.horizon, k)
         covariates = window[:, -1:, self.num_targets :]  # (B, 1, F-K)
         steps = []
-        current = last + change.view(batch, 1, self.num_targets)
+        current = last + change.view(batch, 1, k)
         for _ in range(horizon):
             steps.append(current)
             if len(steps) == horizon:
                 break
             # Carry the recurrent state; only the new row is read, not the whole window.
-            next_input = torch.cat([current, covariates], dim=2)  # (B, 1, F)
+            next_input = torch.cat([current - last, covariates], dim=2)  # (B, 1, F)
             outputs, state = self.recurrent(next_input, state)
             change = self.head(self.head_dropout(outputs[:, -1]))
-            current = current + change.view(batch, 1, self.num_targets)
+            current = current + change.view(batch, 1, k)
         return torch.cat(steps, dim=1)  # (B, horizon, K)
