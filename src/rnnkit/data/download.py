@@ -438,10 +438,11 @@ def archive_stem(name: str) -> str:
 def extract(archive: str | Path, dest: str | Path) -> Path:
     """Unpack a zip, tar, tar.gz or tar.xz archive into ``dest``; returns ``dest``.
 
-    Every member is checked before anything is written; an absolute path, a ``..`` or a
-    link that points outside ``dest`` raises :class:`UnsafeArchiveError`. The folder
-    appears atomically (unpacked beside it, then renamed) and is reused while the
-    archive is unchanged.
+    Every member is checked before it is written; an absolute path, a ``..`` or a link
+    that points outside ``dest`` raises :class:`UnsafeArchiveError`. Members go to a
+    staging folder beside ``dest`` that is renamed into place when all are unpacked, or
+    removed on any error, so nothing is ever written outside and nothing half-done stays.
+    The folder is reused while the archive is unchanged.
     """
     archive, dest = Path(archive), Path(dest)
     stamp = f"{archive.name} {archive.stat().st_size} {archive.stat().st_mtime_ns}"
@@ -495,18 +496,19 @@ def _extract_zip(archive: Path, dest: Path) -> None:
 
 
 def _extract_tar(archive: Path, dest: Path) -> None:
-    with tarfile.open(archive) as tf:
-        members = tf.getmembers()
-        for member in members:
+    # One streaming pass (a compressed tar cannot seek cheaply): each member is checked
+    # just before it is written into the staging folder, which the caller removes if a
+    # later member is refused.
+    with tarfile.open(archive, "r|*") as tf:
+        for member in tf:
             # The "data" filter would strip a leading "/" silently: refuse it instead.
             _check_relative(archive, member.name, member.name)
-            # The "data" filter refuses absolute paths, '..', links out, devices; run it
-            # over every member first so a bad one stops the unpacking before any write.
+            # The "data" filter also refuses '..', links pointing out, and devices.
             try:
                 tarfile.data_filter(member, str(dest))
             except tarfile.FilterError as err:
                 raise _unsafe(archive, member.name, f"is unsafe ({err})") from None
-        tf.extractall(dest, members=members, filter="data")
+            tf.extract(member, dest, filter="data")
 
 
 # ----------------------------------------------------------------------------- status
