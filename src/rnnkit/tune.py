@@ -631,6 +631,8 @@ def _run_one(
             return
         log.info("trial %d: %s", trial.number, _format_params(params))
         trial_config = _trial_config(plan.base_config, params, trial.number)
+        # Progress bars of several workers would overwrite each other; the log says enough.
+        trial_config.train.progress_bar = False
         finished_dir = plan.run_trial(trial_config, run_dir, pruning)
         value = _read_metric(Path(finished_dir), tune_config.metric)
     except optuna.TrialPruned as err:
