@@ -28,6 +28,7 @@ from rnnkit.data.batches import (
     fit_sequence_scaler,
     pad_collate,
     padding_fraction,
+    padding_report,
     plain_batches,
     sample_bptt_length,
     scale_sequences,
@@ -103,6 +104,7 @@ def test_bucketing_cuts_padding() -> None:
     assert without > 0.4  # uniform lengths: about half of a random batch is padding
     assert with_buckets < 0.05
     assert padding_fraction([2, 4, 4], [[0, 1], [2]]) == pytest.approx(2 / 12)
+    assert padding_report(lengths, 32, seed=0) == {"bucketed": with_buckets, "unbucketed": without}
 
 
 def test_bucket_sampler_drop_last_and_sorted_order() -> None:

@@ -243,10 +243,23 @@ def padding_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -
     return padded / cells if cells else 0.0
 
 
-def plain_batches(count: int, batch_size: int, *, shuffle: bool = True, seed: int = 0):
-    """Index batches without bucketing (what a plain DataLoader would draw)."""
+def plain_batches(
+    count: int, batch_size: int, *, shuffle: bool = True, seed: int = 0
+) -> list[list[int]]:
+    """Index batches without bucketing (what a plain shuffling DataLoader draws)."""
     order = np.random.default_rng(seed).permutation(count) if shuffle else np.arange(count)
     return [order[i : i + batch_size].tolist() for i in range(0, count, batch_size)]
+
+
+def padding_report(
+    lengths: Sequence[int], batch_size: int, *, seed: int = 0, pool_batches: int = 50
+) -> dict[str, float]:
+    """Padding fraction of one epoch with and without :class:`BucketBatchSampler`."""
+    bucketed = BucketBatchSampler(lengths, batch_size, seed=seed, pool_batches=pool_batches)
+    return {
+        "bucketed": padding_fraction(lengths, list(bucketed)),
+        "unbucketed": padding_fraction(lengths, plain_batches(len(lengths), batch_size, seed=seed)),
+    }
 
 
 # ----------------------------------------------------------------------------- multichannel
