@@ -51,6 +51,15 @@ def slow_trial(config: Config, run_dir: Path, pruning: TrialPruning) -> Path:
     return scored_trial(config, run_dir, pruning)
 
 
+def interrupted_once_trial(config: Config, run_dir: Path, pruning: TrialPruning) -> Path:
+    """Ctrl-C during the trial with hidden size 32, the first time only."""
+    marker = run_dir.parent / "interrupted"
+    if config.model.hidden_size == 32 and not marker.exists():
+        marker.touch()
+        raise KeyboardInterrupt
+    return scored_trial(config, run_dir, pruning)
+
+
 def curve_trial(config: Config, run_dir: Path, pruning: TrialPruning) -> Path:
     """Reports a loss curve after each of 4 validations, as the Lightning callback would."""
     final = score(config)
@@ -173,6 +182,41 @@ def test_resumed_study_adds_trials_instead_of_starting_over(tmp_path: Path) -> N
     again = tune(random_config(1, 2), trials=4, study_dir=study, run_trial=scored_trial)
     assert len(again.trials) == 4
     assert sorted(p.name for p in study.glob("trial-*")) == [f"trial-000{i}" for i in range(4)]
+
+
+def test_interrupted_grid_continues_and_reruns_only_the_interrupted_point(tmp_path: Path) -> None:
+    config = base_config(sampler="grid", space={"model.hidden_size": [16, 32, 64, 128]})
+    with pytest.raises(KeyboardInterrupt):
+        tune(config, study_dir=tmp_path, run_trial=interrupted_once_trial)
+    summary = tune(config, study_dir=tmp_path, run_trial=interrupted_once_trial)
+
+    states = [(row.params["model.hidden_size"], row.state, row.reason) for row in summary.trials]
+    assert states == [
+        (16, "COMPLETE", None),
+        (32, "FAIL", "interrupted"),
+        (64, "COMPLETE", None),
+        (128, "COMPLETE", None),
+        (32, "COMPLETE", None),
+    ]
+    assert summary.queued == 0
+
+
+def test_trial_of_a_dead_worker_is_failed_and_run_again(tmp_path: Path, monkeypatch) -> None:
+    config = base_config(sampler="grid", space={"model.hidden_size": [16, 32]})
+    tune_config = config_module.load(config).tune
+    study = tune_module._open_study("tiny", str(tmp_path / "study.journal"), tune_config)
+    tune_module._fill_queue(study, tune_config)
+    # A worker takes the first point and dies without a word: no heartbeat, no result.
+    assert tune_module._claim(study).number == 0
+    monkeypatch.setattr(tune_module, "HEARTBEAT_GRACE_SECONDS", 0.0)
+    summary = tune(config, study_dir=tmp_path, run_trial=scored_trial)
+
+    rows = [(row.params.get("model.hidden_size"), row.state, row.reason) for row in summary.trials]
+    assert rows == [
+        (None, "FAIL", "abandoned: its worker stopped"),
+        (32, "COMPLETE", None),
+        (16, "COMPLETE", None),
+    ]
 
 
 def test_resume_with_another_space_is_refused(tmp_path: Path) -> None:
