@@ -254,11 +254,8 @@ def test_hub_dataset_becomes_labelled_text_with_label_names(monkeypatch, tmp_pat
     }
 
 
-def test_hub_text_only_dataset_becomes_a_corpus(monkeypatch, tmp_path):
+def test_hub_missing_label_column_lists_the_columns(monkeypatch, tmp_path):
     fake_hub(monkeypatch, [])
-    loaded = sources.load("hf://owner/reviews", cache_dir=tmp_path, label_column=None)
-    # It has a label column, so it is labelled; name a missing label to see the error.
-    assert loaded.kind == "labelled_text"
     with pytest.raises(
         DataError, match=r"no column 'stars'; set data\.label_column to one of text, label"
     ):
