@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +42,16 @@ def train(
     config: str | Path | Mapping[str, Any] | Config,
     overrides: Mapping[str, Any] | Iterable[str] | None = None,
     run_dir: str | Path | None = None,
+    *,
+    callbacks: Sequence[L.Callback] = (),
 ) -> Path:
     """Train the experiment ``config`` describes; returns the run directory.
 
     ``run_dir`` defaults to ``runs/<name>-<YYYYmmdd-HHMMSS>``. The run directory ends
     up holding the resolved config, ``model.safetensors``, the preprocessing as JSON,
     ``checkpoints/last.ckpt``, ``metrics.json`` and TensorBoard and CSV logs.
+    ``callbacks`` are extra Lightning callbacks for this run (a hyperparameter search
+    passes the one that reports each validation to its pruner).
     """
     resolved = load_config(config, overrides)
     inherited = os.environ.get(_RUN_DIR_ENV)
@@ -57,7 +61,7 @@ def train(
         target = Path(run_dir)
     else:
         target = checkpoint.new_run_dir(resolved.name)
-    return _fit(resolved, target, resume_from=None)
+    return _fit(resolved, target, resume_from=None, callbacks=callbacks)
 
 
 def resume(run_dir: str | Path) -> Path:
@@ -93,7 +97,12 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
 # --------------------------------------------------------------------------- internals
 
 
-def _fit(config: Config, run_dir: Path, resume_from: Path | None) -> Path:
+def _fit(
+    config: Config,
+    run_dir: Path,
+    resume_from: Path | None,
+    callbacks: Sequence[L.Callback] = (),
+) -> Path:
     started = time.perf_counter()
     L.seed_everything(config.seed, workers=True, verbose=False)
     if config.train.deterministic:
@@ -111,6 +120,7 @@ def _fit(config: Config, run_dir: Path, resume_from: Path | None) -> Path:
     model = task.build_model(config, prepared.info)
     module = task.build_module(config, model, prepared)
     trainer, interrupt = build_trainer(config, run_dir, has_validation=prepared.val is not None)
+    trainer.callbacks.extend(callbacks)
     log_config(trainer, config)
     we_set_env = _RUN_DIR_ENV not in os.environ
     os.environ[_RUN_DIR_ENV] = str(run_dir.resolve())
