@@ -322,10 +322,36 @@ def download(
 
     The bytes go to ``dest.part``; a later call resumes from it with an HTTP Range request
     (a server that ignores Range sends the whole file, which is then written afresh).
+    Processes sharing a cache take turns on the same file (a lock beside it), and one
+    that waited finds the file already there.
     """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(dest.with_name(f".{dest.name}.lock")):
+        if sha256 is not None and dest.is_file() and file_sha256(dest) == sha256:
+            return dest
+        return _download_locked(url, dest, sha256=sha256, progress=progress, retry=retry)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _download_locked(
+    url: str, dest: Path, *, sha256: str | None, progress: bool, retry: RetryPolicy
+) -> Path:
     import requests
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     last_error: Exception | None = None
     with requests.Session() as session:
@@ -460,8 +486,13 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
             raise DownloadError(f"{archive} is not a zip or tar archive")
         (staging / EXTRACTED_MARKER).write_text(stamp, encoding="utf-8")
         if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(staging, dest)
+            shutil.rmtree(dest, ignore_errors=True)
+        try:
+            os.replace(staging, dest)
+        except OSError:
+            # Another process unpacked the same archive meanwhile: keep its folder.
+            if not (marker.is_file() and marker.read_text(encoding="utf-8") == stamp):
+                raise
     finally:
         if staging.exists():
             shutil.rmtree(staging)
