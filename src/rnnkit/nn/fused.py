@@ -1,0 +1,600 @@
+"""Whole-sequence recurrences for the options torch's fused kernels lack.
+
+torch.nn.LSTM runs on oneDNN (CPU) or cuDNN (GPU); neither knows layer normalisation,
+recurrent dropout, zoneout or weight drop, and a Python cell with autograd runs several
+times slower because every step records a dozen small autograd nodes and backward
+replays them one by one. The kernels here keep the Python time loop but make each step
+cheap:
+
+* the input projection of all T steps is one matrix product (and its layer norm one
+  call), done outside the loop with ordinary autograd;
+* the recurrence writes into preallocated ``(T, B, ·)`` buffers with ``out=`` and
+  in-place operations, records nothing for autograd, and saves only what backward needs;
+* backward through time is written by hand in a ``torch.autograd.Function``: the
+  factors that do not depend on the incoming gradient (gate derivatives) are computed
+  for all steps at once before the loop, so each step does one matrix product and a
+  handful of elementwise products; the gradients of the recurrent weights are one matrix
+  product over all steps after the loop.
+
+The cells follow :mod:`rnnkit.nn.cells`, which is their definition (and what the tests
+compare against). Notation for one step, with ``d`` the recurrent dropout mask (fixed
+per sequence), ``k`` the zoneout/padding keep weight, LN a layer norm with a learned
+gain (its additive part is folded into the biases where that is exact)::
+
+    a_t   = LN_hh(W_hh (d * h_{t-1}))           recurrent projection
+    x_t'  = LN_ih(W_ih x_t) + b_ih + b_hh       input projection, all steps at once
+    LSTM  i, f, g, o = σ, σ, tanh, σ of (x_t' + a_t)
+          c~ = f * c_{t-1} + i * g ;  h~ = o * tanh(LN_c(c~))
+    GRU   r, z = σ(x_t'[r, z] + a_t[r, z]) ;  n = tanh(x_t'[n] + r * a_t[n])
+          h~ = (1 - z) * n + z * h_{t-1}        (b_hh stays inside a_t here)
+    RNN   h~ = tanh or relu of (x_t' + a_t)
+    state = k * previous + (1 - k) * new        zoneout, and k = 1 on padded steps
+
+Everything is written with tensor methods on the inputs' device and dtype, so the same
+code runs on CPU and CUDA tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+LAYER_NORM_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class CellWeights:
+    """The tensors one direction of one layer runs with.
+
+    ``weight_hh`` is the matrix actually used in this forward pass (after weight drop).
+    Layer-norm tensors are None when layer norm is off; ``ln_cell_*`` exist for LSTM only.
+    """
+
+    weight_ih: Tensor  # (G, I), G = gates * H
+    weight_hh: Tensor  # (G, H)
+    bias_ih: Tensor | None = None  # (G,)
+    bias_hh: Tensor | None = None  # (G,)
+    ln_ih_weight: Tensor | None = None  # (G,)
+    ln_ih_bias: Tensor | None = None
+    ln_hh_weight: Tensor | None = None
+    ln_hh_bias: Tensor | None = None
+    ln_cell_weight: Tensor | None = None  # (H,)
+    ln_cell_bias: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class StepMasks:
+    """The random (or expected) masks of one direction of one layer for one batch.
+
+    ``recurrent`` multiplies the state fed back into the recurrence (scaled dropout mask,
+    one per sequence); ``keep_h``/``keep_c`` are zoneout keep weights per step, with 1 on
+    padded steps so that a finished sequence carries its last state to the end.
+    """
+
+    recurrent: Tensor | None = None  # (B, H)
+    keep_h: Tensor | None = None  # (T, B, H) or (T, B, 1)
+    keep_c: Tensor | None = None  # LSTM only
+
+
+def _add_optional(*tensors: Tensor | None) -> Tensor | None:
+    present = [t for t in tensors if t is not None]
+    if not present:
+        return None
+    total = present[0]
+    for t in present[1:]:
+        total = total + t
+    return total
+
+
+def input_projection(x: Tensor, weights: CellWeights, extra_bias: Tensor | None) -> Tensor:
+    """``LN_ih(W_ih x) + b_ih + extra_bias`` for every step at once: ``(T, B, G)``."""
+    if weights.ln_ih_weight is None:
+        bias = _add_optional(weights.bias_ih, extra_bias)
+        return F.linear(x, weights.weight_ih, bias)
+    projected = F.linear(x, weights.weight_ih)  # (T, B, G)
+    gates = projected.shape[-1]
+    normed = F.layer_norm(
+        projected, (gates,), weights.ln_ih_weight, weights.ln_ih_bias, LAYER_NORM_EPS
+    )
+    bias = _add_optional(weights.bias_ih, extra_bias)
+    return normed if bias is None else normed + bias
+
+
+def _recurrent_input(hs: Tensor, mask: Tensor | None) -> Tensor:
+    """The states the recurrent matrix multiplied, all steps: ``(T * B, H)``."""
+    previous = hs[:-1]  # (T, B, H)
+    if mask is not None:
+        previous = previous * mask
+    return previous.reshape(-1, previous.shape[-1])
+
+
+def _layer_norm_backward(
+    grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor
+) -> Tensor:
+    """Gradient of ``LN(x) * weight`` with respect to ``x`` (statistics from forward)."""
+    return torch.ops.aten.native_layer_norm_backward(
+        grad, x, [x.shape[-1]], mean, rstd, weight, None, [True, False, False]
+    )[0]
+
+
+def _layer_norm_gain_grad(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor) -> Tensor:
+    """Gradient of a layer norm's gain: sum over all rows of ``grad * x_hat``."""
+    x_hat = (x - mean) * rstd
+    return (grad * x_hat).reshape(-1, x.shape[-1]).sum(0)
+
+
+# --------------------------------------------------------------------------- LSTM
+
+
+class LSTMSequence(torch.autograd.Function):
+    """LSTM recurrence over a whole sequence with a hand-written backward through time.
+
+    Inputs: ``xproj`` (T, B, 4H) the input projection with all additive biases folded
+    in; ``h0``, ``c0`` (B, H); ``weight_hh`` (4H, H); optional layer-norm gains
+    ``ln_hh_weight`` (4H,), ``ln_cell_weight``/``ln_cell_bias`` (H,); optional masks
+    (see :class:`StepMasks`). Returns ``y`` (T, B, H), ``h_n``, ``c_n`` (B, H).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx,
+        xproj: Tensor,
+        h0: Tensor,
+        c0: Tensor,
+        weight_hh: Tensor,
+        ln_hh_weight: Tensor | None,
+        ln_cell_weight: Tensor | None,
+        ln_cell_bias: Tensor | None,
+        recurrent_mask: Tensor | None,
+        keep_h: Tensor | None,
+        keep_c: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        steps, batch, gate_size = xproj.shape
+        hidden = gate_size // 4
+        new = xproj.new_empty
+        gates = new(steps, batch, gate_size)  # activated i, f, g, o
+        hs = new(steps + 1, batch, hidden)
+        cs = new(steps + 1, batch, hidden)
+        hs[0] = h0
+        cs[0] = c0
+        # Without zoneout the new cell state is the state; with it both are needed.
+        c_new = new(steps, batch, hidden) if keep_c is not None else cs[1:]
+        h_new = new(batch, hidden) if keep_h is not None else None
+        tanh_c = new(steps, batch, hidden)
+        hh_raw = new(steps, batch, gate_size) if ln_hh_weight is not None else None
+        h_in = new(batch, hidden) if recurrent_mask is not None else None
+        w_t = weight_hh.t()
+        for t in range(steps):
+            h_prev = hs[t]
+            if recurrent_mask is not None:
+                h_prev = torch.mul(h_prev, recurrent_mask, out=h_in)
+            g = gates[t]
+            if hh_raw is not None:
+                torch.mm(h_prev, w_t, out=hh_raw[t])
+                normed = torch.native_layer_norm(
+                    hh_raw[t], (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
+                )[0]
+                torch.add(xproj[t], normed, out=g)
+            else:
+                torch.addmm(xproj[t], h_prev, w_t, out=g)
+            g[:, : 2 * hidden].sigmoid_()
+            g[:, 2 * hidden : 3 * hidden].tanh_()
+            g[:, 3 * hidden :].sigmoid_()
+            i, f, cand, o = g.chunk(4, 1)
+            cell = torch.mul(f, cs[t], out=c_new[t])
+            cell.addcmul_(i, cand)
+            if ln_cell_weight is not None:
+                normed_cell = torch.native_layer_norm(
+                    cell, (hidden,), ln_cell_weight, ln_cell_bias, LAYER_NORM_EPS
+                )[0]
+                torch.tanh(normed_cell, out=tanh_c[t])
+            else:
+                torch.tanh(cell, out=tanh_c[t])
+            if keep_c is not None:
+                torch.lerp(cell, cs[t], keep_c[t], out=cs[t + 1])
+            if keep_h is not None:
+                torch.mul(o, tanh_c[t], out=h_new)
+                torch.lerp(h_new, hs[t], keep_h[t], out=hs[t + 1])
+            else:
+                torch.mul(o, tanh_c[t], out=hs[t + 1])
+        ctx.save_for_backward(
+            gates,
+            hs,
+            cs,
+            c_new if keep_c is not None else None,
+            tanh_c,
+            hh_raw,
+            weight_hh,
+            ln_hh_weight,
+            ln_cell_weight,
+            ln_cell_bias,
+            recurrent_mask,
+            keep_h,
+            keep_c,
+        )
+        return hs[1:], hs[steps].clone(), cs[steps].clone()
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None, grad_cn: Tensor | None):
+        (
+            gates,
+            hs,
+            cs,
+            c_new,
+            tanh_c,
+            hh_raw,
+            weight_hh,
+            ln_hh_weight,
+            ln_cell_weight,
+            ln_cell_bias,
+            recurrent_mask,
+            keep_h,
+            keep_c,
+        ) = ctx.saved_tensors
+        steps, batch, gate_size = gates.shape
+        hidden = gate_size // 4
+        if c_new is None:
+            c_new = cs[1:]
+        i_all, f_all, g_all, o_all = gates.chunk(4, 2)  # (T, B, H) each
+
+        # Gate derivatives for all steps at once. d_gates[t] starts as the factor that
+        # multiplies the incoming gradient and is scaled in place inside the loop.
+        d_gates = torch.empty_like(gates)  # (T, B, 4H): gradient of the pre-activations
+        d_i, d_f, d_g, d_o = d_gates.chunk(4, 2)
+        torch.mul(g_all, i_all * (1 - i_all), out=d_i)
+        torch.mul(cs[:-1], f_all * (1 - f_all), out=d_f)
+        torch.mul(i_all, 1 - g_all * g_all, out=d_g)
+        torch.mul(tanh_c, o_all * (1 - o_all), out=d_o)
+        d_ifg = d_gates[..., : 3 * hidden].unflatten(-1, (3, hidden))  # (T, B, 3, H)
+        d_cell_factor = o_all * (1 - tanh_c * tanh_c)  # dh~/d(LN_c(c~)) without dh~
+
+        if ln_cell_weight is not None:
+            _, cell_mean, cell_rstd = torch.native_layer_norm(
+                c_new, (hidden,), ln_cell_weight, ln_cell_bias, LAYER_NORM_EPS
+            )
+            d_cell_normed = torch.empty_like(c_new)
+        if hh_raw is not None:
+            _, hh_mean, hh_rstd = torch.native_layer_norm(
+                hh_raw, (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
+            )
+            d_hh_raw = torch.empty_like(hh_raw)
+        else:
+            d_hh_raw = d_gates
+
+        dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
+        dc = grad_cn.clone() if grad_cn is not None else hs.new_zeros(batch, hidden)
+        for t in range(steps - 1, -1, -1):
+            if grad_y is not None:
+                dh.add_(grad_y[t])
+            if keep_h is not None:
+                dh_kept = dh * keep_h[t]
+                dh.sub_(dh_kept)  # the part that reached the new state: dh * (1 - k)
+            d_o[t].mul_(dh)
+            if ln_cell_weight is not None:
+                torch.mul(dh, d_cell_factor[t], out=d_cell_normed[t])
+                d_cell = _layer_norm_backward(
+                    d_cell_normed[t], c_new[t], cell_mean[t], cell_rstd[t], ln_cell_weight
+                )
+            else:
+                d_cell = dh.mul_(d_cell_factor[t])
+            if keep_c is not None:
+                dc_kept = dc * keep_c[t]
+                d_cell.add_(dc.sub_(dc_kept))
+            else:
+                d_cell.add_(dc)
+            d_ifg[t].mul_(d_cell.unsqueeze(1))
+            dc = d_cell.mul_(f_all[t])
+            if keep_c is not None:
+                dc.add_(dc_kept)
+            if hh_raw is not None:
+                d_hh_raw[t] = _layer_norm_backward(
+                    d_gates[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight
+                )
+            dh = torch.mm(d_hh_raw[t], weight_hh)  # (B, 4H) x (4H, H)
+            if recurrent_mask is not None:
+                dh.mul_(recurrent_mask)
+            if keep_h is not None:
+                dh.add_(dh_kept)
+
+        grads_needed = ctx.needs_input_grad
+        d_weight_hh = d_ln_hh = d_ln_cell_weight = d_ln_cell_bias = None
+        if grads_needed[3]:
+            # One product over all steps: (4H, T*B) x (T*B, H).
+            d_weight_hh = d_hh_raw.reshape(-1, gate_size).t() @ _recurrent_input(hs, recurrent_mask)
+        if hh_raw is not None and grads_needed[4]:
+            d_ln_hh = _layer_norm_gain_grad(d_gates, hh_raw, hh_mean, hh_rstd)
+        if ln_cell_weight is not None:
+            if grads_needed[5]:
+                d_ln_cell_weight = _layer_norm_gain_grad(d_cell_normed, c_new, cell_mean, cell_rstd)
+            if grads_needed[6]:
+                d_ln_cell_bias = d_cell_normed.reshape(-1, hidden).sum(0)
+        return (
+            d_gates,
+            dh,
+            dc,
+            d_weight_hh,
+            d_ln_hh,
+            d_ln_cell_weight,
+            d_ln_cell_bias,
+            None,
+            None,
+            None,
+        )
+
+
+# --------------------------------------------------------------------------- GRU
+
+
+class GRUSequence(torch.autograd.Function):
+    """GRU recurrence (torch's reset-after form) with a hand-written backward.
+
+    Inputs: ``xproj`` (T, B, 3H) with ``b_ih`` folded in; ``h0`` (B, H); ``weight_hh``
+    (3H, H); ``hh_bias`` (3H,) or None, added to the recurrent projection after its
+    layer norm (it cannot be folded into ``xproj`` because the reset gate multiplies its
+    candidate part); optional ``ln_hh_weight`` (3H,); masks. Returns ``y``, ``h_n``.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx,
+        xproj: Tensor,
+        h0: Tensor,
+        weight_hh: Tensor,
+        hh_bias: Tensor | None,
+        ln_hh_weight: Tensor | None,
+        recurrent_mask: Tensor | None,
+        keep_h: Tensor | None,
+    ) -> tuple[Tensor, Tensor]:
+        steps, batch, gate_size = xproj.shape
+        hidden = gate_size // 3
+        new = xproj.new_empty
+        gates = new(steps, batch, gate_size)  # activated r, z, n
+        hs = new(steps + 1, batch, hidden)
+        hs[0] = h0
+        # The recurrent projection the gates see (non-LN), or before its layer norm (LN).
+        hh = new(steps, batch, gate_size)
+        h_new = new(batch, hidden) if keep_h is not None else None
+        h_in = new(batch, hidden) if recurrent_mask is not None else None
+        w_t = weight_hh.t()
+        for t in range(steps):
+            h_prev = hs[t]
+            h_rec = h_prev
+            if recurrent_mask is not None:
+                h_rec = torch.mul(h_prev, recurrent_mask, out=h_in)
+            if ln_hh_weight is not None:
+                torch.mm(h_rec, w_t, out=hh[t])
+                hh_t = torch.native_layer_norm(
+                    hh[t], (gate_size,), ln_hh_weight, hh_bias, LAYER_NORM_EPS
+                )[0]
+            elif hh_bias is not None:
+                hh_t = torch.addmm(hh_bias, h_rec, w_t, out=hh[t])
+            else:
+                hh_t = torch.mm(h_rec, w_t, out=hh[t])
+            g = gates[t]
+            rz = torch.add(xproj[t, :, : 2 * hidden], hh_t[:, : 2 * hidden], out=g[:, : 2 * hidden])
+            rz.sigmoid_()
+            r, z, n = g.chunk(3, 1)
+            torch.addcmul(xproj[t, :, 2 * hidden :], r, hh_t[:, 2 * hidden :], out=n)
+            n.tanh_()
+            target = h_new if keep_h is not None else hs[t + 1]
+            torch.lerp(n, h_prev, z, out=target)  # (1 - z) * n + z * h_prev
+            if keep_h is not None:
+                torch.lerp(h_new, h_prev, keep_h[t], out=hs[t + 1])
+        ctx.save_for_backward(
+            gates, hs, hh, weight_hh, hh_bias, ln_hh_weight, recurrent_mask, keep_h
+        )
+        return hs[1:], hs[steps].clone()
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
+        gates, hs, hh, weight_hh, hh_bias, ln_hh_weight, recurrent_mask, keep_h = ctx.saved_tensors
+        steps, batch, gate_size = gates.shape
+        hidden = gate_size // 3
+        r_all, z_all, n_all = gates.chunk(3, 2)
+        if ln_hh_weight is not None:
+            hh_normed, hh_mean, hh_rstd = torch.native_layer_norm(
+                hh, (gate_size,), ln_hh_weight, hh_bias, LAYER_NORM_EPS
+            )
+            hn_all = hh_normed[..., 2 * hidden :]
+            d_hh_raw = torch.empty_like(hh)
+        else:
+            hn_all = hh[..., 2 * hidden :]
+        # d_hh[t]: gradient of the recurrent projection the gates saw (r, z, n parts).
+        d_hh = torch.empty_like(gates)
+        d_hr, d_hz, d_hn = d_hh.chunk(3, 2)
+        d_xn = torch.empty_like(n_all)  # gradient of the candidate's input part
+        factor_z = (hs[:-1] - n_all) * z_all * (1 - z_all)
+        factor_n = (1 - z_all) * (1 - n_all * n_all)
+        factor_r = hn_all * r_all * (1 - r_all)
+
+        dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
+        for t in range(steps - 1, -1, -1):
+            if grad_y is not None:
+                dh.add_(grad_y[t])
+            if keep_h is not None:
+                dh_kept = dh * keep_h[t]
+                dh.sub_(dh_kept)
+            torch.mul(dh, factor_z[t], out=d_hz[t])
+            d_n = torch.mul(dh, factor_n[t], out=d_xn[t])
+            torch.mul(d_n, factor_r[t], out=d_hr[t])
+            torch.mul(d_n, r_all[t], out=d_hn[t])
+            if ln_hh_weight is not None:
+                d_hh_raw[t] = _layer_norm_backward(
+                    d_hh[t], hh[t], hh_mean[t], hh_rstd[t], ln_hh_weight
+                )
+                d_rec = d_hh_raw[t]
+            else:
+                d_rec = d_hh[t]
+            dh_prev = torch.mm(d_rec, weight_hh)
+            if recurrent_mask is not None:
+                dh_prev.mul_(recurrent_mask)
+            dh_prev.addcmul_(dh, z_all[t])
+            if keep_h is not None:
+                dh_prev.add_(dh_kept)
+            dh = dh_prev
+
+        grads_needed = ctx.needs_input_grad
+        d_xproj = torch.cat([d_hh[..., : 2 * hidden], d_xn], dim=-1)
+        d_weight_hh = d_bias = d_ln = None
+        d_rec_all = d_hh_raw if ln_hh_weight is not None else d_hh
+        if grads_needed[2]:
+            d_weight_hh = d_rec_all.reshape(-1, gate_size).t() @ _recurrent_input(
+                hs, recurrent_mask
+            )
+        if hh_bias is not None and grads_needed[3]:
+            d_bias = d_hh.reshape(-1, gate_size).sum(0)
+        if ln_hh_weight is not None and grads_needed[4]:
+            d_ln = _layer_norm_gain_grad(d_hh, hh, hh_mean, hh_rstd)
+        return d_xproj, dh, d_weight_hh, d_bias, d_ln, None, None
+
+
+# --------------------------------------------------------------------------- Elman RNN
+
+
+class RNNSequence(torch.autograd.Function):
+    """Elman RNN recurrence (tanh or relu) with a hand-written backward.
+
+    Inputs: ``xproj`` (T, B, H) with all additive biases folded in; ``h0`` (B, H);
+    ``weight_hh`` (H, H); optional ``ln_hh_weight`` (H,); masks; ``relu`` selects the
+    nonlinearity. Returns ``y``, ``h_n``.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx,
+        xproj: Tensor,
+        h0: Tensor,
+        weight_hh: Tensor,
+        ln_hh_weight: Tensor | None,
+        recurrent_mask: Tensor | None,
+        keep_h: Tensor | None,
+        relu: bool,
+    ) -> tuple[Tensor, Tensor]:
+        steps, batch, hidden = xproj.shape
+        new = xproj.new_empty
+        hs = new(steps + 1, batch, hidden)
+        hs[0] = h0
+        h_new = new(steps, batch, hidden) if keep_h is not None else hs[1:]
+        hh_raw = new(steps, batch, hidden) if ln_hh_weight is not None else None
+        h_in = new(batch, hidden) if recurrent_mask is not None else None
+        w_t = weight_hh.t()
+        for t in range(steps):
+            h_rec = hs[t]
+            if recurrent_mask is not None:
+                h_rec = torch.mul(h_rec, recurrent_mask, out=h_in)
+            if hh_raw is not None:
+                torch.mm(h_rec, w_t, out=hh_raw[t])
+                normed = torch.native_layer_norm(
+                    hh_raw[t], (hidden,), ln_hh_weight, None, LAYER_NORM_EPS
+                )[0]
+                pre = torch.add(xproj[t], normed, out=h_new[t])
+            else:
+                pre = torch.addmm(xproj[t], h_rec, w_t, out=h_new[t])
+            if relu:
+                pre.relu_()
+            else:
+                pre.tanh_()
+            if keep_h is not None:
+                torch.lerp(pre, hs[t], keep_h[t], out=hs[t + 1])
+        ctx.relu = relu
+        ctx.save_for_backward(
+            hs,
+            h_new if keep_h is not None else None,
+            hh_raw,
+            weight_hh,
+            ln_hh_weight,
+            recurrent_mask,
+            keep_h,
+        )
+        return hs[1:], hs[steps].clone()
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
+        hs, h_new, hh_raw, weight_hh, ln_hh_weight, recurrent_mask, keep_h = ctx.saved_tensors
+        steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        if h_new is None:
+            h_new = hs[1:]
+        d_pre = (h_new > 0).to(h_new.dtype) if ctx.relu else 1 - h_new * h_new
+        if hh_raw is not None:
+            _, hh_mean, hh_rstd = torch.native_layer_norm(
+                hh_raw, (hidden,), ln_hh_weight, None, LAYER_NORM_EPS
+            )
+            d_hh_raw = torch.empty_like(hh_raw)
+        else:
+            d_hh_raw = d_pre
+        dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
+        for t in range(steps - 1, -1, -1):
+            if grad_y is not None:
+                dh.add_(grad_y[t])
+            if keep_h is not None:
+                dh_kept = dh * keep_h[t]
+                dh.sub_(dh_kept)
+            d_pre[t].mul_(dh)
+            if hh_raw is not None:
+                d_hh_raw[t] = _layer_norm_backward(
+                    d_pre[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight
+                )
+            dh = torch.mm(d_hh_raw[t], weight_hh)
+            if recurrent_mask is not None:
+                dh.mul_(recurrent_mask)
+            if keep_h is not None:
+                dh.add_(dh_kept)
+        grads_needed = ctx.needs_input_grad
+        d_weight_hh = d_ln = None
+        if grads_needed[2]:
+            d_weight_hh = d_hh_raw.reshape(-1, hidden).t() @ _recurrent_input(hs, recurrent_mask)
+        if hh_raw is not None and grads_needed[3]:
+            d_ln = _layer_norm_gain_grad(d_pre, hh_raw, hh_mean, hh_rstd)
+        return d_pre, dh, d_weight_hh, d_ln, None, None, None
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def lstm_sequence(
+    x: Tensor, h0: Tensor, c0: Tensor, weights: CellWeights, masks: StepMasks
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Run one direction of one LSTM layer over ``x`` (T, B, I); returns y, h_n, c_n."""
+    xproj = input_projection(x, weights, _add_optional(weights.bias_hh, weights.ln_hh_bias))
+    return LSTMSequence.apply(
+        xproj,
+        h0,
+        c0,
+        weights.weight_hh,
+        weights.ln_hh_weight,
+        weights.ln_cell_weight,
+        weights.ln_cell_bias,
+        masks.recurrent,
+        masks.keep_h,
+        masks.keep_c,
+    )
+
+
+def gru_sequence(
+    x: Tensor, h0: Tensor, weights: CellWeights, masks: StepMasks
+) -> tuple[Tensor, Tensor]:
+    """Run one direction of one GRU layer over ``x`` (T, B, I); returns y, h_n."""
+    xproj = input_projection(x, weights, None)
+    hh_bias = _add_optional(weights.bias_hh, weights.ln_hh_bias)
+    return GRUSequence.apply(
+        xproj, h0, weights.weight_hh, hh_bias, weights.ln_hh_weight, masks.recurrent, masks.keep_h
+    )
+
+
+def rnn_sequence(
+    x: Tensor, h0: Tensor, weights: CellWeights, masks: StepMasks, nonlinearity: str = "tanh"
+) -> tuple[Tensor, Tensor]:
+    """Run one direction of one Elman RNN layer over ``x`` (T, B, I); returns y, h_n."""
+    xproj = input_projection(x, weights, _add_optional(weights.bias_hh, weights.ln_hh_bias))
+    return RNNSequence.apply(
+        xproj,
+        h0,
+        weights.weight_hh,
+        weights.ln_hh_weight,
+        masks.recurrent,
+        masks.keep_h,
+        nonlinearity == "relu",
+    )
