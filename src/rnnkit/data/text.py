@@ -32,6 +32,7 @@ from typing import IO, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
+from rnnkit.data.download import cache_root, file_sha256
 from rnnkit.errors import DataError, UserError
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,15 @@ class CleaningOptions:
     collapse_whitespace: bool = True
 
     def apply(self, text: str) -> str:
-        return clean_text(text, **asdict(self))
+        return clean_text(
+            text,
+            lowercase=self.lowercase,
+            unicode_normalization=self.unicode_normalization,
+            strip_html=self.strip_html,
+            remove_stopwords=self.remove_stopwords,
+            mask_numbers=self.mask_numbers,
+            collapse_whitespace=self.collapse_whitespace,
+        )
 
 
 # ----------------------------------------------------------------------------- tokenizers
@@ -392,6 +401,9 @@ class Vocab:
     def from_json(cls, data: dict[str, Any], source: str = "vocabulary") -> Vocab:
         if not isinstance(data, dict) or data.get("format") != "rnnkit.vocab":
             raise DataError(f"{source}: not an rnnkit vocabulary (no 'format': 'rnnkit.vocab')")
+        missing = [key for key in ("tokens", "specials") if key not in data]
+        if missing:
+            raise DataError(f"{source}: the vocabulary has no {missing[0]!r} list")
         return cls(data["tokens"], data["specials"])
 
     def save(self, path: str | Path) -> Path:
@@ -549,6 +561,17 @@ class TextPipeline:
         data = read_json(path)
         if not isinstance(data, dict) or data.get("format") != "rnnkit.text_pipeline":
             raise DataError(f"{path}: not an rnnkit text pipeline")
+        expected = {
+            "tokenizer",
+            "cleaning",
+            "min_freq",
+            "max_vocab_size",
+            "bpe_vocab_size",
+            "vocab_file",
+            "tokenizer_file",
+        }
+        if missing := sorted(expected - set(data)):
+            raise DataError(f"{path}: missing setting {missing[0]!r}")
         pipeline = cls(
             data["tokenizer"],
             CleaningOptions(**data["cleaning"]),
@@ -686,22 +709,11 @@ def _corpus_key(path: Path, pipeline: TextPipeline, add_eos: bool) -> str:
 
 
 def _corpus_cache_path(path: Path, key: str, cache_dir: str | Path | None) -> Path:
-    root = Path(cache_dir) if cache_dir is not None else default_cache_root()
+    root = cache_root(cache_dir).resolve()
     source = path.resolve()
-    root = root.resolve()
     folder = source.parent if source.is_relative_to(root) else root / "tokens"
     name = path.name.removesuffix(".gz").removesuffix(".xz")
     return folder / f"{name}.{key}.ids.npy"
-
-
-def default_cache_root() -> Path:
-    """``$RNNKIT_CACHE`` if set, else the user's cache folder for rnnkit."""
-    env = os.environ.get("RNNKIT_CACHE")
-    if env:
-        return Path(env)
-    import pooch
-
-    return Path(pooch.os_cache("rnnkit"))
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -715,21 +727,17 @@ def _open_text(path: Path) -> IO[str]:
 # ----------------------------------------------------------------------------- JSON files
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
         "w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False
     ) as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=1)
+        try:
+            json.dump(data, handle, ensure_ascii=False, indent=1)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
     os.replace(handle.name, path)
 
 
