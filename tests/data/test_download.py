@@ -347,3 +347,13 @@ def test_cache_root_follows_argument_then_environment(tmp_path, monkeypatch):
     assert download.cache_root() == tmp_path / "env"
     assert download.cache_root(tmp_path / "arg") == tmp_path / "arg"
     assert (tmp_path / "arg").is_dir()
+
+
+def test_concurrent_fetches_of_one_file_download_it_once(server, cache):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = server.serve("/blob.bin", BODY)
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: fetch(remote(url), cache), range(4)))
+    assert {p.read_bytes() for p in paths} == {BODY}
+    assert server.hits("/blob.bin") == 1
