@@ -2,8 +2,10 @@
 
 For each size and cell type, three layers with the same weights run one training step
 each (forward, a loss over the output and the final states, backward), interleaved in
-one loop so that machine noise hits all of them alike; the table gives the median of
-``--repeats`` steps and each layer's ratio to torch.nn:
+one loop, in a fresh random order every round, so that machine noise and the state the
+previous step left behind hit all of them alike. The table gives the median time of
+``--repeats`` rounds and, as the ratio to torch.nn, the median of the per-round ratios
+(steps of one round run moments apart, so slow drifts in machine load cancel):
 
 * ``torch.nn``: torch.nn.LSTM / GRU / RNN;
 * ``rnnkit``: rnnkit.nn's layer with ``impl="auto"`` (torch's fused kernel);
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -87,16 +90,16 @@ def saved_bytes(step: Callable[[], None]) -> int:
 
 def benchmark(
     size: tuple[int, int, int, int], cell: str, repeats: int, warmup: int
-) -> dict[str, tuple[float, int]]:
-    """variant -> (median seconds per forward+backward, bytes saved for backward)."""
+) -> dict[str, tuple[float, float, int]]:
+    """variant -> (median seconds per step, median ratio to torch.nn, bytes saved)."""
     batch, steps, input_size, hidden_size = size
     torch.manual_seed(0)
     layers = build_layers(cell, input_size, hidden_size)
     x = torch.randn(steps, batch, input_size, requires_grad=True)
     times: dict[str, list[float]] = {name: [] for name in layers}
+    shuffler = random.Random(0)
     for repeat in range(warmup + repeats):
-        # Rotate the order so that no variant always runs first (or right after another).
-        order = list(layers)[repeat % len(layers) :] + list(layers)[: repeat % len(layers)]
+        order = shuffler.sample(list(layers), k=len(layers))
         for name in order:
             layer = layers[name]
             layer.zero_grad(set_to_none=True)
@@ -110,11 +113,19 @@ def benchmark(
         name: saved_bytes(lambda layer=layer: training_step(layer, x))
         for name, layer in layers.items()
     }
-    return {name: (statistics.median(times[name]), memory[name]) for name in layers}
+    baseline = times["torch.nn"]
+    return {
+        name: (
+            statistics.median(times[name]),
+            statistics.median(t / b for t, b in zip(times[name], baseline, strict=True)),
+            memory[name],
+        )
+        for name in layers
+    }
 
 
 def format_table(
-    rows: list[tuple[tuple[int, int, int, int], str, dict[str, tuple[float, int]]]],
+    rows: list[tuple[tuple[int, int, int, int], str, dict[str, tuple[float, float, int]]]],
 ) -> str:
     header = (
         "| (B, T, I, H) | cell | torch.nn ms | rnnkit ms | rnnkit / torch | reference ms "
@@ -122,12 +133,11 @@ def format_table(
     )
     lines = [header, "|" + "---|" * 8]
     for size, cell, result in rows:
-        base_time = result["torch.nn"][0]
-        mib = " / ".join(f"{result[v][1] / 2**20:.1f}" for v in VARIANTS)
+        ms = {name: f"{result[name][0] * 1e3:.2f}" for name in VARIANTS}
+        mib = " / ".join(f"{result[name][2] / 2**20:.1f}" for name in VARIANTS)
         lines.append(
-            f"| {size} | {cell} | {base_time * 1e3:.2f} | {result['rnnkit'][0] * 1e3:.2f} "
-            f"| {result['rnnkit'][0] / base_time:.3f} | {result['reference'][0] * 1e3:.2f} "
-            f"| {result['reference'][0] / base_time:.2f} | {mib} |"
+            f"| {size} | {cell} | {ms['torch.nn']} | {ms['rnnkit']} | {result['rnnkit'][1]:.3f} "
+            f"| {ms['reference']} | {result['reference'][1]:.2f} | {mib} |"
         )
     return "\n".join(lines)
 
