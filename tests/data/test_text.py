@@ -222,6 +222,7 @@ def test_pipeline_save_load_as_json(tmp_path: Path, tokenizer: str) -> None:
     assert loaded.encode(sample) == pipeline.encode(sample)
     assert loaded.decode(loaded.encode(sample)) == pipeline.decode(pipeline.encode(sample))
     assert loaded.fingerprint() == pipeline.fingerprint()
+    assert loaded.encode_batch([sample, "Fine!"]) == [loaded.encode(sample), loaded.encode("Fine!")]
 
 
 def test_pipeline_errors() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import html
+import itertools
 import json
 import logging
 import lzma
@@ -250,6 +251,10 @@ class BPETokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         return self.hf_tokenizer.encode(text).tokens
+
+    def tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
+        """Many texts at once, on all cores (much faster than one by one)."""
+        return [encoding.tokens for encoding in self.hf_tokenizer.encode_batch(list(texts))]
 
     def detokenize(self, tokens: Sequence[str]) -> str:
         return self.hf_tokenizer.decoder.decode(list(tokens))
@@ -502,6 +507,15 @@ class TextPipeline:
             ids.append(vocab.eos_id)
         return ids
 
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """:meth:`encode` for many texts (BPE tokenizes them in parallel)."""
+        vocab = self._require_vocab()
+        tokenizer = self._require_tokenizer()
+        cleaned = [self.cleaning.apply(text) for text in texts]
+        if isinstance(tokenizer, BPETokenizer):
+            return [vocab.encode(tokens) for tokens in tokenizer.tokenize_batch(cleaned)]
+        return [vocab.encode(tokenizer.tokenize(text)) for text in cleaned]
+
     def decode(self, ids: Iterable[int]) -> str:
         """Text for ids: ``<eos>`` ends a line, ``<pad>`` and ``<bos>`` are dropped."""
         vocab = self._require_vocab()
@@ -603,6 +617,7 @@ class TextPipeline:
 # ----------------------------------------------------------------------------- corpora
 
 _CORPUS_FORMAT_VERSION = 1
+_LINES_PER_BLOCK = 4096
 _ID_DTYPE = np.dtype(np.int32)
 
 
@@ -649,16 +664,17 @@ def iter_corpus_ids(path: Path, pipeline: TextPipeline, add_eos: bool) -> Iterat
     vocab = pipeline._require_vocab()
     char_model = pipeline.tokenizer_kind == "char"
     newline_ids = [vocab.eos_id] if add_eos else vocab.encode(["\n"])
-    with _open_text(path) as lines:
-        for line in lines:
-            ended = line.endswith("\n")
-            ids = pipeline.encode(line.rstrip("\r\n"))
-            if char_model:
-                if ended:
-                    ids.extend(newline_ids)
-            elif add_eos and (ended or ids):
-                ids.append(vocab.eos_id)
-            yield ids
+    with _open_text(path) as handle:
+        while block := list(itertools.islice(handle, _LINES_PER_BLOCK)):
+            encoded = pipeline.encode_batch([line.rstrip("\r\n") for line in block])
+            for line, ids in zip(block, encoded, strict=True):
+                ended = line.endswith("\n")
+                if char_model:
+                    if ended:
+                        ids.extend(newline_ids)
+                elif add_eos and (ended or ids):
+                    ids.append(vocab.eos_id)
+                yield ids
 
 
 def _write_ids(path: Path, pipeline: TextPipeline, add_eos: bool, target: Path) -> int:
