@@ -158,6 +158,35 @@ def generate_command(
     typer.echo(text)
 
 
+@app.command("forecast")
+def forecast_command(
+    run_dir: Annotated[Path, typer.Argument(help="A forecasting run directory.")],
+    horizon: Annotated[
+        int | None, typer.Option(help="Steps to forecast (default: the trained horizon).")
+    ] = None,
+    input_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", help="CSV to forecast from (default: the end of the training data)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="CSV to write (default: RUN_DIR/forecast.csv).")
+    ] = None,
+) -> None:
+    """Forecast the steps after a series; print them, write a CSV and a PNG plot.
+
+    Example: rnnkit forecast runs/co2-quickstart-20260101-120000 --horizon 26
+    """
+    from rnnkit.train.forecasting import write_forecast
+
+    table, csv_path, png_path = write_forecast(
+        run_dir, horizon=horizon, series=input_csv, output=output
+    )
+    typer.echo(table.to_string())
+    typer.echo(f"wrote {csv_path} and {png_path}")
+
+
 # ----------------------------------------------------------------------------- data
 
 
@@ -179,7 +208,7 @@ def data_list() -> None:
             entry.task,
             _human_size(entry.size),
             entry.licence_short or entry.licence,
-            download.availability(entry.files),
+            "generated" if entry.kind == "synthetic" else download.availability(entry.files),
         )
     stdout_console().print(table)
 
@@ -197,12 +226,12 @@ def data_info(name: Annotated[str, typer.Argument(help="A catalog name.")]) -> N
         f"{entry.name}: {entry.description}",
         f"task: {entry.task} ({entry.kind})",
         f"splits: {', '.join(entry.splits) or 'none (split it in preprocessing)'}",
-        f"size: {_human_size(entry.size) if entry.files else 'bundled, no download'}",
+        f"size: {_human_size(entry.size) if entry.files else 'nothing to download'}",
         f"homepage: {entry.homepage}",
         f"licence: {entry.licence}",
         f"citation: {entry.citation}",
         *(f"{key}: {value}" for key, value in entry.defaults.items()),
-        "files:" if entry.files else "files: none (bundled)",
+        "files:" if entry.files else "files: none",
     ]
     for file in entry.files:
         for n, copy in enumerate(file.candidates):

@@ -141,3 +141,10 @@ def test_every_catalog_file_in_the_mirror_matches_its_sha256(mirror: Path, sessi
         checked += 1
     # Everything but the Stanford archive (the mirror holds its repacked alternative).
     assert checked == len(all_files()) - 1
+
+
+@pytest.mark.parametrize("name", ["adding", "copy"])
+def test_synthetic_entries_have_no_files_and_a_generator(name):
+    entry = catalog.lookup(name)
+    assert entry.kind == "synthetic" and entry.files == () and callable(entry.loader)
+    assert entry.splits == ("train", "valid", "test") and entry.size is None

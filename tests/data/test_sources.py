@@ -487,3 +487,10 @@ def test_catalog_series_are_read_faithfully(name, rows, columns):
     frame = loaded.splits["all"]
     assert loaded.kind == "series" and len(frame) == rows and list(frame.columns) == columns
     assert loaded.meta["target"] in columns
+
+
+def test_synthetic_catalog_entry_is_generated_with_catalog_meta():
+    loaded = sources.load("adding")
+    assert loaded.kind == "synthetic" and set(loaded.splits) == {"train", "valid", "test"}
+    assert loaded.meta["citation"].startswith("Hochreiter") and loaded.meta["seed"] == 0
+    assert rnnkit.data.get("adding") == []

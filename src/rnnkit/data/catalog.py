@@ -12,9 +12,10 @@ their bytes (and the sha256 below) cannot drift. Where an upstream archive's has
 published by a source we can cite, ``sha256`` is ``None`` and the download is reported as
 unverified.
 
-Synthetic tasks (adding, copy) are catalog entries too: ``files=()`` and ``loader`` set to
-a generator function that builds a :class:`rnnkit.data.sources.LoadedDataset` in memory;
-register them with :func:`register`.
+Synthetic tasks (``adding``, ``copy``) are catalog entries too: ``files=()`` and
+``loader`` set to a generator function that builds a
+:class:`rnnkit.data.sources.LoadedDataset` in memory; more can be added with
+:func:`register`.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ class Dataset:
     licence_short: str = ""  # a few words for tables; ``licence`` has the full terms
     # Defaults the preprocessing can use (series: date_column, target).
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    # Splits inside a single file (an archive holding train and test).
-    archive_splits: tuple[str, ...] = ()
+    # Splits that one file (an archive) or a generator provides, when files do not say.
+    split_names: tuple[str, ...] = ()
 
     @property
     def size(self) -> int | None:
@@ -93,8 +94,8 @@ class Dataset:
     @property
     def splits(self) -> tuple[str, ...]:
         """The splits the source provides (``all``: one unsplit table)."""
-        if self.archive_splits:
-            return self.archive_splits
+        if self.split_names:
+            return self.split_names
         if not self.files:
             return ("all",)
         return tuple(f.split for f in self.files if f.split is not None)
@@ -182,6 +183,21 @@ _IMDB_LABELLED = RemoteFile(
     size=19_050_268,
     mirror_path="imdb/aclImdb_labelled.tar.xz",
 )
+
+
+def _adding() -> Any:
+    from rnnkit.data.synthetic import load_adding  # generated on demand, nothing to fetch
+
+    return load_adding()
+
+
+def _copy() -> Any:
+    from rnnkit.data.synthetic import load_copy
+
+    return load_copy()
+
+
+_SYNTHETIC_DEFAULTS = {"length": 100, "train_samples": 10000, "eval_samples": 1000}
 
 _ENTRIES: tuple[Dataset, ...] = (
     Dataset(
@@ -304,7 +320,7 @@ _ENTRIES: tuple[Dataset, ...] = (
             ),
         ),
         loader="imdb",
-        archive_splits=("train", "test"),
+        split_names=("train", "test"),
         homepage="https://ai.stanford.edu/~amaas/data/sentiment/",
         licence="no licence stated; the dataset README asks users to cite Maas et al. (2011)",
         licence_short="not stated (cite)",
@@ -413,9 +429,89 @@ _ENTRIES: tuple[Dataset, ...] = (
         ),
         defaults=MappingProxyType({"date_column": "date", "target": "co2"}),
     ),
+    Dataset(
+        name="adding",
+        description="adding problem: sum the two marked values of a length-T sequence "
+        "(generated; trivial-predictor MSE 1/6)",
+        task="sequence_regression",
+        kind="synthetic",
+        files=(),
+        loader=_adding,
+        homepage="https://doi.org/10.1162/neco.1997.9.8.1735",
+        licence="generated from a seed; no third-party data",
+        licence_short="generated",
+        citation="Hochreiter and Schmidhuber (1997), Long short-term memory, Neural "
+        "Computation 9(8), pp. 1735-1780",
+        defaults=MappingProxyType(_SYNTHETIC_DEFAULTS),
+    ),
+    Dataset(
+        name="copy",
+        description="copy memory task: recall 10 symbols after T blanks (generated; "
+        "memoryless cross-entropy 10·log(8)/(T+20))",
+        task="sequence_labeling",
+        kind="synthetic",
+        files=(),
+        loader=_copy,
+        homepage="https://arxiv.org/abs/1511.06464",
+        licence="generated from a seed; no third-party data",
+        licence_short="generated",
+        citation="Arjovsky, Shah and Bengio (2016), Unitary evolution recurrent neural "
+        "networks, ICML, pp. 1120-1128",
+        defaults=MappingProxyType(_SYNTHETIC_DEFAULTS),
+    ),
 )
 
-_CATALOG: dict[str, Dataset] = {entry.name: entry for entry in _ENTRIES}
+
+def _load_adding() -> Any:
+    # Imported on use: the generators need torch, the catalog must stay light.
+    from rnnkit.data import synthetic
+
+    return synthetic.load_adding()
+
+
+def _load_copy() -> Any:
+    from rnnkit.data import synthetic
+
+    return synthetic.load_copy()
+
+
+# Synthetic tasks: nothing to download, the loader generates the splits from a seed.
+_SYNTHETIC: tuple[Dataset, ...] = (
+    Dataset(
+        name="adding",
+        description="Adding problem: sum the two marked values of a long sequence (T=100)",
+        task="sequence_regression",
+        kind="synthetic",
+        files=(),
+        loader=_load_adding,
+        split_names=("train", "valid", "test"),
+        homepage="https://arxiv.org/abs/1504.00941",
+        licence="generated from a seed",
+        licence_short="generated",
+        citation=(
+            "Hochreiter and Schmidhuber (1997), Long Short-Term Memory, Neural Computation "
+            "9(8); in the form of Le, Jaitly and Hinton (2015), arXiv:1504.00941"
+        ),
+    ),
+    Dataset(
+        name="copy",
+        description="Copy memory task: recall 10 symbols after a delay of T=100 blanks",
+        task="sequence_labeling",
+        kind="synthetic",
+        files=(),
+        loader=_load_copy,
+        split_names=("train", "valid", "test"),
+        homepage="https://arxiv.org/abs/1511.06464",
+        licence="generated from a seed",
+        licence_short="generated",
+        citation=(
+            "Arjovsky, Shah and Bengio (2016), Unitary Evolution Recurrent Neural Networks, "
+            "ICML 2016, section 4.1"
+        ),
+    ),
+)
+
+_CATALOG: dict[str, Dataset] = {entry.name: entry for entry in (*_ENTRIES, *_SYNTHETIC)}
 
 
 def register(dataset: Dataset) -> None:

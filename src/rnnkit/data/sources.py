@@ -24,6 +24,7 @@ Splitting, tokenizing, date parsing, gap filling and scaling belong to preproces
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -211,6 +212,8 @@ def resolve(spec: str, *, cache_dir: str | Path | None = None, offline: bool = F
         entry = catalog.lookup(source.name)
         if entry.loader == "statsmodels_co2":
             return [_write_co2_csv(cache_dir)]
+        if not entry.files:  # generated in memory: nothing on disk
+            return []
         paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline)
         # Archives unpack beside where the cache keeps them (e.g. imdb/aclImdb_v1/).
         folders = [PurePosixPath(f.mirror_path).parent for f in entry.files]
@@ -243,10 +246,11 @@ def _catalog_meta(entry: catalog.Dataset) -> dict:
 
 
 def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDataset:
+    meta = _catalog_meta(entry)
     if callable(entry.loader):
         # Synthetic tasks generate their data; they have no files to fetch.
-        return entry.loader()
-    meta = _catalog_meta(entry)
+        loaded = entry.loader()
+        return dataclasses.replace(loaded, meta={**meta, **loaded.meta})
     if entry.loader == "statsmodels_co2":
         return LoadedDataset(entry.name, "series", {"all": _co2_frame()}, meta)
     paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline)
