@@ -24,7 +24,9 @@ import torch
 
 from rnnkit.config import Config
 from rnnkit.config import load as load_config
+from rnnkit.diagnose import GradientNormMonitor
 from rnnkit.errors import ConfigError, RunDirError
+from rnnkit.report import write_report
 from rnnkit.train import checkpoint
 from rnnkit.train.tasks import PreparedData, Task, get_task
 from rnnkit.train.trainer import build_trainer, log_config
@@ -104,9 +106,8 @@ def _fit(
     callbacks: Sequence[L.Callback] = (),
 ) -> Path:
     started = time.perf_counter()
+    # Lightning's `deterministic` flag (set from the config) picks deterministic kernels.
     L.seed_everything(config.seed, workers=True, verbose=False)
-    if config.train.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
     task = get_task(config.task)
     first_process = (
         os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
@@ -121,6 +122,7 @@ def _fit(
     module = task.build_module(config, model, prepared)
     trainer, interrupt = build_trainer(config, run_dir, has_validation=prepared.val is not None)
     trainer.callbacks.extend(callbacks)
+    trainer.callbacks.append(GradientNormMonitor(config.train))
     log_config(trainer, config)
     we_set_env = _RUN_DIR_ENV not in os.environ
     os.environ[_RUN_DIR_ENV] = str(run_dir.resolve())
@@ -146,6 +148,7 @@ def _fit(
     checkpoint.save_weights(model, run_dir / checkpoint.WEIGHTS_FILE)
     metrics = final_metrics(task, config, model, prepared)
     checkpoint.write_metrics(run_dir, metrics)
+    write_report(run_dir)
     log.info(
         "finished in %.0f s: %s; run directory %s",
         time.perf_counter() - started,
