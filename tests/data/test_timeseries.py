@@ -86,6 +86,17 @@ def test_load_series_monthly_gap_is_found() -> None:
     assert np.isnan(table.values[2, 0])
 
 
+def test_weekly_frequency_with_gaps_is_named_like_a_complete_series() -> None:
+    saturdays = pd.date_range("1958-03-29", periods=10, freq="W-SAT")
+    frame = pd.DataFrame({"date": saturdays.delete([3, 4]), "co2": np.arange(8.0)})
+    table = load_series(frame, date_column="date", target="co2")
+    complete = load_series(
+        pd.DataFrame({"date": saturdays, "co2": np.arange(10.0)}), date_column="date", target="co2"
+    )
+    assert table.frequency == complete.frequency == "W-SAT"
+    assert table.gaps == 2 and season_length_for(table.frequency) == 52
+
+
 def test_load_series_without_dates_uses_a_step_index() -> None:
     table = load_series(pd.DataFrame({"y": [1, 2, 3]}), date_column=None, target="y")
     assert isinstance(table.index, pd.RangeIndex) and table.frequency is None and len(table) == 3

@@ -233,9 +233,15 @@ def infer_frequency(index: pd.DatetimeIndex) -> str | None:
     step = steps.mode().iloc[0]
     if step <= pd.Timedelta(0):
         return None
-    # Whole days read better as "D" than as "24h" (and map to a weekly season).
-    whole_days = step % pd.Timedelta(days=1) == pd.Timedelta(0)
-    offset = pd.tseries.frequencies.to_offset(f"{step.days}D" if whole_days else step)
+    # Name the step as pandas would for a series without gaps ("D", "W-SAT", "h"), so
+    # that a later, complete stretch of the same series reports the same frequency.
+    if step == pd.Timedelta(weeks=1):
+        alias = f"W-{index[0].day_name()[:3].upper()}"
+    elif step % pd.Timedelta(days=1) == pd.Timedelta(0):
+        alias = f"{step.days}D"
+    else:
+        alias = step
+    offset = pd.tseries.frequencies.to_offset(alias)
     full = pd.date_range(index[0], index[-1], freq=offset)
     return offset.freqstr if index.isin(full).all() else None
 
