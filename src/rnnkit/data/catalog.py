@@ -540,9 +540,14 @@ def lookup(name: str) -> Dataset:
     try:
         return _CATALOG[name]
     except KeyError:
-        close = difflib.get_close_matches(name, names(), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise UnknownDatasetError(
-            f"unknown dataset {name!r}: {hint}see `rnnkit data list` for the catalog, or use "
-            "hf://, uci://, kaggle://, https:// or a local path"
-        ) from None
+        raise unknown_name_error(name) from None
+
+
+def unknown_name_error(name: str) -> UnknownDatasetError:
+    """The one-line error for a name that is not in the catalog, with close matches."""
+    close = difflib.get_close_matches(name, names(), n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    return UnknownDatasetError(
+        f"unknown dataset {name!r}: {hint}see `rnnkit data list` for the catalog, or use "
+        "hf://, uci://, kaggle://, https:// or a local path"
+    )

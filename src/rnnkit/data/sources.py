@@ -170,8 +170,7 @@ def parse(spec: str) -> Spec:
     path = Path(spec).expanduser()
     if path.exists() or os.sep in spec or "/" in spec or path.suffix:
         return LocalSpec(path)
-    catalog.lookup(spec)  # raises UnknownDatasetError with close matches
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise catalog.unknown_name_error(spec)
 
 
 # ----------------------------------------------------------------------------- public
@@ -503,12 +502,7 @@ def _fetch_url(source: UrlSpec, cache_dir, offline: bool) -> Path:
     # One folder per URL so two files called data.csv do not collide.
     key = hashlib.sha256(source.url.encode()).hexdigest()[:16]
     file = catalog.RemoteFile(name, source.url, source.sha256, None, f"url/{key}/{name}")
-    if source.sha256 is None:
-        cached = download.cache_path(file, cache_dir)
-        if cached.is_file():
-            return cached
-        if not offline:
-            log.warning("%s has no #sha256=... fragment: the download is unverified", source.url)
+    # Without a hash, fetch() warns that the download is unverified.
     return download.fetch(file, cache_dir=cache_dir, offline=offline)
 
 
@@ -647,7 +641,7 @@ def _fetch_uci(source: UciSpec, cache_dir, offline: bool) -> tuple[Path, dict]:
     if not path.is_file():
         if offline:
             raise OfflineError(f"offline and {path} is not cached")
-        log.warning("UCI publishes no checksum for %s: the download is unverified", data_url)
+        # UCI publishes no checksums: fetch() warns that the download is unverified.
         path = download.fetch(file, cache_dir=cache_dir)
     return path, _uci_meta(metadata)
 
