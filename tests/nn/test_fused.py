@@ -6,9 +6,8 @@ import itertools
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from rnnkit.nn import fused
+from rnnkit.nn import cells, fused
 from rnnkit.nn.fused import CellWeights, StepMasks
 from rnnkit.nn.regularization import recurrent_dropout_mask, zoneout_keep
 
@@ -18,52 +17,39 @@ GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 # --------------------------------------------------------------------------- reference
 
 
-def _ln(x, weight, bias):
-    if weight is None:
-        return x
-    return F.layer_norm(x, (x.shape[-1],), weight, bias, fused.LAYER_NORM_EPS)
-
-
-def _plus(x, bias):
-    return x if bias is None else x + bias
-
-
-def reference_step(kind, x_t, state, w: CellWeights, mask, keep_h, keep_c, relu=False):
-    """One step written the obvious way; the fused kernels must match it exactly."""
+def reference_step(kind, x_t, state, w: CellWeights, masks: StepMasks, t, relu=False):
+    """One step of the cells of rnnkit.nn.cells, the definition the kernels must match."""
     h, c = state
-    h_rec = h if mask is None else h * mask
-    ih = _plus(_ln(x_t @ w.weight_ih.t(), w.ln_ih_weight, w.ln_ih_bias), w.bias_ih)
-    hh = _plus(_ln(h_rec @ w.weight_hh.t(), w.ln_hh_weight, w.ln_hh_bias), w.bias_hh)
+    x_proj = cells.project_input(x_t, w.weight_ih, w.bias_ih, w.ln_ih_weight)
+    options = {
+        "ln_hh_weight": w.ln_hh_weight,
+        "recurrent_mask": masks.recurrent,
+        "keep_h": None if masks.keep_h is None else masks.keep_h[t],
+    }
     if kind == "lstm":
-        i, f, g, o = (ih + hh).chunk(4, 1)
-        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-        c_new = f * c + i * g
-        h_new = o * _ln(c_new, w.ln_cell_weight, w.ln_cell_bias).tanh()
-        if keep_c is not None:
-            c_new = keep_c * c + (1 - keep_c) * c_new
-    elif kind == "gru":
-        xr, xz, xn = ih.chunk(3, 1)
-        hr, hz, hn = hh.chunk(3, 1)
-        r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
-        n = (xn + r * hn).tanh()
-        h_new = (1 - z) * n + z * h
-        c_new = None
-    else:
-        pre = ih + hh
-        h_new = pre.relu() if relu else pre.tanh()
-        c_new = None
-    if keep_h is not None:
-        h_new = keep_h * h + (1 - keep_h) * h_new
-    return h_new, c_new
+        keep_c = None if masks.keep_c is None else masks.keep_c[t]
+        return cells.lstm_step(
+            x_proj,
+            h,
+            c,
+            w.weight_hh,
+            w.bias_hh,
+            ln_cell_weight=w.ln_cell_weight,
+            ln_cell_bias=w.ln_cell_bias,
+            keep_c=keep_c,
+            **options,
+        )
+    if kind == "gru":
+        return cells.gru_step(x_proj, h, w.weight_hh, w.bias_hh, **options), None
+    nonlinearity = "relu" if relu else "tanh"
+    return cells.rnn_step(x_proj, h, w.weight_hh, w.bias_hh, nonlinearity, **options), None
 
 
 def reference_sequence(kind, x, h0, c0, w, masks: StepMasks, relu=False):
     state = (h0, c0)
     outputs = []
     for t in range(x.shape[0]):
-        keep_h = None if masks.keep_h is None else masks.keep_h[t]
-        keep_c = None if masks.keep_c is None else masks.keep_c[t]
-        state = reference_step(kind, x[t], state, w, masks.recurrent, keep_h, keep_c, relu)
+        state = reference_step(kind, x[t], state, w, masks, t, relu)
         outputs.append(state[0])
     return torch.stack(outputs), state[0], state[1]
 
@@ -91,9 +77,7 @@ def make_weights(kind, input_size, hidden, *, layer_norm, bias=True, dtype=torch
     if layer_norm:
         ln = {
             "ln_ih_weight": (1 + param(gates, scale=0.1)).detach().requires_grad_(),
-            "ln_ih_bias": param(gates, scale=0.1),
             "ln_hh_weight": (1 + param(gates, scale=0.1)).detach().requires_grad_(),
-            "ln_hh_bias": param(gates, scale=0.1),
         }
         if kind == "lstm":
             ln["ln_cell_weight"] = (1 + param(hidden, scale=0.1)).detach().requires_grad_()

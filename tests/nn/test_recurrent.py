@@ -415,16 +415,6 @@ def test_unknown_impl_set_after_construction_is_refused() -> None:
         layer(torch.randn(STEPS, BATCH, INPUT_SIZE))
 
 
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [("layer_norm", True), ("recurrent_dropout", 0.2), ("zoneout", 0.1), ("weight_drop", 0.3)],
-)
-def test_extended_options_are_named_until_implemented(option: str, value) -> None:
-    LSTM(INPUT_SIZE, HIDDEN_SIZE, **{option: 0.0 if option != "layer_norm" else False})
-    with pytest.raises(NotImplementedError, match=f"{option}={value!r}"):
-        LSTM(INPUT_SIZE, HIDDEN_SIZE, **{option: value})
-
-
 def test_dropout_with_one_layer_warns_like_torch() -> None:
     with pytest.warns(UserWarning, match="dropout=0.3 acts between stacked layers only"):
         GRU(INPUT_SIZE, HIDDEN_SIZE, dropout=0.3)

@@ -14,6 +14,22 @@ Parameters follow torch.nn's names, shapes and gate order, so a state dict of
 The step functions take the input projection ``x_proj = W_ih x_t + b_ih`` rather than
 ``x_t``: a layer computes it for all time steps in one matrix product before the loop,
 and only the recurrent product remains inside it.
+
+Extended options (keyword arguments of the step functions; the layers pass them, and
+:mod:`rnnkit.nn.fused` is tested against exactly these definitions):
+
+* layer norm (Ba, Kiros & Hinton 2016, section 3.1): ``W_ih x_t`` and ``W_hh h_{t-1}``
+  are each normalised over their G*H units with a learned gain (``ln_ih_weight``,
+  ``ln_hh_weight``); ``b_ih`` and ``b_hh`` play the role of the normalisation's shift, so
+  ``x_proj = LN(W_ih x_t) * γ_ih + b_ih`` (see :func:`project_input`). The LSTM also
+  normalises c_t before its tanh, with a gain and a shift (``ln_cell_weight/bias``);
+  c_t itself is carried unnormalised. The GRU normalises in its reset-after form.
+* recurrent dropout (Gal & Ghahramani 2016): ``recurrent_mask`` (B, H), drawn once per
+  sequence, multiplies h_{t-1} where it enters ``W_hh``; the GRU's update
+  ``z ⊙ h_{t-1}`` and zoneout use the undropped state.
+* zoneout (Krueger et al. 2016): ``keep_h``/``keep_c`` weights k in [0, 1] give
+  ``state_t = k ⊙ state_{t-1} + (1 - k) ⊙ new_state``; k is a 0/1 draw in training and
+  the zoneout rate itself (the expectation) in evaluation.
 """
 
 from __future__ import annotations
@@ -24,26 +40,90 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step"]
+__all__ = [
+    "GRUCell",
+    "LSTMCell",
+    "RNNCell",
+    "gru_step",
+    "lstm_step",
+    "project_input",
+    "rnn_step",
+]
 
 NONLINEARITIES = ("tanh", "relu")
+LAYER_NORM_EPS = 1e-5
+
+
+def _layer_norm(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    return F.layer_norm(x, (x.size(-1),), weight, bias, LAYER_NORM_EPS)
+
+
+def project_input(
+    x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None, ln_weight: Tensor | None = None
+) -> Tensor:
+    """W_ih x + b_ih, or LN(W_ih x) * ln_weight + b_ih with layer norm; any leading dims."""
+    if ln_weight is None:
+        return F.linear(x, weight_ih, bias_ih)
+    normed = _layer_norm(F.linear(x, weight_ih), ln_weight)
+    return normed if bias_ih is None else normed + bias_ih
+
+
+def _project_state(
+    h: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    ln_weight: Tensor | None,
+    recurrent_mask: Tensor | None,
+) -> Tensor:
+    """W_hh (d ⊙ h) + b_hh, layer-normalised before the bias when ln_weight is given."""
+    if recurrent_mask is not None:
+        h = h * recurrent_mask
+    return project_input(h, weight_hh, bias_hh, ln_weight)
+
+
+def _zoneout(previous: Tensor, new: Tensor, keep: Tensor | None) -> Tensor:
+    """k ⊙ previous + (1 - k) ⊙ new; ``new`` when there is no zoneout."""
+    if keep is None:
+        return new
+    return keep * previous + (1 - keep) * new
 
 
 def rnn_step(
-    x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, nonlinearity: str
+    x_proj: Tensor,
+    h: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    nonlinearity: str,
+    *,
+    ln_hh_weight: Tensor | None = None,
+    recurrent_mask: Tensor | None = None,
+    keep_h: Tensor | None = None,
 ) -> Tensor:
     """Elman RNN step: h_t = f(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh).
 
     ``x_proj`` (B, H) is W_xh x_t + b_xh, ``h`` (B, H) is h_{t-1}; returns h_t (B, H).
+    The keyword options are the extended ones of the module docstring.
     """
-    pre_activation = x_proj + F.linear(h, weight_hh, bias_hh)  # (B, H)
-    if nonlinearity == "tanh":
-        return torch.tanh(pre_activation)
-    return torch.relu(pre_activation)
+    pre_activation = x_proj + _project_state(
+        h, weight_hh, bias_hh, ln_hh_weight, recurrent_mask
+    )  # (B, H)
+    activation = torch.tanh if nonlinearity == "tanh" else torch.relu
+    return _zoneout(h, activation(pre_activation), keep_h)
 
 
 def lstm_step(
-    x_proj: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor, bias_hh: Tensor | None
+    x_proj: Tensor,
+    h: Tensor,
+    c: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    *,
+    ln_hh_weight: Tensor | None = None,
+    ln_cell_weight: Tensor | None = None,
+    ln_cell_bias: Tensor | None = None,
+    recurrent_mask: Tensor | None = None,
+    keep_h: Tensor | None = None,
+    keep_c: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """LSTM step with a forget gate; ``x_proj`` (B, 4H) is W_x x_t + b_x, gates (i, f, g, o).
 
@@ -54,17 +134,21 @@ def lstm_step(
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
     h_t = o_t ⊙ tanh(c_t)
 
-    Returns (h_t, c_t), each (B, H).
+    Returns (h_t, c_t), each (B, H). With layer norm, h_t = o_t ⊙ tanh(LN(c_t)); the
+    keyword options are the extended ones of the module docstring.
     """
-    gates = x_proj + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
+    gates = x_proj + _project_state(h, weight_hh, bias_hh, ln_hh_weight, recurrent_mask)  # (B, 4H)
     input_gate, forget_gate, candidate, output_gate = gates.chunk(4, dim=-1)
     input_gate = torch.sigmoid(input_gate)
     forget_gate = torch.sigmoid(forget_gate)
     candidate = torch.tanh(candidate)
     output_gate = torch.sigmoid(output_gate)
     c_next = forget_gate * c + input_gate * candidate
-    h_next = output_gate * torch.tanh(c_next)
-    return h_next, c_next
+    if ln_cell_weight is not None:
+        h_next = output_gate * torch.tanh(_layer_norm(c_next, ln_cell_weight, ln_cell_bias))
+    else:
+        h_next = output_gate * torch.tanh(c_next)
+    return _zoneout(h, h_next, keep_h), _zoneout(c, c_next, keep_c)
 
 
 def gru_step(
@@ -73,6 +157,10 @@ def gru_step(
     weight_hh: Tensor,
     bias_hh: Tensor | None,
     reset_after: bool = True,
+    *,
+    ln_hh_weight: Tensor | None = None,
+    recurrent_mask: Tensor | None = None,
+    keep_h: Tensor | None = None,
 ) -> Tensor:
     """GRU step; ``x_proj`` (B, 3H) is W_x x_t + b_x with gates (r, z, n).
 
@@ -84,12 +172,17 @@ def gru_step(
         n_t = tanh(W_xn x_t + b_xn + W_hn (r_t ⊙ h_{t-1}) + b_hn)
     h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
-    Returns h_t (B, H).
+    Returns h_t (B, H). Layer norm (``ln_hh_weight``) needs ``reset_after=True``: the
+    whole recurrent projection W_hh h_{t-1} is normalised, then b_hh added. The other
+    keyword options are the extended ones of the module docstring.
     """
     hidden_size = h.size(-1)
     x_reset, x_update, x_new = x_proj.chunk(3, dim=-1)
+    h_rec = h if recurrent_mask is None else h * recurrent_mask
+    if ln_hh_weight is not None and not reset_after:
+        raise ValueError("GRU layer norm is defined for reset_after=True only")
     if reset_after:
-        h_proj = F.linear(h, weight_hh, bias_hh)  # (B, 3H)
+        h_proj = project_input(h_rec, weight_hh, bias_hh, ln_hh_weight)  # (B, 3H)
         h_reset, h_update, h_new = h_proj.chunk(3, dim=-1)
         reset = torch.sigmoid(x_reset + h_reset)
         update = torch.sigmoid(x_update + h_update)
@@ -98,12 +191,12 @@ def gru_step(
         # The reset gate scales h_{t-1} before W_hn sees it, so W_hn's product waits for r_t.
         gate_bias = None if bias_hh is None else bias_hh[: 2 * hidden_size]
         new_bias = None if bias_hh is None else bias_hh[2 * hidden_size :]
-        h_gates = F.linear(h, weight_hh[: 2 * hidden_size], gate_bias)  # (B, 2H)
+        h_gates = F.linear(h_rec, weight_hh[: 2 * hidden_size], gate_bias)  # (B, 2H)
         h_reset, h_update = h_gates.chunk(2, dim=-1)
         reset = torch.sigmoid(x_reset + h_reset)
         update = torch.sigmoid(x_update + h_update)
-        new = torch.tanh(x_new + F.linear(reset * h, weight_hh[2 * hidden_size :], new_bias))
-    return (1 - update) * new + update * h
+        new = torch.tanh(x_new + F.linear(reset * h_rec, weight_hh[2 * hidden_size :], new_bias))
+    return _zoneout(h, (1 - update) * new + update * h, keep_h)
 
 
 class _CellBase(nn.Module):

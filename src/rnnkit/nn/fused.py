@@ -19,7 +19,7 @@ cheap:
 The cells follow :mod:`rnnkit.nn.cells`, which is their definition (and what the tests
 compare against). Notation for one step, with ``d`` the recurrent dropout mask (fixed
 per sequence), ``k`` the zoneout/padding keep weight, LN a layer norm with a learned
-gain (its additive part is folded into the biases where that is exact)::
+gain (the biases act as its shift)::
 
     a_t   = LN_hh(W_hh (d * h_{t-1}))           recurrent projection
     x_t'  = LN_ih(W_ih x_t) + b_ih + b_hh       input projection, all steps at once
@@ -42,7 +42,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-LAYER_NORM_EPS = 1e-5
+from rnnkit.nn.cells import LAYER_NORM_EPS
+
+__all__ = [
+    "LAYER_NORM_EPS",
+    "CellWeights",
+    "GRUSequence",
+    "LSTMSequence",
+    "RNNSequence",
+    "StepMasks",
+    "gru_sequence",
+    "input_projection",
+    "lstm_sequence",
+    "rnn_sequence",
+]
 
 
 @dataclass(frozen=True)
@@ -57,10 +70,8 @@ class CellWeights:
     weight_hh: Tensor  # (G, H)
     bias_ih: Tensor | None = None  # (G,)
     bias_hh: Tensor | None = None  # (G,)
-    ln_ih_weight: Tensor | None = None  # (G,)
-    ln_ih_bias: Tensor | None = None
+    ln_ih_weight: Tensor | None = None  # (G,) layer-norm gains; the biases are the shifts
     ln_hh_weight: Tensor | None = None
-    ln_hh_bias: Tensor | None = None
     ln_cell_weight: Tensor | None = None  # (H,)
     ln_cell_bias: Tensor | None = None
 
@@ -90,15 +101,13 @@ def _add_optional(*tensors: Tensor | None) -> Tensor | None:
 
 
 def input_projection(x: Tensor, weights: CellWeights, extra_bias: Tensor | None) -> Tensor:
-    """``LN_ih(W_ih x) + b_ih + extra_bias`` for every step at once: ``(T, B, G)``."""
+    """``LN(W_ih x) * γ_ih + b_ih + extra_bias`` for every step at once: ``(T, B, G)``."""
     if weights.ln_ih_weight is None:
         bias = _add_optional(weights.bias_ih, extra_bias)
         return F.linear(x, weights.weight_ih, bias)
     projected = F.linear(x, weights.weight_ih)  # (T, B, G)
     gates = projected.shape[-1]
-    normed = F.layer_norm(
-        projected, (gates,), weights.ln_ih_weight, weights.ln_ih_bias, LAYER_NORM_EPS
-    )
+    normed = F.layer_norm(projected, (gates,), weights.ln_ih_weight, None, LAYER_NORM_EPS)
     bias = _add_optional(weights.bias_ih, extra_bias)
     return normed if bias is None else normed + bias
 
@@ -558,7 +567,7 @@ def lstm_sequence(
     x: Tensor, h0: Tensor, c0: Tensor, weights: CellWeights, masks: StepMasks
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Run one direction of one LSTM layer over ``x`` (T, B, I); returns y, h_n, c_n."""
-    xproj = input_projection(x, weights, _add_optional(weights.bias_hh, weights.ln_hh_bias))
+    xproj = input_projection(x, weights, weights.bias_hh)
     return LSTMSequence.apply(
         xproj,
         h0,
@@ -578,9 +587,14 @@ def gru_sequence(
 ) -> tuple[Tensor, Tensor]:
     """Run one direction of one GRU layer over ``x`` (T, B, I); returns y, h_n."""
     xproj = input_projection(x, weights, None)
-    hh_bias = _add_optional(weights.bias_hh, weights.ln_hh_bias)
     return GRUSequence.apply(
-        xproj, h0, weights.weight_hh, hh_bias, weights.ln_hh_weight, masks.recurrent, masks.keep_h
+        xproj,
+        h0,
+        weights.weight_hh,
+        weights.bias_hh,
+        weights.ln_hh_weight,
+        masks.recurrent,
+        masks.keep_h,
     )
 
 
@@ -588,7 +602,7 @@ def rnn_sequence(
     x: Tensor, h0: Tensor, weights: CellWeights, masks: StepMasks, nonlinearity: str = "tanh"
 ) -> tuple[Tensor, Tensor]:
     """Run one direction of one Elman RNN layer over ``x`` (T, B, I); returns y, h_n."""
-    xproj = input_projection(x, weights, _add_optional(weights.bias_hh, weights.ln_hh_bias))
+    xproj = input_projection(x, weights, weights.bias_hh)
     return RNNSequence.apply(
         xproj,
         h0,

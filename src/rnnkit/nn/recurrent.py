@@ -26,6 +26,23 @@ Two implementations compute the same function (``impl``):
 
 ``"auto"`` (default) takes the fused path whenever the configuration allows.
 
+Extended options (``layer_norm``, ``recurrent_dropout``, ``zoneout``, ``weight_drop``;
+their definitions are in :mod:`rnnkit.nn.cells`) have no torch kernel: with any of them
+set, ``"auto"``/``"fused"`` run the whole-sequence kernels of :mod:`rnnkit.nn.fused`
+(hand-written backward through time) and ``"reference"`` the Python loop over the cells.
+Both draw the same masks in the same order, so with one seed they give the same numbers.
+Per forward pass and per layer and direction: one weight-drop mask on ``weight_hh``
+(the parameter stays as it is), one recurrent-dropout mask per sequence, one zoneout
+draw per step and unit. In evaluation mode weight drop and recurrent dropout are off and
+zoneout uses its expectation, so outputs are deterministic. The LSTM takes
+``zoneout=p`` or a ``(cell, hidden)`` pair of rates.
+
+Layer norm adds gains ``ln_ih_weight_l{k}`` and ``ln_hh_weight_l{k}`` (G*H,) and, for
+the LSTM, ``ln_cell_weight_l{k}``/``ln_cell_bias_l{k}`` (H,) (``_reverse`` suffixes as
+usual), initialised to 1 and 0; the torch.nn biases act as the normalisations' shifts.
+A torch.nn state dict then loads with ``load_state_dict(sd, strict=False)``, which
+leaves only those added parameters at their initial values.
+
 Extension points: :meth:`_RecurrentBase._resolve_impl` chooses the path,
 :meth:`_RecurrentBase._direction_weights` gives the weights one layer and direction use
 in a forward pass, and :meth:`_RecurrentBase._run_direction` is the time loop of one
@@ -44,7 +61,10 @@ import torch.nn.functional as F
 from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn.cells import NONLINEARITIES, gru_step, lstm_step, rnn_step
+from rnnkit.nn import fused
+from rnnkit.nn.cells import NONLINEARITIES, gru_step, lstm_step, project_input, rnn_step
+from rnnkit.nn.fused import CellWeights, StepMasks
+from rnnkit.nn.regularization import drop_weight, recurrent_dropout_mask, zoneout_keep
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
@@ -76,7 +96,7 @@ class _RecurrentBase(nn.Module):
         *,
         layer_norm: bool = False,
         recurrent_dropout: float = 0.0,
-        zoneout: float = 0.0,
+        zoneout: float | tuple[float, float] = 0.0,
         weight_drop: float = 0.0,
         impl: str = "auto",
         device: torch.device | str | None = None,
@@ -84,6 +104,15 @@ class _RecurrentBase(nn.Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        zoneout_rates = (zoneout,)
+        if isinstance(zoneout, tuple | list):
+            if self.num_states != 2 or len(zoneout) != 2:
+                raise ValueError(
+                    f"{name}: zoneout must be a number in [0, 1)"
+                    + (" or a (cell, hidden) pair" if self.num_states == 2 else "")
+                    + f", got {zoneout!r}"
+                )
+            zoneout_rates = tuple(zoneout)
         for arg, value in (
             ("input_size", input_size),
             ("hidden_size", hidden_size),
@@ -94,7 +123,7 @@ class _RecurrentBase(nn.Module):
         for arg, value in (
             ("dropout", dropout),
             ("recurrent_dropout", recurrent_dropout),
-            ("zoneout", zoneout),
+            *(("zoneout", rate) for rate in zoneout_rates),
             ("weight_drop", weight_drop),
         ):
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
@@ -117,7 +146,11 @@ class _RecurrentBase(nn.Module):
         self.num_directions = 2 if bidirectional else 1
         self.layer_norm = layer_norm
         self.recurrent_dropout = float(recurrent_dropout)
-        self.zoneout = float(zoneout)
+        self.zoneout = (
+            tuple(float(rate) for rate in zoneout_rates)
+            if len(zoneout_rates) == 2
+            else float(zoneout)
+        )
         self.weight_drop = float(weight_drop)
         self.impl = impl
         self._check_extended_options()
@@ -143,15 +176,38 @@ class _RecurrentBase(nn.Module):
                 for param_name, shape in shapes.items():
                     self.register_parameter(param_name, nn.Parameter(torch.empty(shape, **factory)))
                     self._flat_weight_names.append(param_name)
+        if layer_norm:
+            # After torch.nn's parameters, so that their initial values stay torch.nn's.
+            for layer in range(num_layers):
+                for direction in range(self.num_directions):
+                    suffix = _suffix(layer, direction)
+                    shapes = {
+                        f"ln_ih_weight{suffix}": gate_size,
+                        f"ln_hh_weight{suffix}": gate_size,
+                    }
+                    if self.num_states == 2:
+                        shapes[f"ln_cell_weight{suffix}"] = hidden_size
+                        shapes[f"ln_cell_bias{suffix}"] = hidden_size
+                    for param_name, size in shapes.items():
+                        self.register_parameter(
+                            param_name, nn.Parameter(torch.empty(size, **factory))
+                        )
         self.reset_parameters()
 
     # ----------------------------------------------------------------- parameters
 
     def reset_parameters(self) -> None:
-        """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, as torch.nn initialises them."""
+        """U(-1/sqrt(H), 1/sqrt(H)) for torch.nn's parameters, as torch.nn initialises them.
+
+        Layer-norm gains start at 1 and shifts at 0.
+        """
         bound = 1.0 / math.sqrt(self.hidden_size)
-        for parameter in self.parameters():
-            nn.init.uniform_(parameter, -bound, bound)
+        for name, parameter in self.named_parameters():
+            if name.startswith("ln_"):
+                with torch.no_grad():
+                    parameter.fill_(0.0 if "_bias" in name else 1.0)
+            else:
+                nn.init.uniform_(parameter, -bound, bound)
 
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
@@ -160,17 +216,50 @@ class _RecurrentBase(nn.Module):
         flat = [getattr(self, name) for name in self._flat_weight_names]
         return [flat[i : i + per_direction] for i in range(0, len(flat), per_direction)]
 
-    def _direction_weights(
-        self, layer: int, direction: int
-    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction."""
+    def _direction_weights(self, layer: int, direction: int) -> CellWeights:
+        """The weights one layer and direction use in this forward pass.
+
+        With weight drop, ``weight_hh`` is a dropped copy drawn here, once per call.
+        """
         suffix = _suffix(layer, direction)
-        return (
-            getattr(self, f"weight_ih{suffix}"),
-            getattr(self, f"weight_hh{suffix}"),
-            getattr(self, f"bias_ih{suffix}") if self.bias else None,
-            getattr(self, f"bias_hh{suffix}") if self.bias else None,
+
+        def optional(name: str) -> Tensor | None:
+            return getattr(self, f"{name}{suffix}", None)
+
+        return CellWeights(
+            weight_ih=getattr(self, f"weight_ih{suffix}"),
+            weight_hh=drop_weight(
+                getattr(self, f"weight_hh{suffix}"), self.weight_drop, self.training
+            ),
+            bias_ih=optional("bias_ih") if self.bias else None,
+            bias_hh=optional("bias_hh") if self.bias else None,
+            ln_ih_weight=optional("ln_ih_weight"),
+            ln_hh_weight=optional("ln_hh_weight"),
+            ln_cell_weight=optional("ln_cell_weight"),
+            ln_cell_bias=optional("ln_cell_bias"),
         )
+
+    def _zoneout_rates(self) -> tuple[float, float]:
+        """(hidden, cell) zoneout rates; ``zoneout`` is a rate or a (cell, hidden) pair."""
+        if isinstance(self.zoneout, tuple):
+            cell, hidden = self.zoneout
+            return hidden, cell
+        return self.zoneout, self.zoneout
+
+    def _step_masks(self, steps: int, batch: int, like: Tensor) -> StepMasks:
+        """Recurrent-dropout and zoneout masks of one layer and direction for one batch."""
+        recurrent = None
+        if self.training and self.recurrent_dropout > 0:
+            recurrent = recurrent_dropout_mask(
+                batch, self.hidden_size, self.recurrent_dropout, like
+            )
+        hidden_rate, cell_rate = self._zoneout_rates()
+        keep_h = keep_c = None
+        if hidden_rate > 0:
+            keep_h = zoneout_keep(steps, batch, self.hidden_size, hidden_rate, self.training, like)
+        if cell_rate > 0 and self.num_states == 2:
+            keep_c = zoneout_keep(steps, batch, self.hidden_size, cell_rate, self.training, like)
+        return StepMasks(recurrent=recurrent, keep_h=keep_h, keep_c=keep_c)
 
     def flatten_parameters(self) -> None:
         """Puts the weights in one contiguous cuDNN buffer (GPU only; a no-op elsewhere).
@@ -232,18 +321,17 @@ class _RecurrentBase(nn.Module):
     # ----------------------------------------------------------------- dispatch
 
     def _check_extended_options(self) -> None:
-        extended = {
-            "layer_norm": (self.layer_norm, False),
-            "recurrent_dropout": (self.recurrent_dropout, 0.0),
-            "zoneout": (self.zoneout, 0.0),
-            "weight_drop": (self.weight_drop, 0.0),
-        }
-        for option, (value, default) in extended.items():
-            if value != default:
-                raise NotImplementedError(
-                    f"{type(self).__name__}: {option}={value!r} is not implemented yet; "
-                    f"use {option}={default!r}"
-                )
+        """Subclasses refuse extended options their cell does not define."""
+
+    @property
+    def _extended(self) -> bool:
+        """Whether an extended option is set (torch's kernels cannot run the layer)."""
+        return bool(
+            self.layer_norm
+            or self.recurrent_dropout
+            or self.weight_drop
+            or any(self._zoneout_rates())
+        )
 
     def _fused_unsupported(self) -> str | None:
         """Why torch's kernels cannot run this configuration, or None when they can."""
@@ -296,13 +384,16 @@ class _RecurrentBase(nn.Module):
         if lengths_cpu is not None and bool((lengths_cpu == steps).all()):
             lengths_cpu = None  # nothing is padded: the unpacked kernels are faster
 
-        if self._resolve_impl() == "fused":
+        path = self._resolve_impl()
+        if path == "fused" and not self._extended:
             output, states = self._run_fused(x, states, lengths_cpu)
         elif self.batch_first:
-            output, states = self._run_reference(x.transpose(0, 1), states, lengths_cpu)
+            output, states = self._run_reference(
+                x.transpose(0, 1), states, lengths_cpu, fused=path == "fused"
+            )
             output = output.transpose(0, 1)
         else:
-            output, states = self._run_reference(x, states, lengths_cpu)
+            output, states = self._run_reference(x, states, lengths_cpu, fused=path == "fused")
 
         if not batched:
             output = output.squeeze(batch_dim)
@@ -402,15 +493,24 @@ class _RecurrentBase(nn.Module):
     # ----------------------------------------------------------------- reference path
 
     def _step(
-        self, x_proj: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None
+        self, x_proj: Tensor, state: State, weights: CellWeights, masks: StepMasks, t: int
     ) -> State:
         """One time step of the cell: x_proj (B, G*H) and state -> next state."""
         raise NotImplementedError
 
-    def _run_reference(
-        self, x: Tensor, states: State, lengths: Tensor | None
+    def _fused_sequence(
+        self, x: Tensor, state: State, weights: CellWeights, masks: StepMasks
     ) -> tuple[Tensor, State]:
-        """The layers as loops over the cell: x (T, B, I) -> output (T, B, D*H), final states."""
+        """One layer and direction on the kernels of :mod:`rnnkit.nn.fused`."""
+        raise NotImplementedError
+
+    def _run_reference(
+        self, x: Tensor, states: State, lengths: Tensor | None, fused: bool = False
+    ) -> tuple[Tensor, State]:
+        """The layers as loops over the cell: x (T, B, I) -> output (T, B, D*H), final states.
+
+        With ``fused``, each layer and direction runs on :mod:`rnnkit.nn.fused` instead.
+        """
         mask = None
         if lengths is not None:
             steps = torch.arange(x.size(0)).unsqueeze(1)  # (T, 1)
@@ -424,7 +524,7 @@ class _RecurrentBase(nn.Module):
                 index = layer * self.num_directions + direction
                 start = tuple(s[index] for s in states)  # each (B, H)
                 output, last = self._run_direction(
-                    layer_input, start, layer, direction, mask, reverse=direction == 1
+                    layer_input, start, layer, direction, mask, reverse=direction == 1, fused=fused
                 )
                 outputs.append(output)
                 for k, state in enumerate(last):
@@ -443,14 +543,19 @@ class _RecurrentBase(nn.Module):
         direction: int,
         mask: Tensor | None,
         reverse: bool,
+        fused: bool = False,
     ) -> tuple[Tensor, State]:
         """Time loop of one layer and direction: x (T, B, I) -> outputs (T, B, H), last state."""
-        weight_ih, weight_hh, bias_ih, bias_hh = self._direction_weights(layer, direction)
-        x_proj = F.linear(x, weight_ih, bias_ih)  # (T, B, G*H): all steps in one product
+        weights = self._direction_weights(layer, direction)
         steps = x.size(0)
+        masks = self._step_masks(steps, x.size(1), x)
+        if fused:
+            return self._run_direction_fused(x, state, weights, masks, mask, reverse)
+        # (T, B, G*H): all steps in one product
+        x_proj = project_input(x, weights.weight_ih, weights.bias_ih, weights.ln_ih_weight)
         outputs = []  # in the order the loop visits the steps
         for t in reversed(range(steps)) if reverse else range(steps):
-            new_state = self._step(x_proj[t], state, weight_hh, bias_hh)
+            new_state = self._step(x_proj[t], state, weights, masks, t)
             if mask is not None:
                 valid = mask[t]  # (B, 1)
                 # A padded step keeps the state: the forward direction freezes it after each
@@ -466,6 +571,36 @@ class _RecurrentBase(nn.Module):
             outputs.reverse()
         return torch.stack(outputs), state
 
+    def _run_direction_fused(
+        self,
+        x: Tensor,
+        state: State,
+        weights: CellWeights,
+        masks: StepMasks,
+        mask: Tensor | None,
+        reverse: bool,
+    ) -> tuple[Tensor, State]:
+        """:meth:`_run_direction` on the fused kernels, with the same masks."""
+        keep_h, keep_c = masks.keep_h, masks.keep_c
+        if mask is not None:
+            # A keep weight of 1 on padded steps carries each sequence's state past its end
+            # (forward) or holds h_0 until its end is reached (reverse), as the loop does.
+            padded = (~mask).to(x.dtype)  # (T, B, 1)
+            keep_h = padded if keep_h is None else torch.maximum(keep_h, padded)
+            if self.num_states == 2:
+                keep_c = padded if keep_c is None else torch.maximum(keep_c, padded)
+        if reverse:
+            x = x.flip(0)
+            keep_h = None if keep_h is None else keep_h.flip(0)
+            keep_c = None if keep_c is None else keep_c.flip(0)
+        masks = StepMasks(recurrent=masks.recurrent, keep_h=keep_h, keep_c=keep_c)
+        output, last = self._fused_sequence(x, state, weights, masks)
+        if reverse:
+            output = output.flip(0)
+        if mask is not None:
+            output = output.masked_fill(~mask, 0.0)
+        return output, last
+
     # ----------------------------------------------------------------- packed input
 
     def _forward_packed(
@@ -476,14 +611,15 @@ class _RecurrentBase(nn.Module):
         states = self._initial_states(hx, packed.data, batch_size, batched=True)
         if packed.sorted_indices is not None:
             states = tuple(s.index_select(1, packed.sorted_indices) for s in states)
-        if self._resolve_impl() == "fused":
+        path = self._resolve_impl()
+        if path == "fused" and not self._extended:
             result = self._call_kernel(packed.data, packed.batch_sizes, states)
             data, final = result[0], tuple(result[1:])
         else:
             # Work in the packed (sorted) batch order so the output packs back identically.
             sorted_packed = PackedSequence(packed.data, packed.batch_sizes)
             padded, lengths = pad_packed_sequence(sorted_packed)  # (T, B, I), sorted
-            output, final = self._run_reference(padded, states, lengths)
+            output, final = self._run_reference(padded, states, lengths, fused=path == "fused")
             data = pack_padded_sequence(output, lengths).data
         if packed.unsorted_indices is not None:
             final = tuple(s.index_select(1, packed.unsorted_indices) for s in final)
@@ -557,9 +693,25 @@ class RNN(_RecurrentBase):
         return _VF.rnn_tanh if self.nonlinearity == "tanh" else _VF.rnn_relu
 
     def _step(
-        self, x_proj: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None
+        self, x_proj: Tensor, state: State, weights: CellWeights, masks: StepMasks, t: int
     ) -> State:
-        return (rnn_step(x_proj, state[0], weight_hh, bias_hh, self.nonlinearity),)
+        h_next = rnn_step(
+            x_proj,
+            state[0],
+            weights.weight_hh,
+            weights.bias_hh,
+            self.nonlinearity,
+            ln_hh_weight=weights.ln_hh_weight,
+            recurrent_mask=masks.recurrent,
+            keep_h=_at(masks.keep_h, t),
+        )
+        return (h_next,)
+
+    def _fused_sequence(
+        self, x: Tensor, state: State, weights: CellWeights, masks: StepMasks
+    ) -> tuple[Tensor, State]:
+        output, h_n = fused.rnn_sequence(x, state[0], weights, masks, self.nonlinearity)
+        return output, (h_n,)
 
 
 class LSTM(_RecurrentBase):
@@ -578,9 +730,27 @@ class LSTM(_RecurrentBase):
         return _VF.lstm
 
     def _step(
-        self, x_proj: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None
+        self, x_proj: Tensor, state: State, weights: CellWeights, masks: StepMasks, t: int
     ) -> State:
-        return lstm_step(x_proj, state[0], state[1], weight_hh, bias_hh)
+        return lstm_step(
+            x_proj,
+            state[0],
+            state[1],
+            weights.weight_hh,
+            weights.bias_hh,
+            ln_hh_weight=weights.ln_hh_weight,
+            ln_cell_weight=weights.ln_cell_weight,
+            ln_cell_bias=weights.ln_cell_bias,
+            recurrent_mask=masks.recurrent,
+            keep_h=_at(masks.keep_h, t),
+            keep_c=_at(masks.keep_c, t),
+        )
+
+    def _fused_sequence(
+        self, x: Tensor, state: State, weights: CellWeights, masks: StepMasks
+    ) -> tuple[Tensor, State]:
+        output, h_n, c_n = fused.lstm_sequence(x, state[0], state[1], weights, masks)
+        return output, (h_n, c_n)
 
 
 class GRU(_RecurrentBase):
@@ -643,13 +813,40 @@ class GRU(_RecurrentBase):
             return "torch's GRU kernels implement reset_after=True only; use impl='auto' or 'reference'"
         return None
 
+    def _check_extended_options(self) -> None:
+        if self.layer_norm and not self.reset_after:
+            raise ValueError(
+                "GRU: layer_norm=True is defined for reset_after=True only; "
+                "use reset_after=True or layer_norm=False"
+            )
+
     def _fused_kernel(self) -> Callable[..., tuple]:
         return _VF.gru
 
     def _step(
-        self, x_proj: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None
+        self, x_proj: Tensor, state: State, weights: CellWeights, masks: StepMasks, t: int
     ) -> State:
-        return (gru_step(x_proj, state[0], weight_hh, bias_hh, self.reset_after),)
+        h_next = gru_step(
+            x_proj,
+            state[0],
+            weights.weight_hh,
+            weights.bias_hh,
+            self.reset_after,
+            ln_hh_weight=weights.ln_hh_weight,
+            recurrent_mask=masks.recurrent,
+            keep_h=_at(masks.keep_h, t),
+        )
+        return (h_next,)
+
+    def _fused_sequence(
+        self, x: Tensor, state: State, weights: CellWeights, masks: StepMasks
+    ) -> tuple[Tensor, State]:
+        output, h_n = fused.gru_sequence(x, state[0], weights, masks)
+        return output, (h_n,)
+
+
+def _at(steps: Tensor | None, t: int) -> Tensor | None:
+    return None if steps is None else steps[t]
 
 
 def _suffix(layer: int, direction: int) -> str:
