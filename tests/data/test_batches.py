@@ -64,6 +64,13 @@ def test_sequence_dataset_errors() -> None:
         SequenceDataset([[1], [2], [3]], [0, 1])
     with pytest.raises(UserError, match="truncate side 'middle' is not one of head, tail"):
         SequenceDataset([[1]], [0], truncate="middle")
+    with pytest.raises(DataError, match="values such as 'pos'; encode names with LabelEncoder"):
+        SequenceDataset([[1]], ["pos"])
+
+
+def test_label_dtypes() -> None:
+    assert SequenceDataset([[1]], [1])[0][1].dtype == torch.long
+    assert SequenceDataset([[1]], [0.5])[0][1].dtype == torch.float32
 
 
 def test_padded_batch_through_lstm_matches_each_sequence_alone() -> None:

@@ -114,8 +114,18 @@ class SequenceDataset(Dataset):
         for i, sequence in enumerate(sequences):
             if len(sequence) == 0:
                 raise DataError(f"sequence {i} is empty; every sequence needs at least one step")
+        label_array = np.asarray(labels)
+        if label_array.dtype.kind in "iub":
+            label_array = label_array.astype(np.int64)
+        elif label_array.dtype.kind == "f":
+            label_array = label_array.astype(np.float32)
+        else:
+            raise DataError(
+                "labels must be class ids or numbers, got values such as "
+                f"{label_array.ravel()[:1].tolist()[0]!r}; encode names with LabelEncoder first"
+            )
         self.sequences = sequences
-        self.labels = np.asarray(labels)
+        self.labels = label_array
         self.max_length = max_length
         self.truncate = truncate
 
