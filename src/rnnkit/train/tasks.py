@@ -91,6 +91,7 @@ class Task(Protocol):
 #: config.task -> "module:attribute" of a class implementing :class:`Task`.
 TASKS: dict[str, str] = {
     "language_model": "rnnkit.train.language_model:LanguageModelTask",
+    "forecasting": "rnnkit.train.forecasting:ForecastingTask",
 }
 
 
