@@ -357,3 +357,11 @@ def test_concurrent_fetches_of_one_file_download_it_once(server, cache):
         paths = list(pool.map(lambda _: fetch(remote(url), cache), range(4)))
     assert {p.read_bytes() for p in paths} == {BODY}
     assert server.hits("/blob.bin") == 1
+
+
+def test_large_download_with_progress_bar(server, cache):
+    body = bytes(range(256)) * (download.PROGRESS_MIN_BYTES // 256 + 1)
+    url = server.serve("/big.bin", body)
+    file = RemoteFile("big.bin", url, hashlib.sha256(body).hexdigest(), len(body), "demo/big.bin")
+    path = download.fetch(file, cache_dir=cache, retry=FAST, progress=True)
+    assert path.read_bytes() == body

@@ -494,3 +494,17 @@ def test_synthetic_catalog_entry_is_generated_with_catalog_meta():
     assert loaded.kind == "synthetic" and set(loaded.splits) == {"train", "valid", "test"}
     assert loaded.meta["citation"].startswith("Hochreiter") and loaded.meta["seed"] == 0
     assert rnnkit.data.get("adding") == []
+
+
+def test_hub_offline_miss_is_an_offline_error(monkeypatch, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    seen = []
+
+    def unreachable(*args, **kwargs):
+        seen.append(datasets.config.HF_HUB_OFFLINE)
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    with pytest.raises(OfflineError, match=r"hf://owner/name is not in the cache"):
+        sources.load("hf://owner/name", cache_dir=tmp_path, offline=True)
+    assert seen == [True]

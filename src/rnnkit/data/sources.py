@@ -294,6 +294,7 @@ def read_imdb_archive(path: str | Path) -> dict[str, Any]:
     import pandas as pd
 
     rows: dict[str, list[tuple[str, int, str]]] = {"train": [], "test": []}
+    log.info("reading the IMDB reviews from %s (seconds: the archive is decompressed)", path)
     with tarfile.open(path, "r:*") as archive:
         for member in archive:
             match = _IMDB_MEMBER.match(member.name)
