@@ -7,7 +7,8 @@ import itertools
 import pytest
 import torch
 
-from rnnkit.nn import cells, fused
+from rnnkit import nn as rnn_nn
+from rnnkit.nn import cells, fused, regularization
 from rnnkit.nn.fused import CellWeights, StepMasks
 from rnnkit.nn.regularization import recurrent_dropout_mask, zoneout_keep
 
@@ -192,3 +193,204 @@ def test_fused_matches_reference_in_evaluation_zoneout_and_without_bias(kind):
 def test_fused_relu_rnn_matches_reference():
     options = {"layer_norm": True, "recurrent_dropout": 0.2, "zoneout": 0.1, "lengths": True}
     check_against_reference("rnn", options, relu=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "function", "make_inputs"),
+    [
+        (
+            "lstm",
+            fused.LSTMSequence.apply,
+            lambda w, m, x, h, c: (x, h, c, w["hh"], w["ln4"], w["lnc"], w["lncb"], *m),
+        ),
+        (
+            "gru",
+            fused.GRUSequence.apply,
+            lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], m[0], m[1]),
+        ),
+        (
+            "rnn",
+            fused.RNNSequence.apply,
+            lambda w, m, x, h, c: (x, h, w["hh"], w["ln1"], *m[:2], False),
+        ),
+    ],
+)
+def test_gradcheck_fused_functions_in_float64(name, function, make_inputs):
+    torch.manual_seed(1)
+    steps, batch, hidden = 4, 2, 3
+    gates = GATES[name] * hidden
+    f64 = {"dtype": torch.float64}
+
+    def leaf(*shape, offset=0.0):
+        return (torch.randn(*shape, **f64) * 0.5 + offset).requires_grad_()
+
+    weights = {
+        "hh": leaf(gates, hidden),
+        "bias": leaf(gates),
+        "ln4": leaf(gates, offset=1.0),
+        "ln3": leaf(gates, offset=1.0),
+        "ln1": leaf(gates, offset=1.0),
+        "lnc": leaf(hidden, offset=1.0),
+        "lncb": leaf(hidden),
+    }
+    recurrent = recurrent_dropout_mask(batch, hidden, 0.3, weights["hh"])
+    keep_h = torch.rand(steps, batch, hidden, **f64)  # fractional weights: the eval form
+    keep_c = torch.rand(steps, batch, hidden, **f64)
+    masks = (recurrent, keep_h, keep_c)
+    x = leaf(steps, batch, gates)
+    h0, c0 = leaf(batch, hidden), leaf(batch, hidden)
+    inputs = make_inputs(weights, masks, x, h0, c0)
+    assert torch.autograd.gradcheck(function, inputs, eps=1e-6, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- layers
+
+LAYERS = {"lstm": rnn_nn.LSTM, "gru": rnn_nn.GRU, "rnn": rnn_nn.RNN}
+ALL_OPTIONS = {"layer_norm": True, "recurrent_dropout": 0.3, "zoneout": 0.2, "weight_drop": 0.4}
+
+
+def _layer_pair(kind, **options):
+    torch.manual_seed(3)
+    fast = LAYERS[kind](3, 5, dtype=torch.float64, **options)
+    slow = LAYERS[kind](3, 5, dtype=torch.float64, impl="reference", **options)
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # layer-norm gains away from exactly 1
+    slow.load_state_dict(fast.state_dict())
+    return fast, slow
+
+
+def _run_layer(layer, x, hx, lengths, seed):
+    torch.manual_seed(seed)
+    output, state = layer(x, hx, lengths=lengths)
+    states = state if isinstance(state, tuple) else (state,)
+    return output, states
+
+
+def _compare_layers(kind, *, training, batch_first=False, with_hx=True, lengths=(6, 2, 4), **opts):
+    fast, slow = _layer_pair(kind, batch_first=batch_first, **opts)
+    fast.train(training)
+    slow.train(training)
+    num_states = 2 if kind == "lstm" else 1
+    directions = 2 if opts.get("bidirectional") else 1
+    shape = (3, 6, 3) if batch_first else (6, 3, 3)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    hx = None
+    if with_hx:
+        state_shape = (opts.get("num_layers", 1) * directions, 3, 5)
+        hx = tuple(
+            torch.randn(state_shape, dtype=torch.float64, requires_grad=True)
+            for _ in range(num_states)
+        )
+        hx = hx if num_states == 2 else hx[0]
+    results = []
+    for layer in (fast, slow):
+        output, states = _run_layer(layer, x, hx, lengths, seed=11)
+        loss = (
+            output * torch.linspace(-1, 1, output.numel(), dtype=output.dtype).view_as(output)
+        ).sum()
+        loss = loss + sum((s * s).sum() for s in states)
+        inputs = [x, *([] if hx is None else list(hx if isinstance(hx, tuple) else (hx,)))]
+        grads = torch.autograd.grad(loss, [*inputs, *layer.parameters()])
+        results.append((output, states, grads))
+    (out_f, states_f, grads_f), (out_s, states_s, grads_s) = results
+    torch.testing.assert_close(out_f, out_s, atol=1e-9, rtol=1e-9)
+    for a, b in zip(states_f, states_s, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9)
+    names = ["x", "h0", "c0"][: 1 + (0 if hx is None else num_states)]
+    names += [n for n, _ in fast.named_parameters()]
+    for name, a, b in zip(names, grads_f, grads_s, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9, msg=lambda m, n=name: f"{n}: {m}")
+    return out_f
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_layer_fused_matches_reference_with_every_option_stacked_bidirectional(kind):
+    _compare_layers(
+        kind, training=True, num_layers=2, bidirectional=True, dropout=0.2, **ALL_OPTIONS
+    )
+
+
+@pytest.mark.parametrize(
+    "option", [{k: v} for k, v in ALL_OPTIONS.items()], ids=lambda o: next(iter(o))
+)
+def test_layer_lstm_fused_matches_reference_per_option_batch_first(option):
+    _compare_layers("lstm", training=True, batch_first=True, bidirectional=True, **option)
+
+
+def test_layer_lstm_zoneout_pair_and_no_initial_state_no_lengths():
+    _compare_layers("lstm", training=True, with_hx=False, lengths=None, zoneout=(0.5, 0.1))
+    layer = rnn_nn.LSTM(3, 5, zoneout=(0.5, 0.1))
+    assert layer._zoneout_rates() == (0.1, 0.5)  # (hidden, cell)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_layer_evaluation_is_deterministic_and_matches_reference(kind):
+    first = _compare_layers(kind, training=False, num_layers=2, bidirectional=True, **ALL_OPTIONS)
+    second = _compare_layers(kind, training=False, num_layers=2, bidirectional=True, **ALL_OPTIONS)
+    torch.testing.assert_close(first, second, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_dropouts_are_off_in_evaluation_and_torch_state_dict_loads(kind):
+    torch_layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
+        3, 5, num_layers=2, bidirectional=True
+    )
+    ours = LAYERS[kind](
+        3, 5, num_layers=2, bidirectional=True, recurrent_dropout=0.5, weight_drop=0.5
+    )
+    ours.load_state_dict(torch_layer.state_dict())
+    ours.eval()
+    x = torch.randn(6, 3, 3)
+    torch.testing.assert_close(ours(x)[0], torch_layer(x)[0])
+    ours.train()
+    assert not torch.allclose(ours(x)[0], torch_layer(x)[0])
+    with_ln = LAYERS[kind](3, 5, num_layers=2, bidirectional=True, layer_norm=True)
+    missing = with_ln.load_state_dict(torch_layer.state_dict(), strict=False).missing_keys
+    assert missing and all(name.startswith("ln_") for name in missing)
+    assert "ln_ih_weight_l1_reverse" in missing
+
+
+def test_weight_drop_draws_one_mask_per_forward_and_keeps_parameters(monkeypatch):
+    from rnnkit.nn import recurrent
+
+    drawn = []
+
+    def recording_drop_weight(weight, p, training):
+        dropped = regularization.drop_weight(weight, p, training)
+        drawn.append(dropped.detach().clone())
+        return dropped
+
+    monkeypatch.setattr(recurrent, "drop_weight", recording_drop_weight)
+    torch.manual_seed(0)
+    ours = rnn_nn.LSTM(3, 5, weight_drop=0.5)
+    weight = ours.weight_hh_l0
+    before = weight.detach().clone()
+    x = torch.randn(7, 2, 3)
+    output, _ = ours(x)
+    assert len(drawn) == 1  # one layer, one direction: one mask for all 7 steps
+    # The same output as torch.nn.LSTM run with that one dropped matrix at every step.
+    plain = torch.nn.LSTM(3, 5)
+    plain.load_state_dict({**ours.state_dict(), "weight_hh_l0": drawn[0]})
+    torch.testing.assert_close(output, plain(x)[0])
+    zeros = (drawn[0] == 0).float().mean().item()
+    assert 0.3 < zeros < 0.7
+    nonzero = drawn[0] != 0
+    torch.testing.assert_close(drawn[0][nonzero], 2 * before[nonzero])
+    output.sum().backward()
+    assert ours.weight_hh_l0 is weight and weight.is_leaf and weight.is_contiguous()
+    torch.testing.assert_close(weight.detach(), before)
+    assert weight.grad is not None and (weight.grad[~nonzero] == 0).all()
+    ours(x)
+    assert len(drawn) == 2 and not torch.equal(drawn[0], drawn[1])
+
+
+def test_bad_extended_options_name_the_value():
+    with pytest.raises(ValueError, match=r"zoneout must be a number in \[0, 1\), got \(0.1, 0.2\)"):
+        rnn_nn.GRU(3, 4, zoneout=(0.1, 0.2))
+    with pytest.raises(
+        ValueError, match=r"recurrent_dropout must be a number in \[0, 1\), got 1.0"
+    ):
+        rnn_nn.LSTM(3, 4, recurrent_dropout=1.0)
+    with pytest.raises(ValueError, match="layer_norm=True is defined for reset_after=True only"):
+        rnn_nn.GRU(3, 4, layer_norm=True, reset_after=False)
