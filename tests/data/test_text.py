@@ -308,6 +308,17 @@ def test_encode_corpus_reads_gzip_and_rejects_empty(tmp_path: Path) -> None:
         encode_corpus(tmp_path / "missing.txt", pipeline, add_eos=True, cache_dir=tmp_path)
 
 
+def test_encode_corpus_leaves_no_partial_file(tmp_path: Path) -> None:
+    source = tmp_path / "latin1.txt"
+    source.write_bytes(b"a b\n" * 5000 + b"caf\xe9\n")
+    pipeline = _word_pipeline(["a b"])
+    with pytest.raises(
+        DataError, match=r"latin1\.txt: not UTF-8 text \(cannot decode byte b'\\xe9'\)"
+    ):
+        encode_corpus(source, pipeline, add_eos=True, cache_dir=tmp_path / "cache")
+    assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+
+
 @pytest.mark.data
 @pytest.mark.slow
 def test_ptb_train_token_count(mirror: Path, tmp_path: Path) -> None:

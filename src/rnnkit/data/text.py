@@ -651,7 +651,13 @@ def encode_corpus(
         log.debug("token ids of %s from the cache: %s", path, target)
         return np.load(target, mmap_mode="r")
     target.parent.mkdir(parents=True, exist_ok=True)
-    count = _write_ids(path, pipeline, add_eos, target)
+    try:
+        count = _write_ids(path, pipeline, add_eos, target)
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}: not UTF-8 text (cannot decode byte "
+            f"{err.object[err.start : err.start + 1]!r}); convert it to UTF-8 first"
+        ) from None
     if count == 0:
         target.unlink(missing_ok=True)
         raise DataError(f"{path}: the corpus is empty (no tokens)")
