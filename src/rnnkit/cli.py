@@ -133,6 +133,52 @@ def evaluate_command(
     stdout_console().print(table)
 
 
+@app.command("diagnose")
+def diagnose_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory from rnnkit train.")],
+    split: Annotated[str, typer.Option(help="Which split: train, valid or test.")] = "valid",
+    batches: Annotated[int, typer.Option(help="How many batches to average over.")] = 4,
+) -> None:
+    """Gradient norm per time step, gate saturation and a verdict; updates the report.
+
+    Writes diagnostics.json, gradient_norms.png and gate_histograms.png into the run
+    directory and rebuilds report.html.
+
+    Example: rnnkit diagnose runs/adding-rnn-20260101-120000 --split valid --batches 8
+    """
+    from rich.table import Table
+
+    from rnnkit.console import stdout_console
+    from rnnkit.diagnose import TABLE_COLUMNS, diagnose, table_rows, thresholds_text
+    from rnnkit.report import write_report
+
+    result = diagnose(run_dir, split=split, batches=batches)
+    title = f"diagnostics ({result['split']}, {result['batches']} batches)"
+    table = Table(*TABLE_COLUMNS, title=title)
+    for row in table_rows(result):
+        table.add_row(*row)
+    stdout_console().print(table)
+    typer.echo(thresholds_text(result))
+    typer.echo(f"verdict: {result['verdict']}")
+    typer.echo(f"written: {Path(run_dir) / 'diagnostics.json'}, {write_report(run_dir)}")
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory from rnnkit train.")],
+) -> None:
+    """Rebuild the run's self-contained report.html (config, curves, metrics, plots).
+
+    Example: rnnkit report runs/adding-lstm-20260101-120000
+    """
+    from rnnkit.errors import RunDirError
+    from rnnkit.report import write_report
+
+    if not (run_dir / "config.yaml").is_file():
+        raise RunDirError(f"{run_dir} has no config.yaml; is it an rnnkit run directory?")
+    typer.echo(str(write_report(run_dir)))
+
+
 @app.command("generate")
 def generate_command(
     run_dir: Annotated[Path, typer.Argument(help="A language-model run directory.")],
@@ -156,6 +202,32 @@ def generate_command(
         prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
     )
     typer.echo(text)
+
+
+@app.command("predict")
+def predict_command(
+    run_dir: Annotated[Path, typer.Argument(help="A classification run directory.")],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Texts to classify (or CSV files of one sequence each)."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(help="Inputs from a file: one per line, or a CSV column (--column)."),
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option(help="The CSV column that holds the texts (default: text).")
+    ] = None,
+) -> None:
+    """Classify inputs: the label and the class probabilities of each.
+
+    Example: rnnkit predict runs/imdb-bilstm-20260101-120000 "a fine film" "a dull film"
+    """
+    from rnnkit.train.classification import predict_command_rows
+
+    rows = predict_command_rows(run_dir, inputs or [], file=file, column=column)
+    for row in rows:
+        typer.echo(row)
 
 
 @app.command("forecast")

@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rnnkit.errors import ConfigError
 
-Task = Literal["classification", "language_model", "forecasting"]
+Task = Literal[
+    "classification", "language_model", "forecasting", "sequence_regression", "sequence_labeling"
+]
 
 
 class StrictModel(BaseModel):

@@ -185,20 +185,6 @@ _IMDB_LABELLED = RemoteFile(
 )
 
 
-def _adding() -> Any:
-    from rnnkit.data.synthetic import load_adding  # generated on demand, nothing to fetch
-
-    return load_adding()
-
-
-def _copy() -> Any:
-    from rnnkit.data.synthetic import load_copy
-
-    return load_copy()
-
-
-_SYNTHETIC_DEFAULTS = {"length": 100, "train_samples": 10000, "eval_samples": 1000}
-
 _ENTRIES: tuple[Dataset, ...] = (
     Dataset(
         name="ptb",
@@ -428,36 +414,6 @@ _ENTRIES: tuple[Dataset, ...] = (
             "Change, CDIAC, Oak Ridge National Laboratory"
         ),
         defaults=MappingProxyType({"date_column": "date", "target": "co2"}),
-    ),
-    Dataset(
-        name="adding",
-        description="adding problem: sum the two marked values of a length-T sequence "
-        "(generated; trivial-predictor MSE 1/6)",
-        task="sequence_regression",
-        kind="synthetic",
-        files=(),
-        loader=_adding,
-        homepage="https://doi.org/10.1162/neco.1997.9.8.1735",
-        licence="generated from a seed; no third-party data",
-        licence_short="generated",
-        citation="Hochreiter and Schmidhuber (1997), Long short-term memory, Neural "
-        "Computation 9(8), pp. 1735-1780",
-        defaults=MappingProxyType(_SYNTHETIC_DEFAULTS),
-    ),
-    Dataset(
-        name="copy",
-        description="copy memory task: recall 10 symbols after T blanks (generated; "
-        "memoryless cross-entropy 10·log(8)/(T+20))",
-        task="sequence_labeling",
-        kind="synthetic",
-        files=(),
-        loader=_copy,
-        homepage="https://arxiv.org/abs/1511.06464",
-        licence="generated from a seed; no third-party data",
-        licence_short="generated",
-        citation="Arjovsky, Shah and Bengio (2016), Unitary evolution recurrent neural "
-        "networks, ICML, pp. 1120-1128",
-        defaults=MappingProxyType(_SYNTHETIC_DEFAULTS),
     ),
 )
 

@@ -91,6 +91,8 @@ class Task(Protocol):
 #: config.task -> "module:attribute" of a class implementing :class:`Task`.
 TASKS: dict[str, str] = {
     "language_model": "rnnkit.train.language_model:LanguageModelTask",
+    "sequence_regression": "rnnkit.train.long_range:AddingTask",
+    "sequence_labeling": "rnnkit.train.long_range:CopyTask",
     "forecasting": "rnnkit.train.forecasting:ForecastingTask",
 }
 

@@ -1,0 +1,600 @@
+"""Diagnostics: gradients through time, gate saturation, and gradient norms in training.
+
+``rnnkit diagnose RUN_DIR`` loads a trained run, runs a few batches of one split through
+the model with every recurrent layer unrolled step by step on its own weights, and
+measures:
+
+* ||dL/dh_t||, the norm of the gradient of the task's loss L with respect to the hidden
+  state h_t of every layer and direction, for t = 1..T (averaged over the sequences of
+  the batches, padded steps excluded). It shows how much of the loss's signal reaches
+  each step through time. The ratio between the step processed first and the step
+  processed last (t = 1 and t = T for a forward layer) gives a verdict:
+  ``vanishing`` below :data:`VANISHING_BELOW`, ``exploding`` above
+  :data:`EXPLODING_ABOVE`, ``healthy`` between. The ratio measures the gradient that
+  travels through time when the loss sits at the end of the sequence (many-to-one tasks,
+  the copy task); where every step has its own loss (language models) each h_t also gets
+  a local gradient, and the ratio stays near 1 whatever the memory.
+* gate statistics for LSTM and GRU layers: the fraction of saturated activations per
+  gate (a sigmoid gate below 0.05 or above 0.95; a tanh candidate with |a| > 0.9, the
+  same band mapped to [-1, 1]) and their histograms;
+* hidden-state saturation, the fraction of |h_t| > 0.99;
+* the spectral norm (largest singular value) of each recurrent weight matrix, per gate.
+
+Results go to ``diagnostics.json``, ``gradient_norms.png`` (log scale) and
+``gate_histograms.png`` in the run directory.
+
+During training, :class:`GradientNormMonitor` logs the total gradient norm before
+clipping and the fraction of steps where clipping fired, per epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.config import TrainConfig
+from rnnkit.errors import ConfigError, RunDirError
+
+log = logging.getLogger(__name__)
+
+DIAGNOSTICS_FILE = "diagnostics.json"
+GRADIENT_PLOT = "gradient_norms.png"
+GATES_PLOT = "gate_histograms.png"
+
+#: first/last gradient-norm ratio below which gradients are called vanishing.
+VANISHING_BELOW = 1e-3
+#: first/last gradient-norm ratio above which gradients are called exploding.
+EXPLODING_ABOVE = 1e3
+#: a sigmoid gate is saturated outside [0.05, 0.95]; a tanh activation outside [-0.9, 0.9].
+GATE_SATURATION = (0.05, 0.95)
+#: a hidden-state entry is saturated when |h| > 0.99.
+HIDDEN_SATURATION = 0.99
+
+GATE_NAMES = {
+    "lstm": ("input", "forget", "cell", "output"),
+    "gru": ("reset", "update", "new"),
+    "rnn": (),
+}
+# Short names for tables: the usual symbols of the equations.
+GATE_SYMBOLS = {
+    "input": "i",
+    "forget": "f",
+    "cell": "g",
+    "output": "o",
+    "reset": "r",
+    "update": "z",
+    "new": "n",
+}
+# The gates with tanh values; every other gate is a sigmoid.
+TANH_GATES = {"cell", "new"}
+HISTOGRAM_BINS = 40
+
+
+# ----------------------------------------------------------------------------- training
+
+
+class GradientNormMonitor(L.Callback):
+    """Logs the total gradient norm before clipping and how often clipping fired.
+
+    Called after the backward pass and before Lightning clips the gradients, it logs per
+    epoch ``grad/norm`` (the mean of the steps' total L2 norms), ``grad/norm_max`` and,
+    with ``train.gradient_clip`` set, ``grad/clipped``: the fraction of steps whose norm
+    (``norm`` algorithm) or largest absolute entry (``value`` algorithm) was over the
+    threshold. The values go to every logger (TensorBoard, the CSV the report reads).
+    """
+
+    def __init__(self, train_config: TrainConfig) -> None:
+        self.threshold = train_config.gradient_clip
+        self.algorithm = train_config.gradient_clip_algorithm
+
+    def on_before_optimizer_step(
+        self, trainer: L.Trainer, module: L.LightningModule, optimizer: Any
+    ) -> None:
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if not grads:
+            return
+        # Stays on the device: no host sync per step; Lightning reduces it per epoch.
+        norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
+        options = {"on_step": False, "on_epoch": True, "batch_size": 1}
+        module.log("grad/norm", norm, reduce_fx="mean", **options)
+        module.log("grad/norm_max", norm, reduce_fx="max", **options)
+        if self.threshold is not None:
+            if self.algorithm == "norm":
+                size = norm
+            else:
+                size = torch.stack([g.detach().abs().max() for g in grads]).max()
+            module.log("grad/clipped", (size > self.threshold).float(), reduce_fx="mean", **options)
+
+
+# ----------------------------------------------------------------------------- tracing
+
+
+@dataclass
+class DirectionTrace:
+    """Running sums for one layer and direction of one recurrent module."""
+
+    module: str  # the module's path in the model, e.g. "recurrent"
+    cell: str  # lstm | gru | rnn
+    layer: int
+    reverse: bool
+    grad_sum: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (T,)
+    grad_count: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (T,)
+    gate_saturated: dict[str, float] = field(default_factory=dict)
+    gate_total: dict[str, float] = field(default_factory=dict)
+    gate_histogram: dict[str, np.ndarray] = field(default_factory=dict)
+    hidden_saturated: float = 0.0
+    hidden_total: float = 0.0
+    # The current batch: h_t tensors in time order, with retained gradients, and masks.
+    hidden: list[Tensor] = field(default_factory=list)
+    masks: list[Tensor | None] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.module}.l{self.layer}" + (".reverse" if self.reverse else "")
+
+    def add_gates(self, gates: dict[str, Tensor], valid: Tensor | None) -> None:
+        for gate, values in gates.items():
+            values = values if valid is None else values[valid.squeeze(-1)]
+            low, high = GATE_SATURATION
+            # tanh values map from [-1, 1] to [0, 1], so one saturation band serves all.
+            scaled = (values + 1) / 2 if gate in TANH_GATES else values
+            saturated = ((scaled < low) | (scaled > high)).sum().item()
+            self.gate_saturated[gate] = self.gate_saturated.get(gate, 0.0) + saturated
+            self.gate_total[gate] = self.gate_total.get(gate, 0.0) + values.numel()
+            counts = torch.histc(scaled.float(), bins=HISTOGRAM_BINS, min=0.0, max=1.0).numpy()
+            previous = self.gate_histogram.get(gate)
+            self.gate_histogram[gate] = counts if previous is None else previous + counts
+
+    def add_hidden(self, h: Tensor, valid: Tensor | None) -> None:
+        values = h if valid is None else h[valid.squeeze(-1)]
+        self.hidden_saturated += (values.abs() > HIDDEN_SATURATION).sum().item()
+        self.hidden_total += values.numel()
+        counts = torch.histc(values.float(), bins=HISTOGRAM_BINS, min=-1.0, max=1.0).numpy()
+        previous = self.gate_histogram.get("hidden")
+        self.gate_histogram["hidden"] = counts if previous is None else previous + counts
+
+    def collect_gradients(self) -> None:
+        """Add ||dL/dh_t|| per sequence of the batch just back-propagated; forget it."""
+        steps = len(self.hidden)
+        if len(self.grad_sum) < steps:
+            self.grad_sum = np.pad(self.grad_sum, (0, steps - len(self.grad_sum)))
+            self.grad_count = np.pad(self.grad_count, (0, steps - len(self.grad_count)))
+        for t, (h, valid) in enumerate(zip(self.hidden, self.masks, strict=True)):
+            grad = h.grad if h.grad is not None else torch.zeros_like(h)
+            norms = grad.detach().double().norm(dim=-1)  # (B,)
+            if valid is not None:
+                norms = norms[valid.squeeze(-1)]
+            self.grad_sum[t] += norms.sum().item()
+            self.grad_count[t] += norms.numel()
+        self.hidden.clear()
+        self.masks.clear()
+
+
+def _cell_kind(layer: nn.Module) -> str:
+    mode = getattr(layer, "mode", "")
+    if mode == "LSTM":
+        return "lstm"
+    if mode == "GRU":
+        return "gru"
+    if mode in ("RNN_TANH", "RNN_RELU"):
+        return "rnn"
+    raise ConfigError(f"diagnose: {type(layer).__name__} is not an RNN, LSTM or GRU layer")
+
+
+def gate_activations(
+    cell: str,
+    x_proj: Tensor,
+    h: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    reset_after: bool = True,
+) -> dict[str, Tensor]:
+    """Gate activations of one step (the equations of :mod:`rnnkit.nn.cells`), each (B, H)."""
+    if cell == "rnn":
+        return {}
+    hidden = h.size(-1)
+    if cell == "lstm":
+        gates = x_proj + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
+        i, f, g, o = gates.chunk(4, dim=-1)
+        return {
+            "input": torch.sigmoid(i),
+            "forget": torch.sigmoid(f),
+            "cell": torch.tanh(g),
+            "output": torch.sigmoid(o),
+        }
+    x_reset, x_update, x_new = x_proj.chunk(3, dim=-1)
+    if reset_after:
+        h_reset, h_update, h_new = F.linear(h, weight_hh, bias_hh).chunk(3, dim=-1)
+        reset = torch.sigmoid(x_reset + h_reset)
+        update = torch.sigmoid(x_update + h_update)
+        new = torch.tanh(x_new + reset * h_new)
+    else:
+        gate_bias = None if bias_hh is None else bias_hh[: 2 * hidden]
+        new_bias = None if bias_hh is None else bias_hh[2 * hidden :]
+        h_reset, h_update = F.linear(h, weight_hh[: 2 * hidden], gate_bias).chunk(2, dim=-1)
+        reset = torch.sigmoid(x_reset + h_reset)
+        update = torch.sigmoid(x_update + h_update)
+        new = torch.tanh(x_new + F.linear(reset * h, weight_hh[2 * hidden :], new_bias))
+    return {"reset": reset, "update": update, "new": new}
+
+
+class TracedRecurrent(nn.Module):
+    """Stands in for a recurrent layer: the same function, unrolled step by step.
+
+    It runs each layer and direction of ``layer`` (an ``rnnkit.nn`` or ``torch.nn`` RNN,
+    LSTM or GRU) through the step functions of :mod:`rnnkit.nn.cells` on the layer's own
+    parameters, keeps every h_t in the graph with its gradient retained, and records gate
+    and hidden-state statistics. Only the first call per batch is traced (a recursive
+    forecaster calls its layer again for each forecast step).
+    """
+
+    def __init__(self, layer: nn.Module, module_name: str) -> None:
+        super().__init__()
+        for option in ("layer_norm", "recurrent_dropout", "zoneout", "weight_drop"):
+            if getattr(layer, option, 0):
+                raise ConfigError(
+                    f"diagnose does not trace layers with {option} yet; diagnose a run "
+                    f"with model.{option} unset"
+                )
+        self.layer = layer
+        self.cell = _cell_kind(layer)
+        self.traces = [
+            DirectionTrace(module_name, self.cell, index, direction == 1)
+            for index in range(layer.num_layers)
+            for direction in range(2 if layer.bidirectional else 1)
+        ]
+        self.traced_this_batch = False
+
+    def forward(self, x: Tensor, hx: Any = None, lengths: Any = None) -> tuple[Tensor, Any]:
+        from rnnkit.nn.cells import gru_step, lstm_step, rnn_step
+
+        layer = self.layer
+        if not isinstance(x, Tensor) or x.dim() != 3:
+            raise ConfigError("diagnose traces batched padded inputs (B, T, F) or (T, B, F) only")
+        record = not self.traced_this_batch
+        self.traced_this_batch = True
+        if layer.batch_first:
+            x = x.transpose(0, 1)  # (T, B, I)
+        steps, batch = x.shape[0], x.shape[1]
+        num_states = 2 if self.cell == "lstm" else 1
+        directions = 2 if layer.bidirectional else 1
+        if hx is None:
+            zeros = x.new_zeros(layer.num_layers * directions, batch, layer.hidden_size)
+            states: tuple[Tensor, ...] = (zeros,) * num_states
+        else:
+            states = (hx,) if isinstance(hx, Tensor) else tuple(hx)
+        mask = None
+        if lengths is not None:
+            lengths = torch.as_tensor(lengths).to(torch.long).cpu()
+            mask = (torch.arange(steps)[:, None] < lengths[None, :]).unsqueeze(-1).to(x.device)
+        nonlinearity = getattr(layer, "nonlinearity", "tanh")
+        reset_after = getattr(layer, "reset_after", True)
+
+        layer_input = x
+        finals: list[list[Tensor]] = [[] for _ in range(num_states)]
+        for index in range(layer.num_layers):
+            outputs = []
+            for direction in range(directions):
+                suffix = f"_l{index}" + ("_reverse" if direction == 1 else "")
+                weight_ih = getattr(layer, f"weight_ih{suffix}")
+                weight_hh = getattr(layer, f"weight_hh{suffix}")
+                bias_ih = getattr(layer, f"bias_ih{suffix}", None)
+                bias_hh = getattr(layer, f"bias_hh{suffix}", None)
+                trace = self.traces[index * directions + direction]
+                state = tuple(s[index * directions + direction] for s in states)  # (B, H) each
+                x_proj = F.linear(layer_input, weight_ih, bias_ih)  # (T, B, G*H)
+                order = reversed(range(steps)) if direction == 1 else range(steps)
+                per_step: dict[int, Tensor] = {}
+                for t in order:
+                    valid = None if mask is None else mask[t]  # (B, 1)
+                    if record:
+                        with torch.no_grad():
+                            gates = gate_activations(
+                                self.cell, x_proj[t], state[0], weight_hh, bias_hh, reset_after
+                            )
+                            trace.add_gates(gates, valid)
+                    if self.cell == "lstm":
+                        new_state = lstm_step(x_proj[t], state[0], state[1], weight_hh, bias_hh)
+                    elif self.cell == "gru":
+                        new_state = (
+                            gru_step(x_proj[t], state[0], weight_hh, bias_hh, reset_after),
+                        )
+                    else:
+                        new_state = (
+                            rnn_step(x_proj[t], state[0], weight_hh, bias_hh, nonlinearity),
+                        )
+                    if valid is not None:
+                        new_state = tuple(
+                            torch.where(valid, new, old)
+                            for new, old in zip(new_state, state, strict=True)
+                        )
+                    state = new_state
+                    h = state[0]
+                    if record and h.requires_grad:
+                        h.retain_grad()
+                        with torch.no_grad():
+                            trace.add_hidden(h, valid)
+                    per_step[t] = h if valid is None else h.masked_fill(~valid, 0.0)
+                if record:
+                    trace.hidden.extend(per_step[t] for t in range(steps))
+                    trace.masks.extend(None if mask is None else mask[t] for t in range(steps))
+                outputs.append(torch.stack([per_step[t] for t in range(steps)]))  # (T, B, H)
+                for k, s in enumerate(state):
+                    finals[k].append(s)
+            layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            if layer.dropout > 0 and layer.training and index < layer.num_layers - 1:
+                layer_input = F.dropout(layer_input, layer.dropout, training=True)
+
+        output = layer_input.transpose(0, 1) if layer.batch_first else layer_input
+        final = tuple(torch.stack(s) for s in finals)
+        return output, (final if num_states == 2 else final[0])
+
+
+def _is_recurrent(module: nn.Module) -> bool:
+    from rnnkit.nn.recurrent import _RecurrentBase
+
+    return isinstance(module, _RecurrentBase | nn.RNNBase)
+
+
+@contextmanager
+def traced(model: nn.Module) -> Iterator[list[TracedRecurrent]]:
+    """Swap every recurrent layer of ``model`` for a :class:`TracedRecurrent`; restore after."""
+    swapped: list[tuple[nn.Module, str, nn.Module, TracedRecurrent]] = []
+    for path, module in list(model.named_modules()):
+        if not _is_recurrent(module) or not path:
+            continue
+        parent_path, _, attribute = path.rpartition(".")
+        parent = model.get_submodule(parent_path) if parent_path else model
+        tracer = TracedRecurrent(module, path)
+        swapped.append((parent, attribute, module, tracer))
+    if not swapped:
+        raise ConfigError("diagnose found no RNN, LSTM or GRU layer in the model")
+    for parent, attribute, _, tracer in swapped:
+        setattr(parent, attribute, tracer)
+    try:
+        yield [tracer for *_, tracer in swapped]
+    finally:
+        for parent, attribute, original, _ in swapped:
+            setattr(parent, attribute, original)
+
+
+# ----------------------------------------------------------------------------- diagnose
+
+
+def verdict(ratio: float) -> str:
+    """``vanishing``, ``exploding`` or ``healthy`` for a first/last gradient-norm ratio."""
+    if not math.isfinite(ratio) or ratio > EXPLODING_ABOVE:
+        return "exploding"
+    if ratio < VANISHING_BELOW:
+        return "vanishing"
+    return "healthy"
+
+
+def diagnose(
+    run_dir: str | Path, split: str = "valid", batches: int = 4, *, plots: bool = True
+) -> dict[str, Any]:
+    """Diagnose a trained run on ``batches`` batches of ``split`` (train, valid or test).
+
+    Writes ``diagnostics.json`` (and the PNG plots unless ``plots=False``) into the run
+    directory and returns the same dictionary.
+    """
+    from rnnkit.train import checkpoint
+    from rnnkit.train.tasks import get_task
+
+    run_dir = Path(run_dir)
+    splits = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
+    if split not in splits:
+        raise ConfigError(f"--split {split!r} is not one of train, valid, test")
+    if batches < 1:
+        raise ConfigError(f"--batches {batches} must be at least 1")
+    config = checkpoint.load_run_config(run_dir)
+    task = get_task(config.task)
+    _, _, model = checkpoint.load_model(run_dir, task.build_model)
+    prepared = task.prepare(config, run_dir)
+    loader = getattr(prepared, splits[split])
+    if loader is None:
+        raise RunDirError(f"{run_dir}: the dataset has no {split} split to diagnose on")
+    module = task.build_module(config, model, prepared)
+    model.eval()  # no dropout: the measurement is of the trained function itself
+    seen = 0
+    with traced(model) as tracers, warnings.catch_warnings():
+        # step_loss logs through Lightning, which warns that no Trainer is attached.
+        warnings.simplefilter("ignore")
+        for index, batch in enumerate(loader):
+            if index == batches:
+                break
+            for tracer in tracers:
+                tracer.traced_this_batch = False
+            model.zero_grad(set_to_none=True)
+            loss = module.step_loss(batch, index)
+            loss.backward()
+            for tracer in tracers:
+                for trace in tracer.traces:
+                    trace.collect_gradients()
+            seen += 1
+    model.zero_grad(set_to_none=True)
+    result = summarize([t for tracer in tracers for t in tracer.traces], split, seen, model)
+    from rnnkit.train.checkpoint import write_json
+
+    write_json(run_dir / DIAGNOSTICS_FILE, result)
+    if plots:
+        plot_gradient_norms(result, run_dir / GRADIENT_PLOT)
+        plot_gate_histograms(result, run_dir / GATES_PLOT)
+    return result
+
+
+def summarize(
+    traces: list[DirectionTrace], split: str, batches: int, model: nn.Module
+) -> dict[str, Any]:
+    """The JSON-serialisable diagnostics of accumulated traces."""
+    layers = []
+    for trace in traces:
+        norms = trace.grad_sum / np.maximum(trace.grad_count, 1)  # (T,)
+        first, last = (norms[-1], norms[0]) if trace.reverse else (norms[0], norms[-1])
+        ratio = float(first / last) if last > 0 else float("inf") if first > 0 else 1.0
+        original = model.get_submodule(trace.module)
+        suffix = f"_l{trace.layer}" + ("_reverse" if trace.reverse else "")
+        weight_hh = getattr(original, f"weight_hh{suffix}").detach()
+        names = GATE_NAMES[trace.cell] or ("hidden",)
+        blocks = weight_hh.chunk(len(names), dim=0)
+        spectral = {
+            name: float(torch.linalg.matrix_norm(block.double(), ord=2))
+            for name, block in zip(names, blocks, strict=True)
+        }
+        gates = {
+            gate: {
+                "saturated": trace.gate_saturated[gate] / max(trace.gate_total[gate], 1.0),
+                "histogram": trace.gate_histogram[gate].astype(int).tolist(),
+                "range": [-1.0, 1.0] if gate in TANH_GATES else [0.0, 1.0],
+            }
+            for gate in GATE_NAMES[trace.cell]
+            if gate in trace.gate_total
+        }
+        layers.append(
+            {
+                "name": trace.name,
+                "module": trace.module,
+                "cell": trace.cell,
+                "layer": trace.layer,
+                "direction": "reverse" if trace.reverse else "forward",
+                "grad_norm": [float(v) for v in norms],
+                "first_last_ratio": ratio,
+                "verdict": verdict(ratio),
+                "hidden_saturation": trace.hidden_saturated / max(trace.hidden_total, 1.0),
+                "hidden_histogram": trace.gate_histogram.get("hidden", np.zeros(HISTOGRAM_BINS))
+                .astype(int)
+                .tolist(),
+                "spectral_norm": spectral,
+                "gates": gates,
+            }
+        )
+    verdicts = {layer["verdict"] for layer in layers}
+    overall = next((v for v in ("exploding", "vanishing") if v in verdicts), "healthy")
+    return {
+        "split": split,
+        "batches": batches,
+        "steps": len(layers[0]["grad_norm"]) if layers else 0,
+        "verdict": overall,
+        "thresholds": {
+            "vanishing_below": VANISHING_BELOW,
+            "exploding_above": EXPLODING_ABOVE,
+            "gate_saturation": list(GATE_SATURATION),
+            "hidden_saturation": HIDDEN_SATURATION,
+        },
+        "layers": layers,
+    }
+
+
+def thresholds_text(result: dict[str, Any]) -> str:
+    """One line stating how the verdict and the saturation figures were decided."""
+    limits = result["thresholds"]
+    low, high = limits["gate_saturation"]
+    return (
+        f"verdict on ||dL/dh_first|| / ||dL/dh_last||: vanishing < {limits['vanishing_below']:g}, "
+        f"exploding > {limits['exploding_above']:g}, healthy between; saturated gates: sigmoid "
+        f"< {low:g} or > {high:g}, tanh |a| > {2 * high - 1:g}; saturated h: "
+        f"|h| > {limits['hidden_saturation']:g}"
+    )
+
+
+def table_rows(result: dict[str, Any]) -> list[list[str]]:
+    """Rows of the short table ``rnnkit diagnose`` prints, one per layer and direction."""
+    rows = []
+    for layer in result["layers"]:
+        norms = layer["grad_norm"]
+        gates = " ".join(
+            f"{GATE_SYMBOLS[name]} {stats['saturated']:.0%}"
+            for name, stats in layer["gates"].items()
+        )
+        spectral = max(layer["spectral_norm"].values())
+        rows.append(
+            [
+                layer["name"],
+                layer["cell"],
+                f"{norms[0]:.3g}",
+                f"{norms[-1]:.3g}",
+                f"{layer['first_last_ratio']:.3g}",
+                layer["verdict"],
+                gates or "-",
+                f"{layer['hidden_saturation']:.1%}",
+                f"{spectral:.3g}",
+            ]
+        )
+    return rows
+
+
+TABLE_COLUMNS = (
+    "layer",
+    "cell",
+    "|dL/dh_1|",
+    "|dL/dh_T|",
+    "ratio",
+    "verdict",
+    "saturated gates",
+    "|h|>.99",
+    "|W_hh|_2",
+)
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot_gradient_norms(result: dict[str, Any], path: Path, title: str | None = None) -> Path:
+    """||dL/dh_t|| against t on a log scale, one line per layer and direction."""
+    from rnnkit.evaluate.plots import _figure, _save
+
+    figure = _figure(6.5, 3.8)
+    axes = figure.add_subplot()
+    for layer in result["layers"]:
+        norms = np.asarray(layer["grad_norm"], dtype=np.float64)
+        steps = np.arange(1, len(norms) + 1)
+        positive = norms > 0
+        axes.plot(
+            steps[positive],
+            norms[positive],
+            lw=1.4,
+            label=f"{layer['name']} ({layer['cell']}): {layer['verdict']}",
+        )
+    axes.set_yscale("log")
+    axes.set_xlabel("time step t")
+    axes.set_ylabel("||dL/dh_t||")
+    axes.set_title(title or f"gradient norm through time ({result['split']} split)")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(loc="best", fontsize="small")
+    return _save(figure, path)
+
+
+def plot_gate_histograms(result: dict[str, Any], path: Path) -> Path:
+    """Histograms of every gate and of h, one row per layer and direction."""
+    from rnnkit.evaluate.plots import _figure, _save
+
+    layers = result["layers"]
+    columns = max(len(layer["gates"]) for layer in layers) + 1
+    figure = _figure(2.6 * columns, 2.2 * len(layers))
+    for row, layer in enumerate(layers):
+        panels = [
+            (name, stats["histogram"], stats["range"], stats["saturated"])
+            for name, stats in layer["gates"].items()
+        ]
+        panels.append(("h", layer["hidden_histogram"], [-1.0, 1.0], layer["hidden_saturation"]))
+        for column, (name, counts, value_range, saturated) in enumerate(panels):
+            axes = figure.add_subplot(len(layers), columns, row * columns + column + 1)
+            edges = np.linspace(value_range[0], value_range[1], len(counts) + 1)
+            axes.stairs(np.asarray(counts, dtype=np.float64), edges, fill=True, color="tab:blue")
+            axes.set_title(f"{layer['name']} {name}: {saturated:.0%} sat.", fontsize="small")
+            axes.tick_params(labelsize="x-small")
+            axes.set_yticks([])
+    figure.tight_layout()
+    return _save(figure, path)

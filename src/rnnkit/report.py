@@ -1,0 +1,353 @@
+"""report.html: one self-contained page per run.
+
+The page holds, in order: the run's headline (task, dataset, model), the metrics table
+with the baselines beside the model, the loss and metric curves from the CSV log, the
+gradient norm before clipping and the clipping rate per epoch, the task's own plots
+(every other PNG in the run directory), the diagnostics of ``rnnkit diagnose`` when
+present, and the resolved config. Every image is embedded as a base64 PNG and the style
+sheet is inline: the file opens in a browser with no network and no other file.
+
+Training writes it at the end of every run; ``rnnkit report RUN_DIR`` (and ``rnnkit
+diagnose``) rebuild it from the files in the run directory alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "report.html"
+CURVES_PLOT = "curves.png"
+TRAINING_GRADIENTS_PLOT = "training_gradients.png"
+METRICS_LOG = Path("csv") / "metrics.csv"
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px;
+       color: #222; line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em;
+     border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.model td { font-weight: 600; }
+figure { margin: 1em 0; } figcaption { font-size: .85em; color: #555; }
+img { max-width: 100%; }
+pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .85em; }
+.note { color: #666; font-style: italic; }
+.verdict-vanishing, .verdict-exploding { color: #b00; font-weight: 600; }
+.verdict-healthy { color: #070; font-weight: 600; }
+"""
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Build ``report.html`` (and ``curves.png``) from the files of a run directory."""
+    from rnnkit.train.checkpoint import write_text
+
+    run_dir = Path(run_dir)
+    path = run_dir / REPORT_FILE
+    write_text(path, build_html(run_dir))
+    log.info("report: %s", path)
+    return path
+
+
+def build_html(run_dir: Path) -> str:
+    """The report's HTML text; writes the curve plots into ``run_dir`` on the way."""
+    config_text = _read_text(run_dir / "config.yaml")
+    config = _parse_yaml(config_text)
+    metrics = _read_json(run_dir / "metrics.json") or {}
+    diagnostics = _read_json(run_dir / "diagnostics.json")
+    sections = [
+        _headline(run_dir, config),
+        _section("Metrics", metrics_table(metrics)),
+        _section("Training curves", _curves(run_dir)),
+        _section("Task plots", _task_plots(run_dir)),
+    ]
+    if diagnostics is not None:
+        sections.append(_section("Diagnostics", _diagnostics(run_dir, diagnostics)))
+    sections.append(
+        _section("Resolved config", f"<pre>{html.escape(config_text or '(missing)')}</pre>")
+    )
+    title = html.escape(str(config.get("name", run_dir.name)))
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>rnnkit report: {title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(sections)
+        + "\n</body>\n</html>\n"
+    )
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _headline(run_dir: Path, config: dict[str, Any]) -> str:
+    data, model = config.get("data", {}) or {}, config.get("model", {}) or {}
+    facts = [
+        ("task", config.get("task", "?")),
+        ("dataset", data.get("dataset", "?")),
+        (
+            "model",
+            f"{model.get('num_layers', '?')} x {model.get('hidden_size', '?')} "
+            f"{str(model.get('cell', '?')).upper()}"
+            + (" (bidirectional)" if model.get("bidirectional") else ""),
+        ),
+        ("seed", config.get("seed", "?")),
+        ("run directory", str(run_dir)),
+        ("report written", datetime.now().strftime("%Y-%m-%d %H:%M")),
+    ]
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in facts
+    )
+    name = html.escape(str(config.get("name", run_dir.name)))
+    return f"<h1>rnnkit run: {name}</h1>\n<table>{rows}</table>"
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """The model's splits then every baseline, one column per metric name."""
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    for split in ("val", "test"):
+        if isinstance(metrics.get(split), dict):
+            rows.append(("model", f"model ({split})", metrics[split]))
+    for key, value in metrics.items():
+        if key not in ("val", "test", "baselines") and isinstance(value, dict):
+            rows.append(("model", f"model ({key})", value))
+    for name, values in (metrics.get("baselines") or {}).items():
+        if isinstance(values, dict):
+            rows.append(("baseline", f"baseline: {name}", values))
+    if not rows:
+        return '<p class="note">No metrics.json: the run has not finished evaluating.</p>'
+    columns: list[str] = []
+    for _, _, values in rows:
+        columns.extend(k for k in values if k not in columns)
+    head = "<tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>"
+    body = []
+    for kind, label, values in rows:
+        cells = "".join(f"<td>{_number(values.get(c))}</td>" for c in columns)
+        body.append(f'<tr class="{kind}"><td>{html.escape(label)}</td>{cells}</tr>')
+    return f'<table class="metrics">{head}{"".join(body)}</table>'
+
+
+def _curves(run_dir: Path) -> str:
+    frame = _read_metrics_log(run_dir)
+    if frame is None:
+        return '<p class="note">No CSV log (csv/metrics.csv) in the run directory.</p>'
+    parts = []
+    curves = plot_curves(frame, run_dir / CURVES_PLOT)
+    if curves is not None:
+        parts.append(_image(curves, "Loss and metrics per epoch (training and validation)."))
+    gradients = plot_training_gradients(frame, run_dir / TRAINING_GRADIENTS_PLOT)
+    if gradients is not None:
+        parts.append(
+            _image(
+                gradients,
+                "Total gradient norm before clipping (mean and max over each epoch's steps) "
+                "and the fraction of steps where clipping fired.",
+            )
+        )
+        parts.append(_gradient_table(frame))
+    return "\n".join(parts) or '<p class="note">The CSV log holds no per-epoch values.</p>'
+
+
+def _task_plots(run_dir: Path) -> str:
+    from rnnkit.diagnose import GATES_PLOT, GRADIENT_PLOT
+
+    own = {CURVES_PLOT, TRAINING_GRADIENTS_PLOT, GRADIENT_PLOT, GATES_PLOT}
+    plots = [p for p in sorted(run_dir.glob("*.png")) if p.name not in own]
+    if not plots:
+        return '<p class="note">This task wrote no plots.</p>'
+    return "\n".join(_image(p, p.stem.replace("_", " ")) for p in plots)
+
+
+def _diagnostics(run_dir: Path, diagnostics: dict[str, Any]) -> str:
+    from rnnkit.diagnose import (
+        GATES_PLOT,
+        GRADIENT_PLOT,
+        TABLE_COLUMNS,
+        table_rows,
+        thresholds_text,
+    )
+
+    verdict = html.escape(str(diagnostics.get("verdict", "?")))
+    parts = [
+        f'<p>Verdict: <span class="verdict-{verdict}">{verdict}</span> '
+        f"({html.escape(str(diagnostics.get('batches', '?')))} batches of the "
+        f"{html.escape(str(diagnostics.get('split', '?')))} split).</p>",
+        f'<p class="note">{html.escape(thresholds_text(diagnostics))}</p>',
+    ]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in TABLE_COLUMNS)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in table_rows(diagnostics)
+    )
+    parts.append(f"<table><tr>{head}</tr>{rows}</table>")
+    for name, caption in (
+        (GRADIENT_PLOT, "||dL/dh_t|| against the time step t (log scale)."),
+        (GATES_PLOT, "Histograms of gate activations and hidden states."),
+    ):
+        if (run_dir / name).is_file():
+            parts.append(_image(run_dir / name, caption))
+    return "\n".join(parts)
+
+
+def _gradient_table(frame: Any) -> str:
+    columns = [c for c in ("grad/norm", "grad/norm_max", "grad/clipped") if c in frame.columns]
+    rows = frame.dropna(subset=columns, how="all")[["epoch", *columns]]
+    head = "<tr><th>epoch</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        f"<tr><td>{int(row['epoch']) + 1}</td>"
+        + "".join(f"<td>{_number(row[c])}</td>" for c in columns)
+        + "</tr>"
+        for _, row in rows.iterrows()
+    )
+    return f"<table>{head}</tr>{body}</table>"
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _read_metrics_log(run_dir: Path) -> Any:
+    import pandas as pd
+
+    path = run_dir / METRICS_LOG
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, OSError) as err:  # empty or malformed: the report goes on without
+        log.warning("report: cannot read %s: %s", path, err)
+        return None
+    return frame if "epoch" in frame.columns else None
+
+
+def _epoch_series(frame: Any, column: str) -> tuple[list[float], list[float]]:
+    """(epochs counted from 1, values) of the rows where ``column`` has a value."""
+    rows = frame.dropna(subset=[column])
+    if rows.empty:
+        return [], []
+    last = rows.groupby("epoch")[column].last()
+    return [float(e) + 1 for e in last.index], [float(v) for v in last.values]
+
+
+def plot_curves(frame: Any, path: Path) -> Path | None:
+    """Training and validation loss per epoch, and every other val/ metric beside it."""
+    from rnnkit.evaluate.plots import _figure, _save
+
+    losses = [c for c in ("train/loss_epoch", "train/loss", "val/loss") if c in frame.columns]
+    others = sorted(
+        c
+        for c in frame.columns
+        if c.startswith("val/") and c != "val/loss" and not c.endswith("_step")
+    )
+    series = {c: _epoch_series(frame, c) for c in losses + others}
+    series = {c: s for c, s in series.items() if s[0]}
+    if not series:
+        return None
+    panels = 1 + (1 if any(c in series for c in others) else 0)
+    figure = _figure(5.0 * panels, 3.5)
+    axes = figure.add_subplot(1, panels, 1)
+    for column in losses:
+        if column in series and not (column == "train/loss" and "train/loss_epoch" in series):
+            epochs, values = series[column]
+            axes.plot(epochs, values, marker="o", ms=3, label=column.replace("_epoch", ""))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss")
+    if all(v > 0 for c in losses if c in series for v in series[c][1]):
+        axes.set_yscale("log")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize="small")
+    if panels == 2:
+        axes = figure.add_subplot(1, 2, 2)
+        for column in others:
+            if column in series:
+                axes.plot(*series[column], marker="o", ms=3, label=column)
+        axes.set_xlabel("epoch")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_training_gradients(frame: Any, path: Path) -> Path | None:
+    """Gradient norm before clipping (mean, max) and the clipping rate, per epoch."""
+    from rnnkit.evaluate.plots import _figure, _save
+
+    if "grad/norm" not in frame.columns:
+        return None
+    mean = _epoch_series(frame, "grad/norm")
+    if not mean[0]:
+        return None
+    has_clipping = "grad/clipped" in frame.columns and _epoch_series(frame, "grad/clipped")[0]
+    figure = _figure(10.0 if has_clipping else 5.0, 3.2)
+    axes = figure.add_subplot(1, 2 if has_clipping else 1, 1)
+    axes.plot(*mean, marker="o", ms=3, label="mean")
+    if "grad/norm_max" in frame.columns:
+        axes.plot(*_epoch_series(frame, "grad/norm_max"), marker="o", ms=3, label="max")
+    axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("gradient norm before clipping")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize="small")
+    if has_clipping:
+        axes = figure.add_subplot(1, 2, 2)
+        axes.plot(*_epoch_series(frame, "grad/clipped"), marker="o", ms=3, color="tab:red")
+        axes.set_ylim(0, 1)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel("fraction of steps clipped")
+        axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section>\n<h2>{html.escape(title)}</h2>\n{body}\n</section>"
+
+
+def _image(path: Path, caption: str) -> str:
+    encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    alt = html.escape(Path(path).name)
+    return (
+        f'<figure><img src="data:image/png;base64,{encoded}" alt="{alt}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, int | float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        log.warning("report: %s is not valid JSON (line %d); left out", path, err.lineno)
+        return None
+
+
+def _parse_yaml(text: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(text) if text else {}
+    except yaml.YAMLError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
