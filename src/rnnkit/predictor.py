@@ -97,6 +97,21 @@ class Predictor:
             self._text_pipeline = TextPipeline.load(self.run_dir / checkpoint.PREPROCESS_DIR)
         return self._text_pipeline
 
+    # ------------------------------------------------------------------ classifiers
+
+    def predict(self, inputs: Any) -> list[dict[str, Any]]:
+        """Label and class probabilities for each input.
+
+        ``inputs`` is a text or a list of texts (text classifiers), or one or more
+        arrays of shape (steps, channels) (sequence classifiers). Returns one
+        ``{"label": name, "probabilities": {name: p, ...}}`` per input.
+        """
+        self._require_task("classification", "predict")
+        from rnnkit.train.classification import predict_inputs
+
+        pipeline = self.text_pipeline() if self.info.get("input") == "text" else None
+        return predict_inputs(self.run_dir, self.info, self.model, inputs, pipeline=pipeline)
+
     # ------------------------------------------------------------------ forecasters
 
     def forecast(self, horizon: int | None = None, series: Any = None) -> Any:

@@ -94,6 +94,7 @@ TASKS: dict[str, str] = {
     "sequence_regression": "rnnkit.train.long_range:AddingTask",
     "sequence_labeling": "rnnkit.train.long_range:CopyTask",
     "forecasting": "rnnkit.train.forecasting:ForecastingTask",
+    "classification": "rnnkit.train.classification:ClassificationTask",
 }
 
 
