@@ -65,11 +65,8 @@ def quickstart(
 
     Example: rnnkit quickstart --run-dir runs/demo
     """
-    try:
-        from rnnkit.quickstart import run as run_quickstart
-    except ImportError:
-        typer.echo("The quickstart is not built yet: forecasting lands with the tasks.")
-        return
+    from rnnkit.quickstart import run as run_quickstart
+
     run_quickstart(run_dir)
 
 
