@@ -426,3 +426,64 @@ def test_cli_tune_prints_the_table_and_exits_2_on_a_bad_key(tmp_path, monkeypatc
         "error: tune.space: unknown config key 'model.hidden_sise'; did you mean "
         "'model.hidden_size'? (see the config reference for the dotted keys)\n"
     )
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow  # two real (tiny) training runs
+def test_real_training_trials_report_each_validation_and_a_diverging_lr_fails(
+    tmp_path: Path,
+) -> None:
+    words = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "a",
+        "mat",
+        "and",
+        "the",
+        "dog",
+        "ran",
+        "to",
+        "the",
+        "park",
+        "while",
+        "birds",
+        "sang",
+    ]
+    generator = torch.Generator().manual_seed(0)
+    picks = torch.randint(len(words), (200, 10), generator=generator).tolist()
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("".join(" ".join(words[i] for i in line) + "\n" for line in picks))
+    config = {
+        "name": "tiny-lm",
+        "task": "language_model",
+        "data": {"dataset": str(corpus), "batch_size": 4, "bptt": 8},
+        # A ReLU RNN has nothing to bound its state: a huge step overflows it to inf/NaN.
+        "model": {"cell": "rnn", "nonlinearity": "relu", "hidden_size": 8, "embedding_size": 8},
+        "train": {
+            "optimizer": {"name": "sgd", "lr": 1.0},
+            "gradient_clip": 1.0,
+            "max_epochs": 2,
+            "accelerator": "cpu",
+            "log_every_n_steps": 1000,
+        },
+        "tune": {"sampler": "grid", "pruner": "none", "space": {"train.optimizer.lr": [1.0, 1e12]}},
+    }
+    summary = tune(config, study_dir=tmp_path / "study")
+
+    good, diverged = summary.trials
+    assert good.state == "COMPLETE" and good.params == {"train.optimizer.lr": 1.0}
+    metrics = json.loads((good.run_dir / "metrics.json").read_text())
+    assert good.value == metrics["val"]["loss"] < math.log(len(words) + 1)
+    assert (good.run_dir / "model.safetensors").is_file()
+    assert diverged.state in {"FAIL", "PRUNED"}
+    assert "nan" in diverged.reason.lower() or "inf" in diverged.reason.lower()
+    # The pruning callback reported the validation loss after each of the 2 epochs.
+    storage = tune_module.open_storage(summary.storage)
+    reported = optuna.load_study(study_name="tiny-lm", storage=storage).trials[0]
+    assert sorted(reported.intermediate_values) == [1, 2]
+    assert config_module.load(summary.best_config).train.optimizer.lr == 1.0
+    assert summary.plots == (tmp_path / "study" / "history.png",)

@@ -389,6 +389,7 @@ def tune(
             workers,
         )
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # rnnkit logs each trial itself
     study = _open_study(study_name, storage_spec, tune_config)
     config_module.save(base, folder / "config.yaml")
     _fail_abandoned(study)
