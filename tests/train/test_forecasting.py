@@ -153,3 +153,22 @@ def test_a_horizon_longer_than_the_test_part_is_a_clear_error(data_dir: Path) ->
     config["data"]["horizon"] = 20
     with pytest.raises(UserError, match="fewer than horizon=20"):
         train(config, run_dir=data_dir / "too-long")
+
+
+def test_evaluation_origins_are_thinned_evenly() -> None:
+    from rnnkit.train.forecasting import MAX_EVAL_ORIGINS, SeriesParts, test_origins
+
+    length = 10_000
+    parts = SeriesParts(
+        index=pd.RangeIndex(length),
+        values=np.zeros((length, 1), np.float32),
+        columns=["y"],
+        target_columns=["y"],
+        frequency=None,
+        train_end=8000,
+        valid_end=9000,
+    )
+    origins = test_origins(parts, 5, "test")
+    assert origins[0] == 9000 and origins[-1] <= length - 5
+    assert len(origins) <= MAX_EVAL_ORIGINS and set(np.diff(origins)) == {3}
+    assert test_origins(parts, 5, "val").tolist() == list(range(8000, 8996, 3))

@@ -11,8 +11,9 @@ Data preparation, in order (each step fitted on the training part only):
    the part is predicted from data that precedes it, and none outside it is scored.
 
 Evaluation scores every test window (one forecast origin per row of the test part that
-has ``horizon`` rows after it) in the original units, next to the naive, seasonal naive
-and Holt-Winters baselines forecast from the same origins.
+has ``horizon`` rows after it; evenly thinned to at most ``MAX_EVAL_ORIGINS``) in the
+original units, next to the naive, seasonal naive and Holt-Winters baselines forecast
+from the same origins.
 """
 
 from __future__ import annotations
@@ -141,14 +142,32 @@ def windows(
     )
 
 
+#: Evaluation uses at most this many forecast origins per split, evenly spaced: a long
+#: hourly series (Beijing PM2.5) would otherwise refit Holt-Winters thousands of times.
+MAX_EVAL_ORIGINS = 400
+
+
+def part_bounds(parts: SeriesParts, split: str) -> tuple[int, int]:
+    """First and one-past-last row of ``split`` ("val" or "test")."""
+    if split == "val":
+        return parts.train_end, parts.valid_end
+    return parts.valid_end, len(parts.values)
+
+
+def origin_stride(parts: SeriesParts, horizon: int, split: str) -> int:
+    """Steps between evaluation origins: 1, or more to stay within MAX_EVAL_ORIGINS."""
+    start, end = part_bounds(parts, split)
+    count = max(0, end - horizon + 1 - start)
+    return max(1, -(-count // MAX_EVAL_ORIGINS))
+
+
 def test_origins(parts: SeriesParts, horizon: int, split: str) -> np.ndarray:
-    """Forecast origins (index of the first forecast step) of every window of ``split``."""
-    start, end = (
-        (parts.train_end, parts.valid_end)
-        if split == "val"
-        else (parts.valid_end, len(parts.values))
-    )
-    return np.arange(start, end - horizon + 1)
+    """Forecast origins (index of the first forecast step) of every window of ``split``.
+
+    The model's windows and every baseline are scored at exactly these origins.
+    """
+    start, end = part_bounds(parts, split)
+    return np.arange(start, end - horizon + 1, origin_stride(parts, horizon, split))
 
 
 class ForecastingModule(RecurrentModule):
@@ -185,8 +204,22 @@ class ForecastingTask:
         scaled = np.asarray(scaler.transform(parts.values), dtype=np.float32)
         lookback, horizon, k = data.lookback, data.horizon, parts.num_targets
         train_x, train_y = windows(scaled, 0, parts.train_end, lookback, horizon, k, data.stride)
-        val_x, val_y = windows(scaled, parts.train_end, parts.valid_end, lookback, horizon, k)
-        test_x, test_y = windows(scaled, parts.valid_end, len(scaled), lookback, horizon, k)
+        val_x, val_y = windows(
+            scaled,
+            *part_bounds(parts, "val"),
+            lookback,
+            horizon,
+            k,
+            origin_stride(parts, horizon, "val"),
+        )
+        test_x, test_y = windows(
+            scaled,
+            *part_bounds(parts, "test"),
+            lookback,
+            horizon,
+            k,
+            origin_stride(parts, horizon, "test"),
+        )
         seasons = season_length(config, parts.frequency)
         _save_history(run_dir, config, parts)
         generator = torch.Generator().manual_seed(config.seed)
@@ -227,7 +260,7 @@ class ForecastingTask:
             val=loader(val_x, val_y, False),
             test=loader(test_x, test_y, False),
             info=info,
-            artifacts={"parts": parts, "scaler": scaler, "scaled": scaled},
+            artifacts={"parts": parts, "scaler": scaler, "scaled": scaled, "run_dir": run_dir},
         )
 
     def build_model(self, config: Config, info: dict[str, Any]) -> nn.Module:
@@ -266,6 +299,8 @@ class ForecastingTask:
     ) -> dict[str, float]:
         parts: SeriesParts = prepared.artifacts["parts"]
         predicted, actual = self.forecasts(config, model, prepared, split)
+        if split == "test":
+            plot_last_origin(prepared.artifacts["run_dir"], config, model, prepared, split)
         scale = mase_scale(
             parts.values[: parts.train_end, : parts.num_targets], prepared.info["season_length"]
         )
@@ -334,26 +369,25 @@ def _save_history(run_dir: Path, config: Config, parts: SeriesParts) -> None:
     )
 
 
-FORECAST_PLOT = "test_forecast.png"
+FORECAST_PLOT_SUFFIX = "forecast.png"
 
 
-def write_forecast_plot(run_dir: str | Path, split: str = "test") -> Path:
+def plot_last_origin(
+    run_dir: Path, config: Config, model: nn.Module, prepared: PreparedData, split: str
+) -> Path:
     """Plot the forecast from the last origin of ``split`` next to the truth and baselines.
 
     The history shown is the ``4 * horizon`` rows before the origin (at least the
-    lookback). Written as ``run_dir/test_forecast.png``; returns its path.
+    lookback). Written as ``run_dir/test_forecast.png`` (or ``val_forecast.png``).
     """
     from rnnkit.evaluate.plots import forecast_png
-    from rnnkit.train import checkpoint
 
-    run_dir = Path(run_dir)
-    task = ForecastingTask()
-    config, info, model = checkpoint.load_model(run_dir, task.build_model)
-    prepared = task.prepare(config, run_dir)
+    info = prepared.info
     parts: SeriesParts = prepared.artifacts["parts"]
     horizon, lookback = info["horizon"], info["lookback"]
     origin = int(test_origins(parts, horizon, split)[-1])
     window = torch.as_tensor(prepared.artifacts["scaled"][origin - lookback : origin])[None]
+    model.eval()
     with torch.no_grad():
         scaled_forecast = model(window).numpy()  # (1, H, K)
     forecast = inverse_targets(prepared.artifacts["scaler"], scaled_forecast, parts.num_targets)
@@ -375,7 +409,7 @@ def write_forecast_plot(run_dir: str | Path, split: str = "test") -> Path:
         targets[start:origin, 0],
         parts.index[future],
         forecast[0, :, 0],
-        run_dir / FORECAST_PLOT,
+        Path(run_dir) / f"{split}_{FORECAST_PLOT_SUFFIX}",
         truth=targets[future, 0],
         baselines={name: values[0, :, 0] for name, values in baselines.items()},
         title=f"{config.name}: {horizon}-step forecast from the last {split} origin",
