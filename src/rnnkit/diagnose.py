@@ -296,7 +296,8 @@ class TracedRecurrent(nn.Module):
                 state = tuple(s[index * directions + direction] for s in states)  # (B, H) each
                 x_proj = F.linear(layer_input, weight_ih, bias_ih)  # (T, B, G*H)
                 order = reversed(range(steps)) if direction == 1 else range(steps)
-                per_step: dict[int, Tensor] = {}
+                per_step: dict[int, Tensor] = {}  # outputs (zero at padded steps)
+                kept: dict[int, Tensor] = {}  # the h_t whose gradients are read
                 for t in order:
                     valid = None if mask is None else mask[t]  # (B, 1)
                     if record:
@@ -324,11 +325,12 @@ class TracedRecurrent(nn.Module):
                     h = state[0]
                     if record and h.requires_grad:
                         h.retain_grad()
+                        kept[t] = h
                         with torch.no_grad():
                             trace.add_hidden(h, valid)
                     per_step[t] = h if valid is None else h.masked_fill(~valid, 0.0)
-                if record:
-                    trace.hidden.extend(per_step[t] for t in range(steps))
+                if record and kept:
+                    trace.hidden.extend(kept[t] for t in range(steps))
                     trace.masks.extend(None if mask is None else mask[t] for t in range(steps))
                 outputs.append(torch.stack([per_step[t] for t in range(steps)]))  # (T, B, H)
                 for k, s in enumerate(state):

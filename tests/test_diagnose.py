@@ -1,0 +1,326 @@
+"""Diagnostics: the traced layers compute the layer's function, the gradient norms match a
+per-step torch.nn reference, verdicts and saturation follow from constructed weights, and
+``rnnkit diagnose`` writes its JSON, plots and table for a trained run."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from matplotlib.image import imread
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from rnnkit import nn as rnn_layers
+from rnnkit.cli import main
+from rnnkit.config import TrainConfig
+from rnnkit.diagnose import (
+    DIAGNOSTICS_FILE,
+    GATES_PLOT,
+    GRADIENT_PLOT,
+    GradientNormMonitor,
+    diagnose,
+    summarize,
+    traced,
+    verdict,
+)
+from rnnkit.errors import ConfigError
+from rnnkit.train.api import train
+
+
+class LastStepModel(nn.Module):
+    """Recurrent layer -> linear head on the last output (a many-to-one regressor)."""
+
+    def __init__(self, recurrent: nn.Module) -> None:
+        super().__init__()
+        self.recurrent = recurrent
+        directions = 2 if recurrent.bidirectional else 1
+        self.head = nn.Linear(recurrent.hidden_size * directions, 1)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if lengths is None:
+            output, _ = self.recurrent(x)
+        else:
+            output, _ = self.recurrent(x, lengths=lengths)
+        return self.head(output[:, -1]).squeeze(-1)
+
+
+def run_traced(model: nn.Module, x: torch.Tensor, **kwargs):
+    """Forward and backward one batch through the traced model; the accumulated traces."""
+    with traced(model) as tracers:
+        loss = model(x, **kwargs).pow(2).mean()
+        loss.backward()
+        traces = [t for tracer in tracers for t in tracer.traces]
+        for trace in traces:
+            trace.collect_gradients()
+    return traces
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("RNN", {}),
+        ("RNN", {"nonlinearity": "relu", "num_layers": 2}),
+        ("LSTM", {"num_layers": 2, "bidirectional": True}),
+        ("GRU", {"bidirectional": True}),
+        ("GRU", {"reset_after": False}),
+    ],
+)
+def test_traced_layer_computes_the_same_outputs_and_states(kind: str, options: dict) -> None:
+    torch.manual_seed(0)
+    layer = getattr(rnn_layers, kind)(3, 5, batch_first=True, **options)
+    model = nn.Sequential()
+    model.add_module("recurrent", layer)
+    x = torch.randn(4, 7, 3)
+    lengths = torch.tensor([7, 3, 5, 1])
+    expected_output, expected_state = layer(x, lengths=lengths)
+    with traced(model) as tracers:
+        assert model.recurrent is tracers[0]
+        output, state = model.recurrent(x, lengths=lengths)
+    assert model.recurrent is layer  # restored
+    torch.testing.assert_close(output, expected_output)
+    for got, want in zip(
+        state if isinstance(state, tuple) else (state,),
+        expected_state if isinstance(expected_state, tuple) else (expected_state,),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, want)
+
+
+def test_gradient_norms_match_a_torch_cell_loop() -> None:
+    torch.manual_seed(1)
+    layer = rnn_layers.LSTM(2, 6, batch_first=True)
+    model = LastStepModel(layer)
+    x = torch.randn(3, 9, 2)
+    traces = run_traced(model, x)
+    got = traces[0].grad_sum / traces[0].grad_count
+
+    # Reference: torch.nn.LSTMCell with the same weights, h_t kept with retained grads.
+    cell = nn.LSTMCell(2, 6)
+    cell.load_state_dict(
+        {
+            "weight_ih": layer.weight_ih_l0,
+            "weight_hh": layer.weight_hh_l0,
+            "bias_ih": layer.bias_ih_l0,
+            "bias_hh": layer.bias_hh_l0,
+        }
+    )
+    h, c = torch.zeros(3, 6), torch.zeros(3, 6)
+    hidden = []
+    for t in range(9):
+        h, c = cell(x[:, t], (h, c))
+        h.retain_grad()
+        hidden.append(h)
+    model.head(h).squeeze(-1).pow(2).mean().backward()
+    want = np.array([float(step.grad.norm(dim=-1).mean()) for step in hidden])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_padded_steps_are_left_out_of_the_gradient_average() -> None:
+    torch.manual_seed(2)
+    model = LastStepModel(rnn_layers.GRU(2, 4, batch_first=True))
+    traces = run_traced(model, torch.randn(3, 6, 2), lengths=torch.tensor([6, 2, 4]))
+    np.testing.assert_array_equal(traces[0].grad_count, [3, 3, 2, 2, 1, 1])
+
+
+def make_rnn(nonlinearity: str, recurrent_scale: float, steps_seed: int = 0) -> LastStepModel:
+    torch.manual_seed(steps_seed)
+    layer = rnn_layers.RNN(1, 8, batch_first=True, nonlinearity=nonlinearity)
+    with torch.no_grad():
+        layer.weight_hh_l0.copy_(recurrent_scale * torch.eye(8))
+        layer.weight_ih_l0.fill_(0.1)
+        layer.bias_ih_l0.zero_()
+        layer.bias_hh_l0.zero_()
+    return LastStepModel(layer)
+
+
+def test_contracting_recurrence_vanishes_and_expanding_relu_explodes() -> None:
+    x = torch.ones(2, 30, 1)
+    # tanh with W_hh = 0.5 I: each step multiplies the gradient by at most 0.5.
+    small = make_rnn("tanh", 0.5)
+    result = summarize(run_traced(small, x), "valid", 1, small)
+    layer = result["layers"][0]
+    assert layer["first_last_ratio"] < 0.5**28
+    assert layer["verdict"] == result["verdict"] == "vanishing"
+    # relu with W_hh = 1.5 I and positive states: exactly 1.5 per step, 1.5^29 over 30 steps.
+    large = make_rnn("relu", 1.5)
+    result = summarize(run_traced(large, x), "valid", 1, large)
+    assert result["layers"][0]["first_last_ratio"] == pytest.approx(1.5**29, rel=1e-6)
+    assert result["verdict"] == "exploding"
+    # relu with W_hh = I: the gradient is carried unchanged.
+    identity = make_rnn("relu", 1.0)
+    result = summarize(run_traced(identity, x), "valid", 1, identity)
+    assert result["layers"][0]["first_last_ratio"] == pytest.approx(1.0)
+    assert result["verdict"] == "healthy"
+    assert result["layers"][0]["spectral_norm"] == {"hidden": pytest.approx(1.0)}
+
+
+def test_verdict_thresholds() -> None:
+    assert verdict(1e-4) == "vanishing"
+    assert verdict(2e-3) == verdict(1.0) == verdict(900.0) == "healthy"
+    assert verdict(2e3) == verdict(math.inf) == verdict(math.nan) == "exploding"
+
+
+def test_gate_saturation_follows_the_biases() -> None:
+    torch.manual_seed(3)
+    layer = rnn_layers.LSTM(2, 4, batch_first=True)
+    with torch.no_grad():
+        layer.weight_ih_l0.zero_()
+        layer.weight_hh_l0.zero_()
+        layer.bias_hh_l0.zero_()
+        hidden = 4
+        # gates (i, f, g, o): input at 0 -> 0.5; forget +10 -> ~1; cell -10 -> tanh ~ -1.
+        layer.bias_ih_l0.copy_(
+            torch.cat(
+                [
+                    torch.zeros(hidden),
+                    torch.full((hidden,), 10.0),
+                    torch.full((hidden,), -10.0),
+                    torch.zeros(hidden),
+                ]
+            )
+        )
+    model = LastStepModel(layer)
+    result = summarize(run_traced(model, torch.randn(5, 6, 2)), "valid", 1, model)
+    gates = result["layers"][0]["gates"]
+    assert gates["input"]["saturated"] == 0.0
+    assert gates["forget"]["saturated"] == 1.0
+    assert gates["cell"]["saturated"] == 1.0
+    assert gates["output"]["saturated"] == 0.0
+    assert sum(gates["forget"]["histogram"]) == 5 * 6 * 4
+    assert gates["forget"]["histogram"][-1] == 5 * 6 * 4  # every value in the top bin
+    # c grows by -1 per step, h = 0.5 tanh(c): never above 0.99 in size.
+    assert result["layers"][0]["hidden_saturation"] == 0.0
+    blocks = layer.weight_hh_l0.chunk(4)
+    assert result["layers"][0]["spectral_norm"]["forget"] == pytest.approx(
+        float(torch.linalg.svdvals(blocks[1].detach().double()).max())
+    )
+
+
+def test_a_model_without_recurrent_layers_is_refused() -> None:
+    model = nn.Sequential()
+    model.add_module("head", nn.Linear(2, 2))
+    with pytest.raises(ConfigError, match="found no RNN, LSTM or GRU layer"), traced(model):
+        pass
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def fit_tiny(clip: float | None) -> dict[str, float]:
+    """Two epochs of a tiny regressor with the monitor; the last epoch's logged values."""
+
+    class Module(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = LastStepModel(rnn_layers.RNN(1, 4, batch_first=True))
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return nn.functional.mse_loss(self.model(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    torch.manual_seed(0)
+    data = DataLoader(TensorDataset(torch.randn(32, 5, 1), torch.randn(32) * 10), batch_size=8)
+    trainer = L.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        gradient_clip_val=clip,
+        callbacks=[GradientNormMonitor(TrainConfig(gradient_clip=clip))],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(Module(), data)
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+
+def test_monitor_logs_gradient_norm_and_clipping_rate() -> None:
+    tiny = fit_tiny(clip=1e-6)
+    assert tiny["grad/clipped"] == 1.0  # every step was over a tiny threshold
+    assert 0 < tiny["grad/norm"] <= tiny["grad/norm_max"]
+    huge = fit_tiny(clip=1e6)
+    assert huge["grad/clipped"] == 0.0
+    assert "grad/clipped" not in fit_tiny(clip=None)
+
+
+# ----------------------------------------------------------------------------- a run
+
+
+@pytest.fixture(scope="module")
+def adding_run(tmp_path_factory: pytest.TempPathFactory):
+    torch.manual_seed(0)
+    run_dir = tmp_path_factory.mktemp("runs") / "adding"
+    overrides = {
+        "data.length": 12,
+        "data.train_samples": 64,
+        "data.eval_samples": 32,
+        "data.batch_size": 16,
+        "data.eval_batch_size": 16,
+        "model.hidden_size": 8,
+        "train.max_epochs": 1,
+        "train.progress_bar": False,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return train("configs/adding-lstm.yaml", overrides, run_dir=run_dir)
+
+
+@pytest.mark.slow
+def test_diagnose_a_run_writes_json_and_plots(adding_run, capsys) -> None:
+    with warnings.catch_warnings(), pytest.raises(SystemExit) as exit_info:
+        warnings.simplefilter("ignore")
+        main(["diagnose", str(adding_run), "--split", "test", "--batches", "2"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "verdict on ||dL/dh_first|| / ||dL/dh_last||: vanishing < 0.001" in out
+    result = json.loads((adding_run / DIAGNOSTICS_FILE).read_text())
+    assert result["split"] == "test" and result["batches"] == 2 and result["steps"] == 12
+    layer = result["layers"][0]
+    assert layer["name"] == "recurrent.l0" and layer["cell"] == "lstm"
+    assert len(layer["grad_norm"]) == 12 and all(v > 0 for v in layer["grad_norm"])
+    assert set(layer["gates"]) == {"input", "forget", "cell", "output"}
+    assert f"verdict: {result['verdict']}" in out
+    for name in (GRADIENT_PLOT, GATES_PLOT):
+        image = imread(adding_run / name)
+        assert image.ndim == 3 and image.shape[0] > 100
+
+
+@pytest.mark.slow
+def test_diagnose_is_deterministic(adding_run) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = diagnose(adding_run, split="valid", batches=1, plots=False)
+        second = diagnose(adding_run, split="valid", batches=1, plots=False)
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--split", "dev"], "--split 'dev' is not one of train, valid, test"),
+        (["--batches", "0"], "--batches 0 must be at least 1"),
+    ],
+)
+@pytest.mark.slow
+def test_diagnose_bad_options_exit_2(adding_run, capsys, args, message) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diagnose", str(adding_run), *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_diagnose_a_missing_run_exits_2(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diagnose", str(tmp_path / "nothing")])
+    assert exit_info.value.code == 2
+    assert "does not exist" in capsys.readouterr().err
