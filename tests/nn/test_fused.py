@@ -394,3 +394,23 @@ def test_bad_extended_options_name_the_value():
         rnn_nn.LSTM(3, 4, recurrent_dropout=1.0)
     with pytest.raises(ValueError, match="layer_norm=True is defined for reset_after=True only"):
         rnn_nn.GRU(3, 4, layer_norm=True, reset_after=False)
+
+
+@pytest.mark.skipif(not fused.USE_ONEDNN, reason="torch built without the oneDNN operators")
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_onednn_products_match_torch_mm_in_float32(kind, monkeypatch):
+    torch.manual_seed(5)
+    layer = LAYERS[kind](6, 8, num_layers=2, bidirectional=True, **ALL_OPTIONS)
+    x = torch.randn(9, 4, 6, requires_grad=True)
+    results = []
+    for use_onednn in (True, False):
+        monkeypatch.setattr(fused, "USE_ONEDNN", use_onednn)
+        torch.manual_seed(0)
+        output, _ = layer(x, lengths=[9, 3, 7, 5])
+        grads = torch.autograd.grad(output.square().sum(), [x, *layer.parameters()])
+        results.append((output, grads))
+    (out_a, grads_a), (out_b, grads_b) = results
+    torch.testing.assert_close(out_a, out_b, atol=1e-5, rtol=1e-5)
+    for a, b in zip(grads_a, grads_b, strict=True):
+        # float32 rounding, summed in another order: relative to the gradient's scale.
+        torch.testing.assert_close(a, b, atol=1e-4 * b.abs().max().item(), rtol=1e-4)

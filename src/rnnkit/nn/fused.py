@@ -30,8 +30,12 @@ gain (the biases act as its shift)::
     RNN   h~ = tanh or relu of (x_t' + a_t)
     state = k * previous + (1 - k) * new        zoneout, and k = 1 on padded steps
 
-Everything is written with tensor methods on the inputs' device and dtype, so the same
-code runs on CPU and CUDA tensors.
+Matrix products on CPU in float32 go through oneDNN's inner product (the library
+torch.nn.LSTM itself runs on) with the recurrent matrix packed once per call; on other
+devices and dtypes, or where torch was built without oneDNN, through ``torch.mm``. On
+the AMD EPYC machine the benchmark ran on, oneDNN's products were about 25% faster than
+``torch.mm`` (MKL) at these shapes. Everything else is written with tensor methods on
+the inputs' device and dtype, so the same code runs on CPU and CUDA tensors.
 """
 
 from __future__ import annotations
@@ -90,6 +94,96 @@ class StepMasks:
     keep_c: Tensor | None = None  # LSTM only
 
 
+def _onednn_available() -> bool:
+    try:
+        return bool(
+            torch.backends.mkldnn.is_available()
+            and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+            and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+        )
+    except (AttributeError, RuntimeError):  # a build without the oneDNN operators
+        return False
+
+
+# Module-level switch: the tests turn it off to check both paths give the same numbers.
+USE_ONEDNN = _onednn_available()
+
+
+def _onednn(t: Tensor) -> bool:
+    return USE_ONEDNN and t.device.type == "cpu" and t.dtype == torch.float32
+
+
+def _onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` on oneDNN; ``weight`` is (N, K), plain or packed."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
+class _RecurrentProduct:
+    """``x @ weight.T`` for the many small ``x`` of a time loop, with one fixed weight."""
+
+    def __init__(self, weight: Tensor) -> None:
+        self.packed = None
+        self.weight_t = weight.t()
+        if _onednn(weight):
+            self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
+
+    def into(self, x: Tensor, out: Tensor) -> Tensor:
+        """Writes the product into ``out``."""
+        if self.packed is None:
+            return torch.mm(x, self.weight_t, out=out)
+        return out.copy_(_onednn_linear(x, self.packed))
+
+    def add_into(self, base: Tensor, x: Tensor, out: Tensor) -> Tensor:
+        """Writes ``base + x @ weight.T`` into ``out``."""
+        if self.packed is None:
+            return torch.addmm(base, x, self.weight_t, out=out)
+        return torch.add(base, _onednn_linear(x, self.packed), out=out)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self.packed is None:
+            return torch.mm(x, self.weight_t)
+        return _onednn_linear(x, self.packed)
+
+
+def _product_tn(a: Tensor, b: Tensor) -> Tensor:
+    """``a.T @ b`` for tall (N, P) and (N, Q) matrices: weight gradients over all steps."""
+    if _onednn(a):
+        return _onednn_linear(a.t().contiguous(), b.t().contiguous())
+    return a.t() @ b
+
+
+class _Linear(torch.autograd.Function):
+    """``F.linear`` with its three products on oneDNN (CPU float32 only)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _onednn_linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        d_x = d_weight = d_bias = None
+        if ctx.needs_input_grad[0]:
+            d_x = _onednn_linear(grad, weight.t().contiguous())
+        if ctx.needs_input_grad[1]:
+            d_weight = _product_tn(grad, x)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            d_bias = grad.sum(0)
+        return d_x, d_weight, d_bias
+
+
+def _linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.linear`` over (T, B, I), on oneDNN where it is faster."""
+    if not _onednn(x):
+        return F.linear(x, weight, bias)
+    steps, batch, features = x.shape
+    out = _Linear.apply(x.reshape(steps * batch, features), weight, bias)
+    return out.view(steps, batch, -1)
+
+
 def _add_optional(*tensors: Tensor | None) -> Tensor | None:
     present = [t for t in tensors if t is not None]
     if not present:
@@ -102,14 +196,13 @@ def _add_optional(*tensors: Tensor | None) -> Tensor | None:
 
 def input_projection(x: Tensor, weights: CellWeights, extra_bias: Tensor | None) -> Tensor:
     """``LN(W_ih x) * γ_ih + b_ih + extra_bias`` for every step at once: ``(T, B, G)``."""
-    if weights.ln_ih_weight is None:
-        bias = _add_optional(weights.bias_ih, extra_bias)
-        return F.linear(x, weights.weight_ih, bias)
-    projected = F.linear(x, weights.weight_ih)  # (T, B, G)
-    gates = projected.shape[-1]
-    normed = F.layer_norm(projected, (gates,), weights.ln_ih_weight, None, LAYER_NORM_EPS)
     bias = _add_optional(weights.bias_ih, extra_bias)
-    return normed if bias is None else normed + bias
+    if weights.ln_ih_weight is None:
+        return _linear(x, weights.weight_ih, bias)
+    projected = _linear(x, weights.weight_ih)  # (T, B, G)
+    # The biases are added after the gain: exactly a layer norm's own shift.
+    gates = projected.shape[-1]
+    return F.layer_norm(projected, (gates,), weights.ln_ih_weight, bias, LAYER_NORM_EPS)
 
 
 def _recurrent_input(hs: Tensor, mask: Tensor | None) -> Tensor:
@@ -131,8 +224,10 @@ def _layer_norm_backward(
 
 def _layer_norm_gain_grad(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor) -> Tensor:
     """Gradient of a layer norm's gain: sum over all rows of ``grad * x_hat``."""
-    x_hat = (x - mean) * rstd
-    return (grad * x_hat).reshape(-1, x.shape[-1]).sum(0)
+    features = x.shape[-1]
+    return torch.ops.aten.native_layer_norm_backward(
+        grad, x, [features], mean, rstd, x.new_ones(features), None, [False, True, False]
+    )[1]
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -175,20 +270,20 @@ class LSTMSequence(torch.autograd.Function):
         tanh_c = new(steps, batch, hidden)
         hh_raw = new(steps, batch, gate_size) if ln_hh_weight is not None else None
         h_in = new(batch, hidden) if recurrent_mask is not None else None
-        w_t = weight_hh.t()
+        recurrent = _RecurrentProduct(weight_hh)
         for t in range(steps):
             h_prev = hs[t]
             if recurrent_mask is not None:
                 h_prev = torch.mul(h_prev, recurrent_mask, out=h_in)
             g = gates[t]
             if hh_raw is not None:
-                torch.mm(h_prev, w_t, out=hh_raw[t])
+                recurrent.into(h_prev, hh_raw[t])
                 normed = torch.native_layer_norm(
                     hh_raw[t], (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
                 )[0]
                 torch.add(xproj[t], normed, out=g)
             else:
-                torch.addmm(xproj[t], h_prev, w_t, out=g)
+                recurrent.add_into(xproj[t], h_prev, g)
             g[:, : 2 * hidden].sigmoid_()
             g[:, 2 * hidden : 3 * hidden].tanh_()
             g[:, 3 * hidden :].sigmoid_()
@@ -253,12 +348,17 @@ class LSTMSequence(torch.autograd.Function):
         # multiplies the incoming gradient and is scaled in place inside the loop.
         d_gates = torch.empty_like(gates)  # (T, B, 4H): gradient of the pre-activations
         d_i, d_f, d_g, d_o = d_gates.chunk(4, 2)
-        torch.mul(g_all, i_all * (1 - i_all), out=d_i)
-        torch.mul(cs[:-1], f_all * (1 - f_all), out=d_f)
-        torch.mul(i_all, 1 - g_all * g_all, out=d_g)
-        torch.mul(tanh_c, o_all * (1 - o_all), out=d_o)
+        one = gates.new_ones(())
+        # s' = s - s^2 for the sigmoid gates, tanh' = 1 - g^2, each times its partner.
+        torch.addcmul(gates, gates, gates, value=-1, out=d_gates)
+        torch.addcmul(one, g_all, g_all, value=-1, out=d_g)
+        d_i.mul_(g_all)
+        d_f.mul_(cs[:-1])
+        d_g.mul_(i_all)
+        d_o.mul_(tanh_c)
         d_ifg = d_gates[..., : 3 * hidden].unflatten(-1, (3, hidden))  # (T, B, 3, H)
-        d_cell_factor = o_all * (1 - tanh_c * tanh_c)  # dh~/d(LN_c(c~)) without dh~
+        # dh~/d(the tanh's argument), without the incoming dh~
+        d_cell_factor = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(o_all)
 
         if ln_cell_weight is not None:
             _, cell_mean, cell_rstd = torch.native_layer_norm(
@@ -274,6 +374,7 @@ class LSTMSequence(torch.autograd.Function):
             d_hh_raw = d_gates
 
         dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
+        recurrent_t = _RecurrentProduct(weight_hh.t())
         dc = grad_cn.clone() if grad_cn is not None else hs.new_zeros(batch, hidden)
         for t in range(steps - 1, -1, -1):
             if grad_y is not None:
@@ -302,7 +403,7 @@ class LSTMSequence(torch.autograd.Function):
                 d_hh_raw[t] = _layer_norm_backward(
                     d_gates[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight
                 )
-            dh = torch.mm(d_hh_raw[t], weight_hh)  # (B, 4H) x (4H, H)
+            dh = recurrent_t(d_hh_raw[t])  # (B, 4H) x (4H, H)
             if recurrent_mask is not None:
                 dh.mul_(recurrent_mask)
             if keep_h is not None:
@@ -312,7 +413,9 @@ class LSTMSequence(torch.autograd.Function):
         d_weight_hh = d_ln_hh = d_ln_cell_weight = d_ln_cell_bias = None
         if grads_needed[3]:
             # One product over all steps: (4H, T*B) x (T*B, H).
-            d_weight_hh = d_hh_raw.reshape(-1, gate_size).t() @ _recurrent_input(hs, recurrent_mask)
+            d_weight_hh = _product_tn(
+                d_hh_raw.reshape(-1, gate_size), _recurrent_input(hs, recurrent_mask)
+            )
         if hh_raw is not None and grads_needed[4]:
             d_ln_hh = _layer_norm_gain_grad(d_gates, hh_raw, hh_mean, hh_rstd)
         if ln_cell_weight is not None:
@@ -367,21 +470,21 @@ class GRUSequence(torch.autograd.Function):
         hh = new(steps, batch, gate_size)
         h_new = new(batch, hidden) if keep_h is not None else None
         h_in = new(batch, hidden) if recurrent_mask is not None else None
-        w_t = weight_hh.t()
+        recurrent = _RecurrentProduct(weight_hh)
         for t in range(steps):
             h_prev = hs[t]
             h_rec = h_prev
             if recurrent_mask is not None:
                 h_rec = torch.mul(h_prev, recurrent_mask, out=h_in)
             if ln_hh_weight is not None:
-                torch.mm(h_rec, w_t, out=hh[t])
+                recurrent.into(h_rec, hh[t])
                 hh_t = torch.native_layer_norm(
                     hh[t], (gate_size,), ln_hh_weight, hh_bias, LAYER_NORM_EPS
                 )[0]
             elif hh_bias is not None:
-                hh_t = torch.addmm(hh_bias, h_rec, w_t, out=hh[t])
+                hh_t = recurrent.add_into(hh_bias, h_rec, hh[t])
             else:
-                hh_t = torch.mm(h_rec, w_t, out=hh[t])
+                hh_t = recurrent.into(h_rec, hh[t])
             g = gates[t]
             rz = torch.add(xproj[t, :, : 2 * hidden], hh_t[:, : 2 * hidden], out=g[:, : 2 * hidden])
             rz.sigmoid_()
@@ -420,6 +523,7 @@ class GRUSequence(torch.autograd.Function):
         factor_r = hn_all * r_all * (1 - r_all)
 
         dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
+        recurrent_t = _RecurrentProduct(weight_hh.t())
         for t in range(steps - 1, -1, -1):
             if grad_y is not None:
                 dh.add_(grad_y[t])
@@ -437,7 +541,7 @@ class GRUSequence(torch.autograd.Function):
                 d_rec = d_hh_raw[t]
             else:
                 d_rec = d_hh[t]
-            dh_prev = torch.mm(d_rec, weight_hh)
+            dh_prev = recurrent_t(d_rec)
             if recurrent_mask is not None:
                 dh_prev.mul_(recurrent_mask)
             dh_prev.addcmul_(dh, z_all[t])
@@ -450,8 +554,8 @@ class GRUSequence(torch.autograd.Function):
         d_weight_hh = d_bias = d_ln = None
         d_rec_all = d_hh_raw if ln_hh_weight is not None else d_hh
         if grads_needed[2]:
-            d_weight_hh = d_rec_all.reshape(-1, gate_size).t() @ _recurrent_input(
-                hs, recurrent_mask
+            d_weight_hh = _product_tn(
+                d_rec_all.reshape(-1, gate_size), _recurrent_input(hs, recurrent_mask)
             )
         if hh_bias is not None and grads_needed[3]:
             d_bias = d_hh.reshape(-1, gate_size).sum(0)
@@ -489,19 +593,19 @@ class RNNSequence(torch.autograd.Function):
         h_new = new(steps, batch, hidden) if keep_h is not None else hs[1:]
         hh_raw = new(steps, batch, hidden) if ln_hh_weight is not None else None
         h_in = new(batch, hidden) if recurrent_mask is not None else None
-        w_t = weight_hh.t()
+        recurrent = _RecurrentProduct(weight_hh)
         for t in range(steps):
             h_rec = hs[t]
             if recurrent_mask is not None:
                 h_rec = torch.mul(h_rec, recurrent_mask, out=h_in)
             if hh_raw is not None:
-                torch.mm(h_rec, w_t, out=hh_raw[t])
+                recurrent.into(h_rec, hh_raw[t])
                 normed = torch.native_layer_norm(
                     hh_raw[t], (hidden,), ln_hh_weight, None, LAYER_NORM_EPS
                 )[0]
                 pre = torch.add(xproj[t], normed, out=h_new[t])
             else:
-                pre = torch.addmm(xproj[t], h_rec, w_t, out=h_new[t])
+                pre = recurrent.add_into(xproj[t], h_rec, h_new[t])
             if relu:
                 pre.relu_()
             else:
@@ -535,6 +639,7 @@ class RNNSequence(torch.autograd.Function):
         else:
             d_hh_raw = d_pre
         dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
+        recurrent_t = _RecurrentProduct(weight_hh.t())
         for t in range(steps - 1, -1, -1):
             if grad_y is not None:
                 dh.add_(grad_y[t])
@@ -546,7 +651,7 @@ class RNNSequence(torch.autograd.Function):
                 d_hh_raw[t] = _layer_norm_backward(
                     d_pre[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight
                 )
-            dh = torch.mm(d_hh_raw[t], weight_hh)
+            dh = recurrent_t(d_hh_raw[t])
             if recurrent_mask is not None:
                 dh.mul_(recurrent_mask)
             if keep_h is not None:
@@ -554,7 +659,9 @@ class RNNSequence(torch.autograd.Function):
         grads_needed = ctx.needs_input_grad
         d_weight_hh = d_ln = None
         if grads_needed[2]:
-            d_weight_hh = d_hh_raw.reshape(-1, hidden).t() @ _recurrent_input(hs, recurrent_mask)
+            d_weight_hh = _product_tn(
+                d_hh_raw.reshape(-1, hidden), _recurrent_input(hs, recurrent_mask)
+            )
         if hh_raw is not None and grads_needed[3]:
             d_ln = _layer_norm_gain_grad(d_pre, hh_raw, hh_mean, hh_rstd)
         return d_pre, dh, d_weight_hh, d_ln, None, None, None
