@@ -365,3 +365,13 @@ def test_large_download_with_progress_bar(server, cache):
     file = RemoteFile("big.bin", url, hashlib.sha256(body).hexdigest(), len(body), "demo/big.bin")
     path = download.fetch(file, cache_dir=cache, retry=FAST, progress=True)
     assert path.read_bytes() == body
+
+
+def test_tar_link_inside_is_kept_and_chained_link_out_is_refused(tmp_path):
+    archive = make_tar(tmp_path / "ok.tar", {"d/x.txt": b"x"}, "w", links=[("alias", "d/x.txt")])
+    dest = download.extract(archive, tmp_path / "ok")
+    assert (dest / "alias").is_symlink() and (dest / "alias").read_bytes() == b"x"
+    chained = make_tar(tmp_path / "bad.tar", {}, "w", links=[("l1", "."), ("l2", "l1/../..")])
+    with pytest.raises(UnsafeArchiveError, match="'l2'"):
+        download.extract(chained, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
