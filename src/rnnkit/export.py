@@ -1,0 +1,599 @@
+"""Export a trained run to ONNX or TorchScript, checked against a second runtime.
+
+``export(run_dir, "onnx")`` writes ``run_dir/export/``::
+
+    model.onnx | model.pt   the network, batch and time axes dynamic
+    io.json                 inputs and outputs (names, dtypes, shapes), the checks made
+    preprocess/*.json       the run's vocabulary, scaler and labels, to prepare inputs
+
+What each task exports (batch-first everywhere, ``batch`` and ``time`` dynamic):
+
+* language model: one chunk step ``(tokens (B, T), h0, c0) -> (logits (B, T, V), h_n,
+  c_n)`` (no ``c0``/``c_n`` for GRU and RNN cells), so a caller carries the state from
+  chunk to chunk and generates one token at a time;
+* classifier: ``(inputs (B, T) ids | (B, T, F) features, lengths (B,)) -> logits (B, C)``;
+* forecaster: ``window (B, L, F) -> forecast (B, horizon, K)``, in scaled units;
+* synthetic sequence tasks: ``inputs (B, T, F) -> outputs``.
+
+Only torch's own recurrent kernels export with a dynamic time axis (they become ONNX
+LSTM/GRU/RNN nodes, or ``aten::lstm`` calls in TorchScript): a Python time loop, which
+the reference path and the extended-option kernels of :mod:`rnnkit.nn.fused` are, would
+be unrolled to the traced length. Before tracing, each rnnkit.nn layer is rebuilt as a
+plain layer on torch's kernels with the same weights. Recurrent dropout and weight drop
+are off at inference, so they drop out; layer norm, zoneout and the GRU's
+``reset_after=False`` change the inference function and have no such kernel: exporting
+them is a :class:`~rnnkit.errors.UserError` naming the option.
+
+After writing, the file is loaded back (onnxruntime for ONNX, ``torch.jit.load`` for
+TorchScript) and run on inputs with a batch size and length other than the traced ones;
+its outputs must match the PyTorch model's within :data:`TOLERANCE`, or nothing is left
+in place. Files are written to a temporary name and renamed once checked.
+
+ONNX goes through torch's TorchScript-based exporter (``dynamo=False``): on torch 2.13
+the torch.export-based one fixes the LSTM's sequence length at the traced value, and
+onnxruntime then rejects any other length.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import json
+import logging
+import shutil
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.errors import MissingExtraError, UserError
+from rnnkit.train import checkpoint
+
+log = logging.getLogger(__name__)
+
+FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}
+EXPORT_DIR = "export"
+IO_FILE = "io.json"
+ONNX_OPSET = 17
+#: Largest absolute difference allowed between the exported model and PyTorch.
+TOLERANCE = 1e-4
+
+# Shapes traced and checked: the check uses other sizes, and a one-token step (the
+# shape generation feeds), so a size baked into the graph cannot pass unnoticed.
+TRACE_BATCH, TRACE_STEPS = 2, 5
+CHECK_SHAPES = ((3, 11), (1, 1))
+
+
+class ExportMismatchError(RuntimeError):
+    """An exported model whose outputs differ from the PyTorch model's."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output: its name, dtype and shape (ints, or names of dynamic axes)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | str, ...]
+    description: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What is traced: a module, its inputs and outputs, and how to make sample inputs.
+
+    ``sample(batch, steps, generator)`` returns a tuple of input tensors in the order of
+    ``inputs``.
+    """
+
+    module: nn.Module
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    sample: Callable[[int, int, torch.Generator], tuple[Tensor, ...]]
+    extra: dict[str, Any]
+
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        """ONNX dynamic axes: for every tensor, the positions of its named dimensions."""
+        return {
+            spec.name: {axis: size for axis, size in enumerate(spec.shape) if isinstance(size, str)}
+            for spec in (*self.inputs, *self.outputs)
+        }
+
+
+# ----------------------------------------------------------------------------- public
+
+
+def export(run_dir: str | Path, format: str, output: str | Path | None = None) -> Path:
+    """Export a finished run's model as ONNX or TorchScript and check it; returns its path.
+
+    Args:
+        run_dir: a run directory from :func:`rnnkit.train`.
+        format: ``"onnx"`` (needs the ``export`` extra: onnx, onnxruntime) or
+            ``"torchscript"``.
+        output: the folder to write into (default ``run_dir/export``).
+
+    Writes ``model.onnx`` or ``model.pt``, ``io.json`` and ``preprocess/*.json`` there.
+    Raises :class:`~rnnkit.errors.UserError` for an unknown format or a model option
+    that cannot be exported, :class:`~rnnkit.errors.MissingExtraError` when ONNX is asked
+    for without onnx/onnxruntime, and :class:`ExportMismatchError` when the exported
+    model's outputs differ from PyTorch's by more than :data:`TOLERANCE`.
+    """
+    if format not in FORMATS:
+        raise UserError(f"format={format!r} is not an export format; use one of: onnx, torchscript")
+    if format == "onnx":
+        _require_onnx()
+    from rnnkit.predictor import load
+
+    run_dir = Path(run_dir)
+    predictor = load(run_dir)
+    out_dir = Path(output) if output is not None else run_dir / EXPORT_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / FORMATS[format]
+
+    reference = signature(predictor.model, predictor.info)
+    exportable = signature(exportable_copy(predictor.model), predictor.info)
+    generator = torch.Generator().manual_seed(0)
+    trace_inputs = exportable.sample(TRACE_BATCH, TRACE_STEPS, generator)
+    checks = [(b, t, reference.sample(b, t, generator)) for b, t in CHECK_SHAPES]
+
+    with checkpoint.atomic_path(path) as temporary:
+        if format == "onnx":
+            _write_onnx(exportable, trace_inputs, temporary)
+            runner = _onnx_runner(temporary, exportable)
+        else:
+            _write_torchscript(exportable, trace_inputs, temporary)
+            runner = _torchscript_runner(temporary)
+        results = [_check(reference, runner, b, t, inputs) for b, t, inputs in checks]
+        worst = max(result["max_abs_diff"] for result in results)
+        if worst > TOLERANCE:
+            raise ExportMismatchError(
+                f"the {format} export differs from the PyTorch model by {worst:.3g} "
+                f"(tolerance {TOLERANCE:g}); nothing was written"
+            )
+    log.info(
+        "%s export checked against PyTorch: max abs diff %.3g at (batch, time) %s",
+        format,
+        worst,
+        ", ".join(f"({r['batch']}, {r['time']})" for r in results),
+    )
+    files = _copy_preprocessing(run_dir, out_dir)
+    _write_io(out_dir, predictor.task, exportable, files, format, path.name, results)
+    return path
+
+
+def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
+    """The traced interface of a task model (see the module docstring)."""
+    from rnnkit.models.classifier import SequenceClassifier
+    from rnnkit.models.forecaster import Forecaster
+    from rnnkit.models.language_model import LanguageModel
+    from rnnkit.train.long_range import SequenceModel
+
+    if isinstance(model, LanguageModel):
+        return _language_model_signature(model)
+    if isinstance(model, SequenceClassifier):
+        return _classifier_signature(model, info)
+    if isinstance(model, Forecaster):
+        return _forecaster_signature(model, info)
+    if isinstance(model, SequenceModel):
+        return _sequence_model_signature(model, info)
+    raise UserError(
+        f"{type(model).__name__} models cannot be exported; export supports language "
+        "models, classifiers, forecasters and the synthetic sequence tasks"
+    )
+
+
+def exportable_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in evaluation mode whose rnnkit.nn layers run torch's kernels.
+
+    Each rnnkit.nn layer is rebuilt as a plain layer (``impl="fused"``) with the same
+    weights; options that are off at inference (recurrent dropout, weight drop) are
+    dropped. Raises :class:`UserError` for an option that changes the inference function
+    and has no torch kernel.
+    """
+    import rnnkit.nn as rnn
+
+    model = copy.deepcopy(model).eval()
+    layers = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, rnn.RNN | rnn.LSTM | rnn.GRU)
+    ]
+    for name, layer in layers:
+        _refuse_unexportable(layer)
+        options: dict[str, Any] = {}
+        if isinstance(layer, rnn.RNN):
+            options["nonlinearity"] = layer.nonlinearity
+        plain = type(layer)(
+            layer.input_size,
+            layer.hidden_size,
+            layer.num_layers,
+            layer.bias,
+            layer.batch_first,
+            0.0,  # dropout between layers is off at inference
+            layer.bidirectional,
+            impl="fused",
+            **options,
+        )
+        plain.load_state_dict(layer.state_dict())
+        parent_name, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(parent_name), attribute, plain.eval())
+    return model
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def _refuse_unexportable(layer: nn.Module) -> None:
+    """UserError for a layer option that changes inference and has no torch kernel."""
+    why = "torch's recurrent kernels, which export with a dynamic time axis, do not have it"
+    if layer.layer_norm:
+        raise UserError(f"model.layer_norm=true cannot be exported: {why}")
+    zoneout = layer.zoneout if isinstance(layer.zoneout, tuple) else (layer.zoneout,)
+    if any(zoneout):
+        raise UserError(f"model.zoneout={layer.zoneout} cannot be exported: {why}")
+    if getattr(layer, "reset_after", True) is False:
+        raise UserError(f"model.reset_after=false (GRU) cannot be exported: {why}")
+
+
+# ----------------------------------------------------------------------------- signatures
+
+
+class LanguageModelStep(nn.Module):
+    """A language model's chunk step, batch-first: ``(tokens, h0[, c0]) -> (logits,
+    h_n[, c_n])`` with tokens (B, T), states (L, B, H) and logits (B, T, V)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.has_cell = model.config.cell == "lstm"
+
+    def forward(self, tokens: Tensor, h0: Tensor, c0: Tensor | None = None) -> tuple[Tensor, ...]:
+        state = (h0, c0) if self.has_cell else h0
+        logits, state = self.model(tokens.transpose(0, 1), state)  # (T, B, V)
+        logits = logits.transpose(0, 1)  # (B, T, V)
+        if self.has_cell:
+            return logits, state[0], state[1]
+        return logits, state
+
+
+def _language_model_signature(model: nn.Module) -> Signature:
+    config = model.config
+    step = LanguageModelStep(model).eval()
+    state_shape = (config.num_layers, "batch", config.hidden_size)
+    names = ("h0", "c0") if step.has_cell else ("h0",)
+    state_inputs = tuple(
+        TensorSpec(
+            name,
+            "float32",
+            state_shape,
+            "recurrent state (layers, batch, hidden): zeros to start a text, "
+            f"the previous call's {name[0]}_n to continue it",
+        )
+        for name in names
+    )
+    state_outputs = tuple(
+        TensorSpec(f"{name[0]}_n", "float32", state_shape, "state after the chunk")
+        for name in names
+    )
+
+    def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        tokens = torch.randint(0, config.vocab_size, (batch, steps), generator=generator)
+        shape = (config.num_layers, batch, config.hidden_size)
+        states = tuple(torch.randn(shape, generator=generator) for _ in names)
+        return (tokens, *states)
+
+    return Signature(
+        module=step,
+        inputs=(
+            TensorSpec(
+                "tokens",
+                "int64",
+                ("batch", "time"),
+                "token ids from preprocess/text_pipeline.json",
+            ),
+            *state_inputs,
+        ),
+        outputs=(
+            TensorSpec(
+                "logits",
+                "float32",
+                ("batch", "time", config.vocab_size),
+                "next-token logits at every position (softmax gives probabilities)",
+            ),
+            *state_outputs,
+        ),
+        sample=sample,
+        extra={"vocab_size": config.vocab_size, "cell": config.cell},
+    )
+
+
+def _classifier_signature(model: nn.Module, info: dict[str, Any]) -> Signature:
+    text = info.get("input") == "text"
+    num_classes = model.head.out_features
+    if text:
+        vocab_size = model.inputs.num_embeddings
+        inputs_spec = TensorSpec(
+            "inputs",
+            "int64",
+            ("batch", "time"),
+            "token ids from preprocess/text_pipeline.json, padded with 0 after each text",
+        )
+    else:
+        channels = model.inputs.in_features
+        inputs_spec = TensorSpec(
+            "inputs",
+            "float32",
+            ("batch", "time", channels),
+            "features scaled with preprocess/scaler.json, padded after each sequence",
+        )
+
+    def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        if text:
+            inputs = torch.randint(1, vocab_size, (batch, steps), generator=generator)
+        else:
+            inputs = torch.randn((batch, steps, channels), generator=generator)
+        # One full-length sequence and shorter ones, so the padded path is traced and
+        # checked (all lengths equal would trace the unpadded path only).
+        lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
+        lengths[0] = steps
+        if batch > 1 and steps > 1:
+            lengths[1] = max(1, steps - 2)
+        return inputs, lengths
+
+    return Signature(
+        module=model,
+        inputs=(
+            inputs_spec,
+            TensorSpec("lengths", "int64", ("batch",), "true length of each sequence (1..time)"),
+        ),
+        outputs=(
+            TensorSpec(
+                "logits",
+                "float32",
+                ("batch", num_classes),
+                "class logits in the order of 'classes' (softmax gives probabilities)",
+            ),
+        ),
+        sample=sample,
+        extra={"classes": info.get("classes")},
+    )
+
+
+def _forecaster_signature(model: nn.Module, info: dict[str, Any]) -> Signature:
+    features, targets, horizon = model.input_size, model.num_targets, model.horizon
+
+    def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        return (torch.randn((batch, steps, features), generator=generator),)
+
+    return Signature(
+        module=model,
+        inputs=(
+            TensorSpec(
+                "window",
+                "float32",
+                ("batch", "time", features),
+                "the last steps of the series (trained with lookback "
+                f"{info.get('lookback')}), columns {info.get('columns')}, scaled with "
+                "preprocess/scaler.json",
+            ),
+        ),
+        outputs=(
+            TensorSpec(
+                "forecast",
+                "float32",
+                ("batch", horizon, targets),
+                f"the next {horizon} steps of {info.get('target_columns')}, scaled "
+                "(invert with preprocess/scaler.json)",
+            ),
+        ),
+        sample=sample,
+        extra={
+            "lookback": info.get("lookback"),
+            "horizon": horizon,
+            "columns": info.get("columns"),
+            "target_columns": info.get("target_columns"),
+            "frequency": info.get("frequency"),
+        },
+    )
+
+
+def _sequence_model_signature(model: nn.Module, info: dict[str, Any]) -> Signature:
+    features = model.recurrent.input_size
+    outputs = model.head.out_features
+    shape: tuple[int | str, ...] = (
+        ("batch", "time", outputs) if model.per_step else ("batch", outputs)
+    )
+
+    def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        return (torch.randn((batch, steps, features), generator=generator),)
+
+    return Signature(
+        module=model,
+        inputs=(TensorSpec("inputs", "float32", ("batch", "time", features), "input sequence"),),
+        outputs=(
+            TensorSpec(
+                "outputs",
+                "float32",
+                shape,
+                "class logits at every step" if model.per_step else "one prediction per sequence",
+            ),
+        ),
+        sample=sample,
+        extra={"dataset": info.get("dataset")},
+    )
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+@contextmanager
+def _quiet_tracing() -> Iterator[None]:
+    """Silence the tracer's notes on Python values (the layers' shape checks) and the
+    exporters' deprecation notes: the check after export is what proves a trace general."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message=".*torch.jit.*is deprecated.*")
+        warnings.filterwarnings("ignore", message=".*The feature will be removed.*")
+        warnings.filterwarnings("ignore", message=".*variable length with (LSTM|GRU|RNN).*")
+        yield
+
+
+def _write_onnx(signature: Signature, inputs: tuple[Tensor, ...], path: Path) -> None:
+    import onnx
+
+    with _quiet_tracing(), torch.no_grad():
+        torch.onnx.export(
+            signature.module,
+            inputs,
+            str(path),
+            dynamo=False,
+            input_names=[spec.name for spec in signature.inputs],
+            output_names=[spec.name for spec in signature.outputs],
+            dynamic_axes=signature.dynamic_axes(),
+            opset_version=ONNX_OPSET,
+        )
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def _write_torchscript(signature: Signature, inputs: tuple[Tensor, ...], path: Path) -> None:
+    with _quiet_tracing(), torch.no_grad():
+        traced = torch.jit.trace(signature.module, inputs, check_trace=False)
+        torch.jit.save(traced, str(path))
+
+
+Runner = Callable[[tuple[Tensor, ...]], tuple[Tensor, ...]]
+
+
+def _onnx_runner(path: Path, signature: Signature) -> Runner:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [spec.name for spec in signature.inputs]
+
+    def run(inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        feed = {name: tensor.numpy() for name, tensor in zip(names, inputs, strict=True)}
+        return tuple(torch.from_numpy(array) for array in session.run(None, feed))
+
+    return run
+
+
+def _torchscript_runner(path: Path) -> Runner:
+    with _quiet_tracing():
+        loaded = torch.jit.load(str(path), map_location="cpu")
+
+    def run(inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        with torch.no_grad():
+            result = loaded(*inputs)
+        return result if isinstance(result, tuple) else (result,)
+
+    return run
+
+
+def _check(
+    reference: Signature, runner: Runner, batch: int, steps: int, inputs: tuple[Tensor, ...]
+) -> dict[str, Any]:
+    """Run the exported model and PyTorch on ``inputs``; the largest difference."""
+    with torch.no_grad():
+        expected = reference.module(*inputs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    actual = runner(inputs)
+    if len(actual) != len(expected):
+        raise ExportMismatchError(
+            f"the export returns {len(actual)} outputs, the PyTorch model {len(expected)}"
+        )
+    diff = 0.0
+    for name, got, want in zip(
+        (spec.name for spec in reference.outputs), actual, expected, strict=True
+    ):
+        if got.shape != want.shape:
+            raise ExportMismatchError(
+                f"output {name!r} has shape {tuple(got.shape)} in the export, "
+                f"{tuple(want.shape)} in PyTorch (batch {batch}, time {steps})"
+            )
+        diff = max(diff, float((got.float() - want.float()).abs().max()))
+    return {"batch": batch, "time": steps, "max_abs_diff": diff}
+
+
+def _copy_preprocessing(run_dir: Path, out_dir: Path) -> list[str]:
+    """Copy the run's preprocess/*.json beside the model; their paths relative to it."""
+    source = run_dir / checkpoint.PREPROCESS_DIR
+    target = out_dir / checkpoint.PREPROCESS_DIR
+    copied = []
+    for path in sorted(source.glob("*.json")):
+        destination = target / path.name
+        if path.resolve() != destination.resolve():
+            with checkpoint.atomic_path(destination) as temporary:
+                shutil.copyfile(path, temporary)
+        copied.append(f"{checkpoint.PREPROCESS_DIR}/{path.name}")
+    return copied
+
+
+def _write_io(
+    out_dir: Path,
+    task: str,
+    signature: Signature,
+    preprocessing: list[str],
+    format: str,
+    model_file: str,
+    checks: list[dict[str, Any]],
+) -> None:
+    """Write io.json; entries of the other format stay while its file is there."""
+    path = out_dir / IO_FILE
+    exports: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+            exports = {
+                name: entry
+                for name, entry in previous.get("exports", {}).items()
+                if name != format and (out_dir / entry.get("file", "")).is_file()
+            }
+        except (json.JSONDecodeError, AttributeError):
+            exports = {}
+    exports[format] = {
+        "file": model_file,
+        "runtime": _runtime(format),
+        "checks": checks,
+        "tolerance": TOLERANCE,
+    }
+    if format == "onnx":
+        exports[format]["opset"] = ONNX_OPSET
+    description = {
+        "task": task,
+        "inputs": [spec.as_json() for spec in signature.inputs],
+        "outputs": [spec.as_json() for spec in signature.outputs],
+        "dynamic_axes": {"batch": "sequences per call", "time": "steps per sequence"},
+        "preprocessing": preprocessing,
+        **{key: value for key, value in signature.extra.items() if value is not None},
+        "torch": torch.__version__,
+        "exports": dict(sorted(exports.items())),
+    }
+    checkpoint.write_json(path, description)
+
+
+def _runtime(format: str) -> str:
+    if format == "onnx":
+        return f"onnxruntime {importlib.metadata.version('onnxruntime')}"
+    return f"torch.jit {torch.__version__}"
+
+
+def _require_onnx() -> None:
+    for package in ("onnx", "onnxruntime"):
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            raise MissingExtraError(package, "export", "ONNX export") from None
