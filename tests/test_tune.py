@@ -117,9 +117,9 @@ def test_rnnkit_tune_returns_the_summary(tmp_path: Path, monkeypatch) -> None:
     # The name is the function even though the submodule rnnkit.tune is imported.
     summary = rnnkit.tune(config, {"name": "api"}, trials=3)
     assert isinstance(summary, tune_module.StudySummary)
-    assert summary.study_name == "api" and summary.study_dir == Path("runs") / "api"
+    assert summary.study_name == "api" and summary.study_dir == tmp_path / "runs" / "api"
     assert summary.best_params == {"model.hidden_size": 8}
-    assert summary.best_run_dir == Path("runs/api/trial-0000")
+    assert summary.best_run_dir == tmp_path / "runs" / "api" / "trial-0000"
     assert (summary.best_run_dir / "metrics.json").is_file()
 
 
@@ -182,6 +182,14 @@ def test_resumed_study_adds_trials_instead_of_starting_over(tmp_path: Path) -> N
     again = tune(random_config(1, 2), trials=4, study_dir=study, run_trial=scored_trial)
     assert len(again.trials) == 4
     assert sorted(p.name for p in study.glob("trial-*")) == [f"trial-000{i}" for i in range(4)]
+
+
+def test_grid_larger_than_the_budget_runs_in_order_and_continues(tmp_path: Path) -> None:
+    config = base_config(sampler="grid", trials=2, space={"model.hidden_size": [8, 16, 32]})
+    first = tune(config, study_dir=tmp_path, run_trial=scored_trial)
+    assert [row.params["model.hidden_size"] for row in first.trials] == [8, 16]
+    rest = tune(config, trials=10, study_dir=tmp_path, run_trial=scored_trial)
+    assert [row.params["model.hidden_size"] for row in rest.trials] == [8, 16, 32]
 
 
 def test_interrupted_grid_continues_and_reruns_only_the_interrupted_point(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ every write through a lock file and has neither problem. Any Optuna RDB URL
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
@@ -43,7 +44,7 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -339,6 +340,8 @@ class _Plan:
     deadline: float | None  # time.time() after which no new trial starts
     run_trial: RunTrial
     threads: int | None  # torch threads per worker process
+    cwd: Path  # relative data paths in the config are relative to it
+    log_level: int
 
 
 def tune(
@@ -355,10 +358,11 @@ def tune(
 
     ``trials`` is the study's total budget (default ``tune.trials``): re-running a
     finished study runs nothing new, a larger budget adds trials, an interrupted study
-    continues. A grid runs each of its points once, whatever the budget. ``workers``
+    continues. A grid runs each point once, in order, up to the budget. ``workers``
     processes share the study through ``storage`` (default: a journal file in the
     study directory ``runs/<study_name>``). ``run_trial`` trains one trial (default
-    :func:`train_trial`); it must be a module-level function when ``workers > 1``. Returns the study summary; writes best.yaml, trials.csv and the plots.
+    :func:`train_trial`); it must be a module-level function when ``workers > 1``.
+    Returns the study summary; writes best.yaml, trials.csv and the plots.
     """
     base = config_module.load(config, overrides)
     if base.tune is None:
@@ -380,6 +384,8 @@ def tune(
     if not study_name or any(sep in study_name for sep in ("/", "\\")) or study_name in {".", ".."}:
         raise ConfigError(f"study name {study_name!r} cannot name a folder; use letters and dashes")
     folder = Path(study_dir) if study_dir is not None else Path("runs") / study_name
+    # Absolute: workers on a fork server or another machine start in another directory.
+    folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     storage_spec = storage or tune_config.storage or str(folder / "study.journal")
     if workers > 1 and storage_spec.startswith("sqlite"):
@@ -412,6 +418,8 @@ def tune(
         deadline=time.time() + tune_config.timeout if tune_config.timeout else None,
         run_trial=run_trial or train_trial,
         threads=max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None,
+        cwd=Path.cwd(),
+        log_level=logging.getLogger("rnnkit").getEffectiveLevel(),
     )
     if queued:
         if workers == 1:
@@ -502,20 +510,27 @@ def _fail_abandoned(study: optuna.Study) -> None:
 def _fill_queue(study: optuna.Study, tune_config: TuneConfig) -> int:
     """Queue the trials still to run; returns how many are queued now."""
     trials = study.get_trials(deepcopy=False)
-    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    # Interrupted trials do not count: their points (or budget) are queued again.
+    room = tune_config.trials - sum(1 for t in trials if not _retryable(t))
     if tune_config.sampler == "grid":
         taken = {
             _point_key(t.system_attrs.get("fixed_params", t.params))
             for t in trials
             if not _retryable(t)
         }
-        for point in grid_points(tune_config.space):
-            if _point_key(point) not in taken:
-                study.enqueue_trial(point)
-                taken.add(_point_key(point))
+        missing = [p for p in grid_points(tune_config.space) if _point_key(p) not in taken]
+        if len(missing) > room:
+            log.warning(
+                "the grid has %d point(s) not run yet; the budget of %d trial(s) leaves "
+                "room for %d: raise --trials (tune.trials) for the rest",
+                len(missing),
+                tune_config.trials,
+                max(room, 0),
+            )
+        for point in missing[: max(room, 0)]:
+            study.enqueue_trial(point)
     else:
-        counted = sum(1 for t in trials if not _retryable(t))
-        for _ in range(tune_config.trials - counted):
+        for _ in range(room):
             study.enqueue_trial({})
     waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     return len(waiting)
@@ -535,7 +550,7 @@ def _run_workers(plan: _Plan, workers: int) -> None:
     else:
         context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_work, args=(plan, index), name=f"rnnkit-tune-{index}")
+        context.Process(target=_worker_process, args=(plan, index), name=f"rnnkit-tune-{index}")
         for index in range(workers)
     ]
     for process in processes:
@@ -558,23 +573,51 @@ def _run_workers(plan: _Plan, workers: int) -> None:
             log.error("worker %d exited with code %s", index, process.exitcode)
 
 
-def _work(plan: _Plan, worker_index: int) -> None:
-    """A worker: claim queued trials one at a time and run them until the queue is empty."""
+def _worker_process(plan: _Plan, worker_index: int) -> None:
+    """Entry point of a worker process: the launcher's directory, logging and threads."""
+    os.chdir(plan.cwd)  # a fork server's children start in the server's directory
+    logging.basicConfig(
+        level=plan.log_level, format=f"[worker {worker_index}] %(levelname)s %(message)s"
+    )
     if plan.threads is not None:
         import torch
 
         torch.set_num_threads(plan.threads)
+    try:
+        _work(plan, worker_index)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches every worker; the trial is recorded as interrupted already.
+        raise SystemExit(130) from None
+
+
+def _work(plan: _Plan, worker_index: int) -> None:
+    """A worker: claim queued trials one at a time and run them until the queue is empty."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tune_config = TuneConfig.model_validate(plan.tune_config)
     storage = open_storage(plan.storage)
     study = optuna.load_study(study_name=plan.study_name, storage=storage)
     study.sampler = _sampler(tune_config, worker_index, len(study.get_trials(deepcopy=False)))
     study.pruner = _pruner(tune_config)
-    while plan.deadline is None or time.time() < plan.deadline:
-        trial = _claim(study)
-        if trial is None:
-            return
-        _run_one(study, trial, plan, tune_config)
+    with _quiet_lightning():
+        while plan.deadline is None or time.time() < plan.deadline:
+            trial = _claim(study)
+            if trial is None:
+                return
+            _run_one(study, trial, plan, tune_config)
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Lightning's per-run notices (accelerators, tips), repeated for every trial, hidden."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _sampler(
