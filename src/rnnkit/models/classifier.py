@@ -1,6 +1,8 @@
 """Many-to-one sequence classifier for text and multichannel numeric sequences.
 
-    tokens (B, T) --embedding--> (B, T, E)   or   features (B, T, F) --linear--> (B, T, E)
+    tokens (B, T) --embedding (word dropout)--> (B, T, E)
+        or features (B, T, F) --linear--> (B, T, E)
+    --locked input dropout-->
     --recurrent layers (rnnkit.nn, optionally bidirectional)--> (B, T, D·H)
     --pooling over the valid steps (last | mean | max | attention)--> (B, D·H)
     --dropout--> --linear--> logits (B, C)
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 
 from rnnkit.config import ModelConfig
+from rnnkit.nn.regularization import LockedDropout, embedding_dropout
 
 Pooling = Literal["last", "mean", "max", "attention"]
 
@@ -84,7 +87,9 @@ class SequenceClassifier(nn.Module):
             self.inputs: nn.Module = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
         else:
             self.inputs = nn.Linear(int(input_size), embedding_size)  # type: ignore[arg-type]
-        self.input_dropout = nn.Dropout(config.input_dropout)
+        self.embedding_dropout = config.embedding_dropout if vocab_size is not None else 0.0
+        # Locked (variational) dropout: one mask per sequence, shared by every step.
+        self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
         self.recurrent = make_recurrent(config, embedding_size)
         features = config.hidden_size * (2 if config.bidirectional else 1)
         # Attention pooling scores each step with one learned vector (a linear layer).
@@ -100,7 +105,12 @@ class SequenceClassifier(nn.Module):
         if lengths is None:
             lengths = torch.full((batch,), steps, dtype=torch.long)
         lengths = lengths.to("cpu", torch.long)
-        embedded = self.input_dropout(self.inputs(inputs))  # (B, T, E)
+        if isinstance(self.inputs, nn.Embedding):
+            # Drops whole words (the same word everywhere in the batch), not occurrences.
+            embedded = embedding_dropout(self.inputs, inputs, self.embedding_dropout, self.training)
+        else:
+            embedded = self.inputs(inputs)
+        embedded = self.input_dropout(embedded)  # (B, T, E)
         outputs, _ = self.recurrent(embedded, lengths=lengths)  # (B, T, D*H)
         mask = valid_mask(lengths, steps).to(outputs.device)  # (B, T)
         pooled = self._pool(outputs, mask, lengths.to(outputs.device))  # (B, D*H)
