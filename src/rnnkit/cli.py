@@ -256,6 +256,28 @@ def forecast_command(
     typer.echo(f"wrote {csv_path} and {png_path}")
 
 
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory from rnnkit train.")],
+    export_format: Annotated[
+        str, typer.Option("--format", help="onnx (needs rnnkit[export]) or torchscript.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option(help="Folder to write into (default: RUN_DIR/export).")
+    ] = None,
+) -> None:
+    """Export the model with dynamic batch and time axes, checked against PyTorch.
+
+    Writes the model, io.json (inputs, outputs, checks) and the preprocessing JSON;
+    prints the model's path.
+
+    Example: rnnkit export runs/ptb-word-small-20260101-120000 --format onnx
+    """
+    from rnnkit.export import export
+
+    typer.echo(str(export(run_dir, export_format, output)))
+
+
 # ----------------------------------------------------------------------------- data
 
 
