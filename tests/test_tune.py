@@ -285,7 +285,8 @@ def test_diverging_trial_is_pruned_and_worse_trials_are_pruned_early(tmp_path: P
     assert [rows[lr].state for lr in (0.01, 0.02, 0.005)] == ["COMPLETE"] * 3
 
 
-def test_pruning_callback_reports_each_validation_in_lightning(tmp_path: Path) -> None:
+def fit_regression(tmp_path: Path, pruning: TrialPruning, *, lr: float = 0.1, epochs: int = 5):
+    """Fit y = 3x with Lightning, logging val/loss only; returns the trainer."""
     import lightning
 
     class Regression(lightning.LightningModule):
@@ -302,17 +303,13 @@ def test_pruning_callback_reports_each_validation_in_lightning(tmp_path: Path) -
             self.log("val/loss", torch.nn.functional.mse_loss(self.layer(x), y))
 
         def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
+            return torch.optim.SGD(self.parameters(), lr=lr)
 
     torch.manual_seed(0)
     x = torch.randn(32, 1)
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, 3 * x), batch_size=8)
-    # Prune as soon as the loss is above 0: the first real validation must stop the fit.
-    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.0))
-    trial = study.ask()
-    pruning = TrialPruning(trial, "loss")
     trainer = lightning.Trainer(
-        max_epochs=5,
+        max_epochs=epochs,
         callbacks=[pruning],
         logger=False,
         enable_checkpointing=False,
@@ -320,14 +317,36 @@ def test_pruning_callback_reports_each_validation_in_lightning(tmp_path: Path) -
         enable_model_summary=False,
         default_root_dir=tmp_path,
     )
+    trainer.fit(Regression(), data, data)
+    return trainer
+
+
+def test_pruning_callback_reports_each_validation_in_lightning(tmp_path: Path) -> None:
+    # Prune as soon as the loss is above 0: the first real validation must stop the fit.
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.0))
+    pruning = TrialPruning(study.ask(), "loss")
     with pytest.raises(optuna.TrialPruned):
-        trainer.fit(Regression(), data, data)
+        fit_regression(tmp_path, pruning)
 
     reported = study.trials[0].intermediate_values
     assert list(reported) == [1]  # the sanity check is not reported; epoch 1 is step 1
-    assert reported[1] == pytest.approx(trainer.callback_metrics["val/loss"].item())
-    assert trainer.current_epoch == 0
+    assert reported[1] > 0
     assert pruning.pruned_reason.startswith("pruned at validation 1: val/loss = ")
+
+
+def test_pruning_callback_without_the_metric_logged_stops_only_a_diverging_run(
+    tmp_path: Path,
+) -> None:
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.0))
+    # rmse is computed at the end of a run only: nothing to report, nothing pruned.
+    trainer = fit_regression(tmp_path, TrialPruning(study.ask(), "rmse"), epochs=2)
+    assert trainer.current_epoch == 2 and study.trials[0].intermediate_values == {}
+    # A step of 1e30 overflows the weights: the NaN/inf validation loss stops the run.
+    pruning = TrialPruning(study.ask(), "rmse")
+    with pytest.raises(optuna.TrialPruned):
+        fit_regression(tmp_path, pruning, lr=1e30)
+    assert pruning.pruned_reason.startswith("val/loss = ")
+    assert pruning.pruned_reason.endswith("at validation 1 (diverged)")
 
 
 # ----------------------------------------------------------------------------- config errors
@@ -478,18 +497,23 @@ def test_real_training_trials_report_each_validation_and_a_diverging_lr_fails(
             "accelerator": "cpu",
             "log_every_n_steps": 1000,
         },
-        "tune": {"sampler": "grid", "pruner": "none", "space": {"train.optimizer.lr": [1.0, 1e12]}},
+        "tune": {
+            "sampler": "grid",
+            "metric": "perplexity",  # logged during training as val/ppl
+            "pruner": "none",
+            "space": {"train.optimizer.lr": [1.0, 1e12]},
+        },
     }
     summary = tune(config, study_dir=tmp_path / "study")
 
     good, diverged = summary.trials
     assert good.state == "COMPLETE" and good.params == {"train.optimizer.lr": 1.0}
     metrics = json.loads((good.run_dir / "metrics.json").read_text())
-    assert good.value == metrics["val"]["loss"] < math.log(len(words) + 1)
+    assert good.value == metrics["val"]["perplexity"] < len(words) + 1
     assert (good.run_dir / "model.safetensors").is_file()
     assert diverged.state in {"FAIL", "PRUNED"}
     assert "nan" in diverged.reason.lower() or "inf" in diverged.reason.lower()
-    # The pruning callback reported the validation loss after each of the 2 epochs.
+    # The pruning callback reported the validation perplexity after each of the 2 epochs.
     storage = tune_module.open_storage(summary.storage)
     reported = optuna.load_study(study_name="tiny-lm", storage=storage).trials[0]
     assert sorted(reported.intermediate_values) == [1, 2]

@@ -67,6 +67,8 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "forecasting": ("loss", "mae", "rmse", "mape", "smape", "mase"),
 }
 _HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1"}
+# metrics.json name -> the shorter name the LightningModules log during training.
+LOGGED_NAMES = {"perplexity": "ppl"}
 
 # A worker refreshes the heartbeat of its running trial this often; a running trial whose
 # heartbeat is older than the grace period belongs to a worker that died (killed, machine
@@ -129,11 +131,14 @@ class TrialPruning(Callback):
     """Reports a trial's validation metric to Optuna after every validation.
 
     After each validation (not the sanity check) it reads ``val/<metric>`` from the
-    trainer's logged metrics, reports it as the trial's intermediate value at step
-    1, 2, ... (the number of validations so far, which lines trials with equal schedules
-    up for the pruner) and raises :class:`optuna.TrialPruned` when the pruner says the
-    trial is worse than the others were at the same step. A trial that is not
-    Lightning-based (or a test) calls :meth:`report` directly.
+    trainer's logged metrics (``val/ppl`` for perplexity), reports it as the trial's
+    intermediate value at step 1, 2, ... (the number of validations so far, which lines
+    trials with equal schedules up for the pruner) and raises :class:`optuna.TrialPruned`
+    when the pruner says the trial is worse than the others were at the same step, or at
+    once when the metric or the validation loss is NaN or infinite. A metric that is
+    computed only at the end of a run (f1, rmse) cannot be pruned on; the run is then
+    still stopped if its loss diverges. A trial that is not Lightning-based (or a test)
+    calls :meth:`report` directly.
     """
 
     def __init__(self, trial: optuna.Trial, metric: str) -> None:
@@ -142,6 +147,7 @@ class TrialPruning(Callback):
         self.metric = metric
         self.step = 0
         self.pruned_reason: str | None = None
+        self._warned = False
 
     @property
     def monitor(self) -> str:
@@ -165,16 +171,25 @@ class TrialPruning(Callback):
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        value = trainer.callback_metrics.get(self.monitor)
-        if value is None:
+        logged = trainer.callback_metrics
+        for name in (self.monitor, f"val/{LOGGED_NAMES.get(self.metric, self.metric)}"):
+            if name in logged:
+                self.report(float(logged[name]))
+                return
+        loss = logged.get("val/loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.step += 1
+            self.pruned_reason = f"val/loss = {float(loss)} at validation {self.step} (diverged)"
+            raise optuna.TrialPruned(self.pruned_reason)
+        if not self._warned:
+            self._warned = True
             log.warning(
-                "trial %d: no '%s' logged at this validation (logged: %s)",
+                "trial %d: '%s' is not logged during training (logged: %s); this trial "
+                "cannot be pruned early",
                 self.trial.number,
                 self.monitor,
-                ", ".join(sorted(trainer.callback_metrics)) or "nothing",
+                ", ".join(sorted(n for n in logged if n.startswith("val/"))) or "nothing",
             )
-            return
-        self.report(float(value))
 
 
 class RunTrial(Protocol):
@@ -430,7 +445,8 @@ def tune(
 
 
 def _check_metric(config: Config, tune_config: TuneConfig) -> None:
-    valid = TASK_METRICS[config.task]
+    # Tasks not listed here are checked by their first trial (metrics.json names them).
+    valid = TASK_METRICS.get(config.task, (tune_config.metric,))
     if tune_config.metric not in valid:
         raise ConfigError(
             f"tune.metric = {tune_config.metric!r} is not a validation metric of a "
