@@ -59,6 +59,7 @@ class SeriesParts:
     train_end: int
     valid_end: int
     categories: dict[str, list[str]] = field(default_factory=dict)  # one-hot levels
+    date_column: str | list[str] | None = None
 
     @property
     def num_targets(self) -> int:
@@ -86,9 +87,10 @@ def load_parts(config: Config) -> SeriesParts:
             "a time series (a CSV with a date column, or a catalog series such as co2)"
         )
     frame = next(iter(loaded.splits.values()))
+    date_column = data.date_column or loaded.meta.get("date_column")
     table = timeseries.load_series(
         frame,
-        date_column=data.date_column or loaded.meta.get("date_column"),
+        date_column=date_column,
         target=data.target or loaded.meta.get("target"),
         covariates=tuple(data.covariates),
         categorical=tuple(data.categorical),
@@ -114,6 +116,7 @@ def load_parts(config: Config) -> SeriesParts:
         train_end=split.train_end,
         valid_end=split.valid_end,
         categories=table.categories,
+        date_column=date_column,
     )
 
 
@@ -364,6 +367,7 @@ def _save_history(run_dir: Path, config: Config, parts: SeriesParts) -> None:
             "target_columns": parts.target_columns,
             "frequency": parts.frequency,
             "categories": parts.categories,
+            "date_column": parts.date_column,
             "values": parts.values[tail].tolist(),
         },
     )
@@ -458,7 +462,7 @@ def input_series(
     data = config.data
     table = timeseries.load_series(
         series,
-        date_column=data.date_column or _default_date_column(config),
+        date_column=history.get("date_column"),
         target=list(info["target_columns"]),
         covariates=tuple(data.covariates),
         categorical=tuple(data.categorical),
@@ -482,13 +486,6 @@ def input_series(
         )
     values = np.asarray(timeseries.fill_missing(table.values, data.fill_missing), dtype=np.float32)
     return table.index, values
-
-
-def _default_date_column(config: Config) -> str | None:
-    from rnnkit.data import sources
-
-    meta = sources.load(config.data.dataset, cache_dir=config.data.cache_dir, offline=True).meta
-    return meta.get("date_column")
 
 
 def forecast_from(
