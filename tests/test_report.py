@@ -1,0 +1,187 @@
+"""report.html: self-contained (every image embedded and decodable, no network), every
+metric in the table, rebuilt by ``rnnkit report`` and after ``rnnkit diagnose``."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import warnings
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from matplotlib.image import imread
+
+from rnnkit.cli import main
+from rnnkit.report import REPORT_FILE, build_html, metrics_table, write_report
+from rnnkit.train.api import train
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class ReportParser(HTMLParser):
+    """Collects images, table cells and every URL-bearing attribute of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.cells: list[str] = []
+        self.urls: list[str] = []
+        self.headings: list[str] = []
+        self._in: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "img":
+            self.images.append(values)
+        for key in ("src", "href"):
+            if key in values and tag != "img":
+                self.urls.append(values[key])
+        if tag in ("td", "th", "h2"):
+            self._in = tag
+            self._text = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self.cells.append(self._text.strip())
+        elif tag == "h2":
+            self.headings.append(self._text.strip())
+        self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in is not None:
+            self._text += data
+
+
+def parse(path: Path) -> tuple[ReportParser, str]:
+    text = path.read_text(encoding="utf-8")
+    parser = ReportParser()
+    parser.feed(text)
+    return parser, text
+
+
+def decoded_images(parser: ReportParser) -> dict[str, bytes]:
+    images = {}
+    for image in parser.images:
+        prefix = "data:image/png;base64,"
+        assert image["src"].startswith(prefix), image["alt"]
+        data = base64.b64decode(image["src"][len(prefix) :], validate=True)
+        assert data.startswith(PNG_SIGNATURE)
+        array = imread(io.BytesIO(data), format="png")  # decodes the whole image
+        assert array.ndim == 3 and min(array.shape[:2]) > 50
+        images[image["alt"]] = data
+    return images
+
+
+@pytest.fixture(scope="module")
+def copy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "copy"
+    config = {
+        "name": "copy-tiny",
+        "seed": 0,
+        "task": "sequence_labeling",
+        "data": {
+            "dataset": "copy",
+            "length": 5,
+            "train_samples": 64,
+            "eval_samples": 32,
+            "batch_size": 16,
+        },
+        "model": {"cell": "gru", "hidden_size": 8},
+        "train": {"max_epochs": 2, "gradient_clip": 0.5, "progress_bar": False},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return train(config, run_dir=run_dir)
+
+
+@pytest.mark.slow
+def test_training_writes_a_self_contained_report(copy_run: Path) -> None:
+    parser, text = parse(copy_run / REPORT_FILE)
+    assert parser.urls == []  # no stylesheet, script or link to fetch
+    assert "http://" not in text and "https://" not in text
+    images = decoded_images(parser)
+    assert set(images) == {"curves.png", "training_gradients.png", "predictions.png"}
+    for name, data in images.items():
+        assert data == (copy_run / name).read_bytes()
+    assert parser.headings == [
+        "Metrics",
+        "Training curves",
+        "Task plots",
+        "Resolved config",
+    ]
+    assert "task: sequence_labeling" in text and "dataset: copy" in text  # resolved config
+
+
+@pytest.mark.slow
+def test_every_metric_and_baseline_is_in_the_table(copy_run: Path) -> None:
+    parser, _ = parse(copy_run / REPORT_FILE)
+    metrics = json.loads((copy_run / "metrics.json").read_text())
+    assert {"val", "test", "baselines"} <= set(metrics)
+    for split in ("val", "test"):
+        assert f"model ({split})" in parser.cells
+        for name, value in metrics[split].items():
+            assert name in parser.cells and f"{value:.4g}" in parser.cells
+    assert "baseline: memoryless" in parser.cells
+    assert f"{metrics['baselines']['memoryless']['loss']:.4g}" in parser.cells
+    # The training monitor's per-epoch values: two epochs, clipping rate in [0, 1].
+    assert "grad/clipped" in parser.cells and "grad/norm" in parser.cells
+
+
+@pytest.mark.slow
+def test_report_command_rebuilds_it_with_the_diagnostics(copy_run: Path, capsys) -> None:
+    (copy_run / REPORT_FILE).unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(copy_run)])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == str(copy_run / REPORT_FILE)
+    parser, _ = parse(copy_run / REPORT_FILE)
+    assert "Diagnostics" not in parser.headings
+    with warnings.catch_warnings(), pytest.raises(SystemExit):
+        warnings.simplefilter("ignore")
+        main(["diagnose", str(copy_run), "--batches", "1"])
+    parser, text = parse(copy_run / REPORT_FILE)
+    assert "Diagnostics" in parser.headings
+    images = decoded_images(parser)
+    assert {"gradient_norms.png", "gate_histograms.png"} <= set(images)
+    verdict = json.loads((copy_run / "diagnostics.json").read_text())["verdict"]
+    assert f'class="verdict-{verdict}"' in text
+
+
+def test_report_of_an_unfinished_run_says_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("name: half\ntask: forecasting\ndata:\n  dataset: co2\n")
+    path = write_report(tmp_path)
+    parser, text = parse(path)
+    assert parser.images == []
+    assert "No metrics.json" in text and "No CSV log" in text
+    assert "half" in text
+
+
+def test_report_command_refuses_a_folder_without_a_config(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert f"{tmp_path} has no config.yaml" in capsys.readouterr().err
+
+
+def test_metrics_table_lists_splits_then_baselines_with_every_column() -> None:
+    table = metrics_table(
+        {
+            "test": {"mse": 0.01234567, "mae": 0.08},
+            "val": {"mse": 0.02},
+            "baselines": {"predict_mean": {"mse": 0.1667, "rmse": 0.408}},
+        }
+    )
+    parser = ReportParser()
+    parser.feed(table)
+    assert parser.cells[:4] == ["", "mse", "mae", "rmse"]
+    assert parser.cells[4:8] == ["model (val)", "0.02", "", ""]
+    assert parser.cells[8:12] == ["model (test)", "0.01235", "0.08", ""]
+    assert parser.cells[12:] == ["baseline: predict_mean", "0.1667", "", "0.408"]
+
+
+def test_text_is_escaped(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("name: <script>x</script>\ntask: forecasting\n")
+    assert "<script>" not in build_html(tmp_path)
