@@ -245,7 +245,7 @@ def _refuse_unexportable(layer: nn.Module) -> None:
     if any(zoneout):
         raise UserError(f"model.zoneout={layer.zoneout} cannot be exported: {why}")
     if getattr(layer, "reset_after", True) is False:
-        raise UserError(f"model.reset_after=false (GRU) cannot be exported: {why}")
+        raise UserError(f"model.reset_after=false cannot be exported: {why}")
 
 
 # ----------------------------------------------------------------------------- signatures
@@ -449,6 +449,8 @@ def _quiet_tracing() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=".*torch.jit.*is deprecated.*")
         warnings.filterwarnings("ignore", message=".*The feature will be removed.*")
         warnings.filterwarnings("ignore", message=".*variable length with (LSTM|GRU|RNN).*")
+        # The classifier indexes the step lengths - 1, never negative (lengths >= 1).
+        warnings.filterwarnings("ignore", message=".*aten::index operator of advanced indexing.*")
         yield
 
 
