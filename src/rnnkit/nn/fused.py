@@ -145,9 +145,14 @@ class _RecurrentProduct:
         return _onednn_linear(x, self.packed)
 
 
+# oneDNN wants both operands of a.T @ b transposed in memory; below about a million
+# output elements those copies cost more than oneDNN gains over torch.mm (measured).
+_ONEDNN_TN_MIN_OUTPUT = 1 << 20
+
+
 def _product_tn(a: Tensor, b: Tensor) -> Tensor:
     """``a.T @ b`` for tall (N, P) and (N, Q) matrices: weight gradients over all steps."""
-    if _onednn(a):
+    if _onednn(a) and a.shape[1] * b.shape[1] >= _ONEDNN_TN_MIN_OUTPUT:
         return _onednn_linear(a.t().contiguous(), b.t().contiguous())
     return a.t() @ b
 
