@@ -375,3 +375,11 @@ def test_tar_link_inside_is_kept_and_chained_link_out_is_refused(tmp_path):
     with pytest.raises(UnsafeArchiveError, match="'l2'"):
         download.extract(chained, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_file_without_hash_is_never_taken_from_a_mirror(server, tmp_path, cache, monkeypatch):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "blob.bin").write_bytes(b"something else with the same name")
+    monkeypatch.setenv("RNNKIT_MIRROR", str(tmp_path / "m"))
+    url = server.serve("/blob.bin", BODY)
+    assert fetch(remote(url, sha256=None), cache).read_bytes() == BODY

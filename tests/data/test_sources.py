@@ -424,6 +424,7 @@ def imdb():
 
 
 @pytest.mark.data
+@pytest.mark.slow  # decompresses 70 MB and reads 50,000 members: 4-15 s
 def test_imdb_has_25000_train_and_25000_test_reviews(imdb):
     assert imdb.kind == "labelled_text"
     for split in ("train", "test"):

@@ -275,6 +275,8 @@ def _from_mirror(
     progress: bool,
     retry: RetryPolicy,
 ) -> Path | None:
+    if file.sha256 is None:
+        return None  # nothing to check a mirror copy against: only the named URL is used
     # Searched by dataset folder + name (the mirror's layout) first, then by bare name.
     relatives = dict.fromkeys([file.mirror_path, file.name])
     if not _is_url(mirror):
@@ -284,7 +286,7 @@ def _from_mirror(
             if not path.is_file():
                 continue
             actual = memo.sha256(path)
-            if file.sha256 is None or actual == file.sha256:
+            if actual == file.sha256:
                 return path
             log.warning(
                 "ignoring mirror copy %s: sha256 %s, expected %s", path, actual, file.sha256

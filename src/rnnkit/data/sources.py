@@ -499,7 +499,9 @@ def _read_labelled_files(folder: Path):
 def _fetch_url(source: UrlSpec, cache_dir, offline: bool) -> Path:
     import hashlib
 
-    name = PurePosixPath(unquote(urlparse(source.url).path)).name or "download"
+    name = PurePosixPath(unquote(urlparse(source.url).path)).name
+    if name in {"", ".", ".."}:
+        name = "download"
     # One folder per URL so two files called data.csv do not collide.
     key = hashlib.sha256(source.url.encode()).hexdigest()[:16]
     file = catalog.RemoteFile(name, source.url, source.sha256, None, f"url/{key}/{name}")
