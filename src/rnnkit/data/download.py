@@ -133,12 +133,12 @@ class VerifiedMemo:
     def remember(self, path: Path, sha256: str) -> None:
         memo = self._read()
         memo[str(path.resolve())] = {**self._fingerprint(path), "sha256": sha256}
-        _atomic_write_text(self.path, json.dumps(memo, indent=1, sort_keys=True))
+        atomic_write_text(self.path, json.dumps(memo, indent=1, sort_keys=True))
 
     def forget(self, path: Path) -> None:
         memo = self._read()
         if memo.pop(str(path.resolve()), None) is not None:
-            _atomic_write_text(self.path, json.dumps(memo, indent=1, sort_keys=True))
+            atomic_write_text(self.path, json.dumps(memo, indent=1, sort_keys=True))
 
     def sha256(self, path: Path) -> str:
         """The file's sha256, from the memo when unchanged, else computed and remembered."""
@@ -150,7 +150,8 @@ class VerifiedMemo:
         return actual
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

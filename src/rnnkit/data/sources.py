@@ -276,7 +276,7 @@ def _write_co2_csv(cache_dir) -> Path:
     path = download.cache_root(cache_dir) / "co2" / "co2.csv"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        download._atomic_write_text(path, _co2_frame().to_csv(index=False))
+        download.atomic_write_text(path, _co2_frame().to_csv(index=False))
     return path
 
 
@@ -610,7 +610,7 @@ def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir,
         path = folder / f"{_split_name(split)}.txt"
         if not path.is_file():
             lines = (str(row[text_column]) for row in part)
-            download._atomic_write_text(path, "\n".join(lines) + "\n")
+            download.atomic_write_text(path, "\n".join(lines) + "\n")
         splits[_split_name(split)] = path
     return LoadedDataset(name, "corpus", splits, {**meta, "task": "language_model"})
 
@@ -630,7 +630,7 @@ def _fetch_uci(source: UciSpec, cache_dir, offline: bool) -> tuple[Path, dict]:
         )
     else:
         metadata = _uci_metadata(source.dataset_id)
-        download._atomic_write_text(meta_path, json.dumps(metadata, indent=1))
+        download.atomic_write_text(meta_path, json.dumps(metadata, indent=1))
     data_url = metadata.get("data_url")
     if not data_url:
         raise DataError(
