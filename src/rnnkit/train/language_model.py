@@ -75,7 +75,7 @@ class StreamChunks:
         self.seed = seed
         self.rank, self.world_size = 0, 1
         self.consumed = 0
-        self.epoch = 0
+        self.epoch = 0  # set by the training loop; seeds the jittered lengths
         self._resume_at = 0
         self._streams = batchify(ids, batch_size)
 
@@ -116,7 +116,6 @@ class StreamChunks:
             targets = self._streams[position + 1 : position + 1 + length]  # (t, B)
             position += length
             yield inputs, targets
-        self.epoch += 1
 
     def num_tokens(self) -> int:
         return (self._streams.size(0) - 1) * self._streams.size(1)
@@ -194,10 +193,11 @@ class LanguageModelModule(RecurrentModule):
 
     def on_train_epoch_start(self) -> None:
         # A new epoch starts the streams from their beginning: the old state belongs to
-        # their end. A state restored from a mid-epoch checkpoint is kept.
+        # their end. A state restored from a mid-epoch checkpoint is kept (Lightning may
+        # or may not call this hook for the epoch it resumes; the flag covers both).
         if not self._restored_state:
             self._train_state = None
-        self._restored_state = False
+        self.train_chunks.epoch = self.current_epoch  # seeds the jittered chunk lengths
         self._epoch_loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         self._epoch_steps = 0
 
@@ -211,6 +211,9 @@ class LanguageModelModule(RecurrentModule):
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         self._epoch_loss_sum += loss.detach()
         self._epoch_steps += 1
+        # Counted here, not in on_train_batch_end: the checkpoint callback runs before
+        # the module's hooks, and its snapshot must include this chunk.
+        self.train_chunks.consumed += 1
         if batch_idx % self._log_every == 0:
             # Logged every n steps, not every step: each log is a host sync and a
             # dictionary update that costs a few percent on small models.
@@ -218,11 +221,9 @@ class LanguageModelModule(RecurrentModule):
             self.log("train/ppl", torch.exp(loss.detach()), prog_bar=True)
         return loss
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.train_chunks.consumed += 1
-
     def on_train_epoch_end(self) -> None:
         self.train_chunks.consumed = 0
+        self._restored_state = False
         if self._epoch_steps and self.trainer.is_global_zero:
             train_loss = float(self._epoch_loss_sum) / self._epoch_steps
             val = self.trainer.callback_metrics.get("val/ppl")
@@ -260,7 +261,10 @@ class LanguageModelModule(RecurrentModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint["rnnkit_train_state"] = detach_state(self._train_state)
+        # The carried state matters only mid-epoch: after the last chunk, the next
+        # epoch starts from zeros.
+        mid_epoch = 0 < self.train_chunks.consumed < len(self.train_chunks)
+        checkpoint["rnnkit_train_state"] = detach_state(self._train_state) if mid_epoch else None
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)

@@ -65,6 +65,23 @@ class RecurrentModule(L.LightningModule):
                 "checkpoint is kept)"
             )
 
+    # ------------------------------------------------------------------ resume
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Dropout draws from the global generators: a resumed run continues their
+        # streams, so it takes the same random decisions as an uninterrupted one.
+        checkpoint["rnnkit_rng"] = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available() and self.device.type == "cuda":
+            checkpoint["rnnkit_rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get("rnnkit_rng")
+        if states is None:
+            return
+        torch.set_rng_state(states["cpu"])
+        if "cuda" in states and torch.cuda.is_available():
+            torch.cuda.set_rng_state(states["cuda"])
+
     # ------------------------------------------------------------------ optimizer
 
     def configure_optimizers(self) -> Any:
