@@ -121,6 +121,13 @@ RUNS: dict[str, dict[str, Any]] = {
         "info": {"dataset": "adding", "input_size": 2, "output_size": 1, "length": 10},
         "data": {"dataset": "adding"},
     },
+    # One output per step, bidirectional.
+    "copy": {
+        "task": "sequence_labeling",
+        "model": {"cell": "gru", "hidden_size": 8, "bidirectional": True},
+        "info": {"dataset": "copy", "input_size": 10, "output_size": 10, "length": 5},
+        "data": {"dataset": "copy"},
+    },
 }
 
 
@@ -172,7 +179,8 @@ def new_inputs(name: str, run_dir: Path, batch: int, steps: int) -> dict[str, to
         return {"inputs": values, "lengths": lengths}
     if name == "forecaster":
         return {"window": torch.randn((batch, steps, 3), generator=generator)}
-    return {"inputs": torch.randn((batch, steps, 2), generator=generator)}
+    features = info["input_size"]
+    return {"inputs": torch.randn((batch, steps, features), generator=generator)}
 
 
 def pytorch_outputs(name: str, run_dir: Path, inputs: dict[str, torch.Tensor]) -> list[np.ndarray]:
@@ -294,6 +302,8 @@ def test_io_json_describes_both_exports_and_the_preprocessing(
     forecast_io = json.loads((runs["forecaster"] / "export" / "io.json").read_text())
     assert forecast_io["outputs"][0]["shape"] == ["batch", 4, 2]
     assert forecast_io["inputs"][0]["shape"] == ["batch", "time", 3]
+    copy_io = json.loads((runs["copy"] / "export" / "io.json").read_text())
+    assert copy_io["outputs"][0]["shape"] == ["batch", "time", 10]
 
 
 def test_output_folder_is_honoured(runs: dict[str, Path], tmp_path: Path) -> None:

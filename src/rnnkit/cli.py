@@ -260,7 +260,7 @@ def forecast_command(
 def export_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory from rnnkit train.")],
     export_format: Annotated[
-        str, typer.Option("--format", help="onnx (needs rnnkit[export]) or torchscript.")
+        str, typer.Option("--format", help="onnx (needs rnnkit\\[export]) or torchscript.")
     ],
     output: Annotated[
         Path | None, typer.Option(help="Folder to write into (default: RUN_DIR/export).")
@@ -268,8 +268,7 @@ def export_command(
 ) -> None:
     """Export the model with dynamic batch and time axes, checked against PyTorch.
 
-    Writes the model, io.json (inputs, outputs, checks) and the preprocessing JSON;
-    prints the model's path.
+    Writes the model, io.json and the preprocessing JSON; prints the model's path.
 
     Example: rnnkit export runs/ptb-word-small-20260101-120000 --format onnx
     """
@@ -413,8 +412,7 @@ def tune_command(
     if summary.best_config is None:
         typer.echo("no trial completed: no best.yaml")
         return
-    best = next(row for row in summary.trials if row.value == summary.best_value)
-    typer.echo(f"best: trial {best.number}, val/{summary.metric} = {summary.best_value:.6g}")
+    typer.echo(f"best: trial {summary.best_trial}, val/{summary.metric} = {summary.best_value:.6g}")
     typer.echo(f"best config: {summary.best_config}  (rnnkit train {summary.best_config})")
     for plot in summary.plots:
         typer.echo(f"plot: {plot}")
