@@ -416,7 +416,7 @@ def test_plots_trials_csv_and_table(tmp_path: Path) -> None:
     console = Console(record=True, width=200)
     console.print(trials_table(summary))
     text = console.export_text()
-    assert "1*" in text  # the best trial is marked
+    assert "1*" in text and " lr " in text  # the best trial is starred; short headers
     assert "TrainingError: the training loss became nan" in text
     assert "complete" in text and "fail" in text
 
@@ -440,7 +440,7 @@ def test_cli_tune_prints_the_table_and_exits_2_on_a_bad_key(tmp_path, monkeypatc
         cli.main(["tune", str(path), "model.hidden_size=32", "--trials", "5"])
     assert exit_info.value.code in (0, None)
     out = capsys.readouterr().out
-    assert "train.optimizer.lr" in out and "best: trial 1" in out
+    assert "┃   lr ┃" in out and "best: trial 1, val/loss = 0.032" in out
     assert (tmp_path / "runs" / "tiny" / "best.yaml").is_file()
     assert config_module.load(tmp_path / "runs" / "tiny" / "best.yaml").model.hidden_size == 32
 

@@ -47,7 +47,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import optuna
@@ -57,6 +57,9 @@ from optuna.trial import FrozenTrial, TrialState
 from rnnkit import config as config_module
 from rnnkit.config import Config, RangeSpec, TuneConfig
 from rnnkit.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,7 @@ class StudySummary:
     study_dir: Path
     metric: str
     direction: str
+    best_trial: int | None  # the best completed trial's number
     best_params: dict[str, Any] | None
     best_value: float | None
     best_run_dir: Path | None
@@ -440,7 +444,7 @@ def tune(
         if workers == 1:
             _work(plan, worker_index=0)
         else:
-            _run_workers(plan, workers)
+            _run_workers(plan, min(workers, queued))
     return summarize(study_name, storage_spec, folder)
 
 
@@ -822,9 +826,10 @@ def summarize(study_name: str, storage: str, study_dir: str | Path) -> StudySumm
     queued = sum(1 for t in trials if t.state == TrialState.WAITING)
     completed = [t for t in trials if t.state == TrialState.COMPLETE]
 
-    best_params = best_value = best_run_dir = best_config = None
+    best_number = best_params = best_value = best_run_dir = best_config = None
     if completed:
         best = study.best_trial
+        best_number = best.number
         best_params, best_value = dict(best.params), best.value
         best_run_dir = (
             Path(best.user_attrs[ATTR_RUN_DIR]) if ATTR_RUN_DIR in best.user_attrs else None
@@ -838,6 +843,7 @@ def summarize(study_name: str, storage: str, study_dir: str | Path) -> StudySumm
         study_dir=folder,
         metric=metric,
         direction=study.direction.name.lower(),
+        best_trial=best_number,
         best_params=best_params,
         best_value=best_value,
         best_run_dir=best_run_dir,
@@ -970,25 +976,25 @@ def _write_atomic(path: Path, data: bytes) -> None:
 # ----------------------------------------------------------------------------- display
 
 
-def trials_table(summary: StudySummary):  # -> rich.table.Table
-    """A rich table of the trials: parameters, metric, state, duration, reason."""
+def trials_table(summary: StudySummary) -> Table:
+    """A rich table of the trials: parameters, metric, state, duration, reason.
+
+    Parameter columns are headed by the last part of their key (``lr`` for
+    ``train.optimizer.lr``) where that is unambiguous; the best trial is starred.
+    """
     from rich.table import Table
 
     keys = sorted({key for row in summary.trials for key in row.params})
-    best_number = None
-    if summary.best_value is not None:
-        best_number = next(
-            (
-                r.number
-                for r in summary.trials
-                if r.state == "COMPLETE" and r.value == summary.best_value
-            ),
-            None,
-        )
+    last_parts = [key.rsplit(".", 1)[-1] for key in keys]
+    headers = [
+        part if last_parts.count(part) == 1 else key
+        for key, part in zip(keys, last_parts, strict=True)
+    ]
+    best_number = summary.best_trial
     table = Table(title=f"study {summary.study_name}: {summary.direction} val/{summary.metric}")
     table.add_column("trial", justify="right")
-    for key in keys:
-        table.add_column(key, justify="right")
+    for header in headers:
+        table.add_column(header, justify="right")
     table.add_column(f"val/{summary.metric}", justify="right")
     table.add_column("state")
     table.add_column("time", justify="right")
