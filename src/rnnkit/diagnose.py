@@ -427,7 +427,10 @@ def diagnose(
                     trace.collect_gradients()
             seen += 1
     model.zero_grad(set_to_none=True)
-    result = summarize([t for tracer in tracers for t in tracer.traces], split, seen, model)
+    result = {
+        "run": config.name,
+        **summarize([t for tracer in tracers for t in tracer.traces], split, seen, model),
+    }
     from rnnkit.train.checkpoint import write_json
 
     write_json(run_dir / DIAGNOSTICS_FILE, result)
@@ -572,7 +575,8 @@ def plot_gradient_norms(result: dict[str, Any], path: Path, title: str | None = 
     axes.set_yscale("log")
     axes.set_xlabel("time step t")
     axes.set_ylabel("||dL/dh_t||")
-    axes.set_title(title or f"gradient norm through time ({result['split']} split)")
+    run = f"{result['run']}: " if result.get("run") else ""
+    axes.set_title(title or f"{run}gradient norm through time ({result['split']} split)")
     axes.grid(alpha=0.3, which="both")
     axes.legend(loc="best", fontsize="small")
     return _save(figure, path)
