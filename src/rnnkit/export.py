@@ -51,6 +51,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit import __version__
 from rnnkit.errors import MissingExtraError, UserError
 from rnnkit.train import checkpoint
 
@@ -169,6 +170,12 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
         worst,
         ", ".join(f"({r['batch']}, {r['time']})" for r in results),
     )
+    if format == "torchscript":
+        log.info(
+            "TorchScript is deprecated in torch %s; %s loads with torch.jit.load",
+            torch.__version__,
+            path.name,
+        )
     files = _copy_preprocessing(run_dir, out_dir)
     _write_io(out_dir, predictor.task, exportable, files, format, path.name, results)
     return path
@@ -581,6 +588,7 @@ def _write_io(
         "dynamic_axes": {"batch": "sequences per call", "time": "steps per sequence"},
         "preprocessing": preprocessing,
         **{key: value for key, value in signature.extra.items() if value is not None},
+        "rnnkit": __version__,
         "torch": torch.__version__,
         "exports": dict(sorted(exports.items())),
     }
