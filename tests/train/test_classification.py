@@ -168,3 +168,19 @@ def test_numeric_sequences_are_scaled_and_checked(tmp_path: Path) -> None:
     assert results[0]["probabilities"]["b"] == pytest.approx(float(expected[1]), abs=1e-6)
     with pytest.raises(UserError, match=r"shape \(3, 3\); this run needs sequences of shape"):
         predict_inputs(tmp_path, info, model, [np.zeros((3, 3))])
+
+
+@pytest.mark.data
+def test_indoor_movement_split_keeps_environments_apart(tmp_path: Path, mirror: Path) -> None:
+    from rnnkit.train.classification import ClassificationTask
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "configs" / "indoor-movement.yaml")
+    prepared = ClassificationTask().prepare(config, tmp_path)
+    frames = prepared.artifacts["frames"]
+    assert sum(len(frames[name]) for name in ("train", "val", "test")) == 314
+    train_groups, test_groups = set(frames["train"]["group"]), set(frames["test"]["group"])
+    assert len(test_groups) == 1 and not train_groups & test_groups
+    assert prepared.info["input_size"] == 4 and prepared.info["classes"] == ["-1", "1"]
+    batch, lengths, _ = next(iter(prepared.train))
+    assert batch.shape[2] == 4 and lengths.max() == batch.shape[1]
