@@ -274,41 +274,56 @@ class LSTMSequence(torch.autograd.Function):
         h_new = new(batch, hidden) if keep_h is not None else None
         tanh_c = new(steps, batch, hidden)
         hh_raw = new(steps, batch, gate_size) if ln_hh_weight is not None else None
+        # Layer-norm statistics, kept for backward: (T, B, 1) each.
+        hh_stats = new(2, steps, batch, 1) if ln_hh_weight is not None else None
+        cell_stats = new(2, steps, batch, 1) if ln_cell_weight is not None else None
         h_in = new(batch, hidden) if recurrent_mask is not None else None
         recurrent = _RecurrentProduct(weight_hh)
+        # Per-step views made once: indexing inside the loop costs as much as a small op.
+        h_t, c_t, x_t, gates_t = hs.unbind(0), cs.unbind(0), xproj.unbind(0), gates.unbind(0)
+        c_new_t, tanh_c_t = c_new.unbind(0), tanh_c.unbind(0)
+        sig_if = gates[..., : 2 * hidden].unbind(0)
+        tanh_g = gates[..., 2 * hidden : 3 * hidden].unbind(0)
+        sig_o = gates[..., 3 * hidden :].unbind(0)
+        i_t, f_t, g_t, o_t = (part.unbind(0) for part in gates.chunk(4, 2))
+        hh_raw_t = hh_raw.unbind(0) if hh_raw is not None else None
+        keep_h_t = keep_h.unbind(0) if keep_h is not None else None
+        keep_c_t = keep_c.unbind(0) if keep_c is not None else None
         for t in range(steps):
-            h_prev = hs[t]
+            h_prev = h_t[t]
             if recurrent_mask is not None:
                 h_prev = torch.mul(h_prev, recurrent_mask, out=h_in)
-            g = gates[t]
-            if hh_raw is not None:
-                recurrent.into(h_prev, hh_raw[t])
-                normed = torch.native_layer_norm(
-                    hh_raw[t], (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
-                )[0]
-                torch.add(xproj[t], normed, out=g)
+            if hh_raw_t is not None:
+                recurrent.into(h_prev, hh_raw_t[t])
+                normed, mean, rstd = torch.native_layer_norm(
+                    hh_raw_t[t], (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
+                )
+                hh_stats[0, t] = mean
+                hh_stats[1, t] = rstd
+                torch.add(x_t[t], normed, out=gates_t[t])
             else:
-                recurrent.add_into(xproj[t], h_prev, g)
-            g[:, : 2 * hidden].sigmoid_()
-            g[:, 2 * hidden : 3 * hidden].tanh_()
-            g[:, 3 * hidden :].sigmoid_()
-            i, f, cand, o = g.chunk(4, 1)
-            cell = torch.mul(f, cs[t], out=c_new[t])
-            cell.addcmul_(i, cand)
+                recurrent.add_into(x_t[t], h_prev, gates_t[t])
+            sig_if[t].sigmoid_()
+            tanh_g[t].tanh_()
+            sig_o[t].sigmoid_()
+            cell = torch.mul(f_t[t], c_t[t], out=c_new_t[t])
+            cell.addcmul_(i_t[t], g_t[t])
             if ln_cell_weight is not None:
-                normed_cell = torch.native_layer_norm(
+                normed_cell, mean, rstd = torch.native_layer_norm(
                     cell, (hidden,), ln_cell_weight, ln_cell_bias, LAYER_NORM_EPS
-                )[0]
-                torch.tanh(normed_cell, out=tanh_c[t])
+                )
+                cell_stats[0, t] = mean
+                cell_stats[1, t] = rstd
+                torch.tanh(normed_cell, out=tanh_c_t[t])
             else:
-                torch.tanh(cell, out=tanh_c[t])
-            if keep_c is not None:
-                torch.lerp(cell, cs[t], keep_c[t], out=cs[t + 1])
-            if keep_h is not None:
-                torch.mul(o, tanh_c[t], out=h_new)
-                torch.lerp(h_new, hs[t], keep_h[t], out=hs[t + 1])
+                torch.tanh(cell, out=tanh_c_t[t])
+            if keep_c_t is not None:
+                torch.lerp(cell, c_t[t], keep_c_t[t], out=c_t[t + 1])
+            if keep_h_t is not None:
+                torch.mul(o_t[t], tanh_c_t[t], out=h_new)
+                torch.lerp(h_new, h_t[t], keep_h_t[t], out=h_t[t + 1])
             else:
-                torch.mul(o, tanh_c[t], out=hs[t + 1])
+                torch.mul(o_t[t], tanh_c_t[t], out=h_t[t + 1])
         ctx.save_for_backward(
             gates,
             hs,
@@ -316,10 +331,11 @@ class LSTMSequence(torch.autograd.Function):
             c_new if keep_c is not None else None,
             tanh_c,
             hh_raw,
+            hh_stats,
+            cell_stats,
             weight_hh,
             ln_hh_weight,
             ln_cell_weight,
-            ln_cell_bias,
             recurrent_mask,
             keep_h,
             keep_c,
@@ -335,10 +351,11 @@ class LSTMSequence(torch.autograd.Function):
             c_new,
             tanh_c,
             hh_raw,
+            hh_stats,
+            cell_stats,
             weight_hh,
             ln_hh_weight,
             ln_cell_weight,
-            ln_cell_bias,
             recurrent_mask,
             keep_h,
             keep_c,
@@ -366,52 +383,60 @@ class LSTMSequence(torch.autograd.Function):
         d_cell_factor = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(o_all)
 
         if ln_cell_weight is not None:
-            _, cell_mean, cell_rstd = torch.native_layer_norm(
-                c_new, (hidden,), ln_cell_weight, ln_cell_bias, LAYER_NORM_EPS
-            )
+            cell_mean, cell_rstd = cell_stats
             d_cell_normed = torch.empty_like(c_new)
         if hh_raw is not None:
-            _, hh_mean, hh_rstd = torch.native_layer_norm(
-                hh_raw, (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
-            )
+            hh_mean, hh_rstd = hh_stats
             d_hh_raw = torch.empty_like(hh_raw)
         else:
             d_hh_raw = d_gates
 
         dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
-        recurrent_t = _RecurrentProduct(weight_hh.t())
         dc = grad_cn.clone() if grad_cn is not None else hs.new_zeros(batch, hidden)
+        recurrent_t = _RecurrentProduct(weight_hh.t())
+        # Per-step views made once (see forward).
+        d_o_t, d_ifg_t, f_t = d_o.unbind(0), d_ifg.unbind(0), f_all.unbind(0)
+        d_gates_t, d_hh_raw_t, factor_t = (
+            d_gates.unbind(0),
+            d_hh_raw.unbind(0),
+            d_cell_factor.unbind(0),
+        )
+        grad_y_t = grad_y.unbind(0) if grad_y is not None else None
+        keep_h_t = keep_h.unbind(0) if keep_h is not None else None
+        keep_c_t = keep_c.unbind(0) if keep_c is not None else None
         for t in range(steps - 1, -1, -1):
-            if grad_y is not None:
-                dh.add_(grad_y[t])
-            if keep_h is not None:
-                dh_kept = dh * keep_h[t]
+            if grad_y_t is not None:
+                dh.add_(grad_y_t[t])
+            if keep_h_t is not None:
+                dh_kept = dh * keep_h_t[t]
                 dh.sub_(dh_kept)  # the part that reached the new state: dh * (1 - k)
-            d_o[t].mul_(dh)
+            d_o_t[t].mul_(dh)
             if ln_cell_weight is not None:
-                torch.mul(dh, d_cell_factor[t], out=d_cell_normed[t])
+                torch.mul(dh, factor_t[t], out=d_cell_normed[t])
                 d_cell = _layer_norm_backward(
                     d_cell_normed[t], c_new[t], cell_mean[t], cell_rstd[t], ln_cell_weight
                 )
             else:
-                d_cell = dh.mul_(d_cell_factor[t])
-            if keep_c is not None:
-                dc_kept = dc * keep_c[t]
+                d_cell = dh.mul_(factor_t[t])
+            if keep_c_t is not None:
+                dc_kept = dc * keep_c_t[t]
                 d_cell.add_(dc.sub_(dc_kept))
             else:
                 d_cell.add_(dc)
-            d_ifg[t].mul_(d_cell.unsqueeze(1))
-            dc = d_cell.mul_(f_all[t])
-            if keep_c is not None:
+            d_ifg_t[t].mul_(d_cell.unsqueeze(1))
+            dc = d_cell.mul_(f_t[t])
+            if keep_c_t is not None:
                 dc.add_(dc_kept)
             if hh_raw is not None:
-                d_hh_raw[t] = _layer_norm_backward(
-                    d_gates[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight
+                d_hh_raw_t[t].copy_(
+                    _layer_norm_backward(
+                        d_gates_t[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight
+                    )
                 )
-            dh = recurrent_t(d_hh_raw[t])  # (B, 4H) x (4H, H)
+            dh = recurrent_t(d_hh_raw_t[t])  # (B, 4H) x (4H, H)
             if recurrent_mask is not None:
                 dh.mul_(recurrent_mask)
-            if keep_h is not None:
+            if keep_h_t is not None:
                 dh.add_(dh_kept)
 
         grads_needed = ctx.needs_input_grad
