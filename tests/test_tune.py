@@ -356,6 +356,10 @@ def test_pruning_callback_without_the_metric_logged_stops_only_a_diverging_run(
     ("tune_section", "message"),
     [
         (
+            {"space": {"optimizer.lr": [8]}},
+            "tune.space: unknown config key 'optimizer.lr'; did you mean 'train.optimizer.lr'?",
+        ),
+        (
             {"space": {"model.hiden_size": [8]}},
             "tune.space: unknown config key 'model.hiden_size'; did you mean 'model.hidden_size'?",
         ),
@@ -366,6 +370,15 @@ def test_pruning_callback_without_the_metric_logged_stops_only_a_diverging_run(
         (
             {"sampler": "grid", "space": {"model.dropout": {"low": 0.0, "high": 0.5}}},
             "tune.space['model.dropout'] is a continuous range, which a grid cannot enumerate",
+        ),
+        (
+            {"space": {"model.qqqqqqqqqqqq": [1]}},
+            "tune.space: unknown config key 'model.qqqqqqqqqqqq'; valid keys under 'model': model.cell,",
+        ),
+        (
+            {"space": {"xyz.q": [1]}},
+            "tune.space: unknown config key 'xyz.q'; keys start with one of: data, model, "
+            "name, seed, task, train",
         ),
         ({"space": {}}, "tune.space is empty"),
         (
@@ -451,7 +464,7 @@ def test_cli_tune_prints_the_table_and_exits_2_on_a_bad_key(tmp_path, monkeypatc
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == (
         "error: tune.space: unknown config key 'model.hidden_sise'; did you mean "
-        "'model.hidden_size'? (see the config reference for the dotted keys)\n"
+        "'model.hidden_size'?\n"
     )
 
 

@@ -63,11 +63,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-# Validation metrics each task reports (metrics.json["val"] and `val/<name>` in Lightning).
+# The validation metrics each task writes to metrics.json["val"].
 TASK_METRICS: dict[str, tuple[str, ...]] = {
     "language_model": ("loss", "perplexity", "bpc"),
     "classification": ("loss", "accuracy", "precision", "recall", "f1"),
     "forecasting": ("loss", "mae", "rmse", "mape", "smape", "mase"),
+    "sequence_regression": ("loss", "mse", "rmse", "mae"),
+    "sequence_labeling": ("loss", "accuracy"),
 }
 _HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1"}
 # metrics.json name -> the shorter name the LightningModules log during training.
@@ -232,11 +234,8 @@ def check_space(config: Config, tune_config: TuneConfig) -> dict[str, list[Any] 
     valid_keys = [k for k in config_module.dotted_keys() if not k.startswith("tune.")]
     for key, spec in space.items():
         if key not in valid_keys:
-            close = difflib.get_close_matches(key, valid_keys, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(
-                f"tune.space: unknown config key '{key}'{hint} "
-                "(see the config reference for the dotted keys)"
+                f"tune.space: unknown config key '{key}'; {_key_hint(key, valid_keys)}"
             )
         if isinstance(spec, RangeSpec):
             _check_range(key, spec, tune_config.sampler)
@@ -259,6 +258,18 @@ def check_space(config: Config, tune_config: TuneConfig) -> dict[str, list[Any] 
             except ConfigError as err:
                 raise ConfigError(f"tune.space: {err}") from None
     return dict(space)
+
+
+def _key_hint(key: str, valid_keys: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid_keys, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    section = key.split(".", 1)[0] + "."
+    siblings = [k for k in valid_keys if k.startswith(section)]
+    if siblings:
+        return f"valid keys under '{section[:-1]}': {', '.join(siblings)}"
+    sections = sorted({k.split(".", 1)[0] for k in valid_keys})
+    return f"keys start with one of: {', '.join(sections)}"
 
 
 def _check_range(key: str, spec: RangeSpec, sampler: str) -> None:
