@@ -258,7 +258,8 @@ def plot_curves(frame: Any, path: Path) -> Path | None:
             axes.plot(epochs, values, marker="o", ms=3, label=column.replace("_epoch", ""))
     axes.set_xlabel("epoch")
     axes.set_ylabel("loss")
-    if all(v > 0 for c in losses if c in series for v in series[c][1]):
+    shown = [v for c in losses if c in series for v in series[c][1]]
+    if shown and min(shown) > 0 and max(shown) / min(shown) > 20:  # log where it spans decades
         axes.set_yscale("log")
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize="small")
