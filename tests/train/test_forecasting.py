@@ -172,3 +172,10 @@ def test_evaluation_origins_are_thinned_evenly() -> None:
     assert origins[0] == 9000 and origins[-1] <= length - 5
     assert len(origins) <= MAX_EVAL_ORIGINS and set(np.diff(origins)) == {3}
     assert test_origins(parts, 5, "val").tolist() == list(range(8000, 8996, 3))
+
+
+def test_a_missing_target_is_a_clear_error(data_dir: Path) -> None:
+    config = _config(data_dir / "sales.csv")
+    del config["data"]["target"]
+    with pytest.raises(UserError, match=r"data.target is required: .*\(month, sales\)"):
+        train(config, run_dir=data_dir / "no-target")

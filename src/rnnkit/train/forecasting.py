@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from rnnkit.config import Config
-from rnnkit.errors import DataError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluate import baselines as baseline_forecasts
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.models.forecaster import Forecaster
@@ -88,18 +88,21 @@ def load_parts(config: Config) -> SeriesParts:
         )
     frame = next(iter(loaded.splits.values()))
     date_column = data.date_column or loaded.meta.get("date_column")
+    target = data.target or loaded.meta.get("target")
+    if not target:
+        columns = ", ".join(map(str, frame.columns))
+        raise ConfigError(f"data.target is required: name the column(s) to forecast ({columns})")
     table = timeseries.load_series(
         frame,
         date_column=date_column,
-        target=data.target or loaded.meta.get("target"),
+        target=target,
         covariates=tuple(data.covariates),
         categorical=tuple(data.categorical),
         frequency=data.frequency,
     )
+    # fill_missing refuses "drop" here: it would break the series' regular spacing.
     values = np.asarray(timeseries.fill_missing(table.values, data.fill_missing), dtype=np.float32)
     index = table.index
-    if len(values) != len(index):  # "drop" removes rows: keep the dates that remain
-        index = index[~np.isnan(np.asarray(table.values, dtype=np.float64)).any(axis=1)]
     split = timeseries.time_split(
         len(values),
         valid=data.split.valid,
