@@ -235,6 +235,26 @@ def test_resume_with_another_space_is_refused(tmp_path: Path) -> None:
         tune(changed, study_dir=tmp_path, run_trial=scored_trial)
 
 
+def test_resume_from_another_base_config_is_refused(tmp_path: Path) -> None:
+    tune(random_config(1, 1), study_dir=tmp_path, run_trial=scored_trial)
+    # How a run is shown may change; what it computes may not.
+    tune(
+        random_config(1, 2),
+        {"train.progress_bar": False},
+        study_dir=tmp_path,
+        run_trial=scored_trial,
+    )
+    with pytest.raises(ConfigError) as error:
+        tune(
+            random_config(1, 3), ["train.max_epochs=3"], study_dir=tmp_path, run_trial=scored_trial
+        )
+    assert str(error.value) == (
+        f"study 'tiny' in {tmp_path / 'study.journal'} was started from another config "
+        "(train.max_epochs: 10 -> 3); its trials would not compare: set tune.study_name to "
+        "start a new study"
+    )
+
+
 def test_sqlite_url_storage(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
     config = base_config(sampler="grid", space={"model.hidden_size": [8, 16]})

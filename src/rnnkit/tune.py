@@ -426,7 +426,7 @@ def tune(
         )
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # rnnkit logs each trial itself
-    study = _open_study(study_name, storage_spec, tune_config)
+    study = _open_study(study_name, storage_spec, tune_config, base)
     config_module.save(base, folder / "config.yaml")
     _fail_abandoned(study)
     queued = _fill_queue(study, tune_config)
@@ -439,6 +439,7 @@ def tune(
         storage_spec,
     )
 
+    processes = min(workers, queued)
     plan = _Plan(
         study_name=study_name,
         storage=storage_spec,
@@ -447,15 +448,14 @@ def tune(
         tune_config=tune_config.model_dump(mode="json", by_alias=True),
         deadline=time.time() + tune_config.timeout if tune_config.timeout else None,
         run_trial=run_trial or train_trial,
-        threads=max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None,
+        threads=max(1, (os.cpu_count() or 1) // processes) if processes > 1 else None,
         cwd=Path.cwd(),
         log_level=logging.getLogger("rnnkit").getEffectiveLevel(),
     )
-    if queued:
-        if workers == 1:
-            _work(plan, worker_index=0)
-        else:
-            _run_workers(plan, min(workers, queued))
+    if processes == 1:
+        _work(plan, worker_index=0)
+    elif processes > 1:
+        _run_workers(plan, processes)
     return summarize(study_name, storage_spec, folder)
 
 
@@ -475,13 +475,16 @@ def _check_metric(config: Config, tune_config: TuneConfig) -> None:
         )
 
 
-def _open_study(name: str, storage_spec: str, tune_config: TuneConfig) -> optuna.Study:
-    """Create the study, or load it and check it is the same search (space, metric)."""
+def _open_study(
+    name: str, storage_spec: str, tune_config: TuneConfig, base: Config | None = None
+) -> optuna.Study:
+    """Create the study, or load it and check it is the same search (space, metric, base)."""
     search = {
         "sampler": tune_config.sampler,
         "space": _space_json(tune_config),
         "metric": tune_config.metric,
     }
+    fixed = _fixed_settings(base, tune_config) if base is not None else None
     study = optuna.create_study(
         study_name=name,
         storage=open_storage(storage_spec),
@@ -491,6 +494,8 @@ def _open_study(name: str, storage_spec: str, tune_config: TuneConfig) -> optuna
     if not study.user_attrs:
         for key, value in search.items():
             study.set_user_attr(key, value)
+        if fixed is not None:
+            study.set_user_attr("fixed", fixed)
         return study
     for key, value in search.items():
         stored = study.user_attrs.get(key)
@@ -505,7 +510,58 @@ def _open_study(name: str, storage_spec: str, tune_config: TuneConfig) -> optuna
             f"study '{name}' in {storage_spec} was started to {study.direction.name.lower()}, "
             f"not {tune_config.direction}; set tune.study_name to start a new study"
         )
+    stored_fixed = study.user_attrs.get("fixed")
+    if fixed is not None and stored_fixed is not None and stored_fixed != fixed:
+        changed = [
+            k for k in sorted(set(fixed) | set(stored_fixed)) if fixed.get(k) != stored_fixed.get(k)
+        ]
+        shown = ", ".join(
+            f"{k}: {json.dumps(stored_fixed.get(k))} -> {json.dumps(fixed.get(k))}"
+            for k in changed[:3]
+        )
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise ConfigError(
+            f"study '{name}' in {storage_spec} was started from another config ({shown}{more}); "
+            "its trials would not compare: set tune.study_name to start a new study"
+        )
     return study
+
+
+# Keys that change how a run is carried out or shown, not what it computes: a resumed
+# study may change them. Every other key outside the search space is fixed for a study.
+_INCIDENTAL_KEYS = frozenset(
+    {
+        "name",
+        "data.cache_dir",
+        "data.offline",
+        "data.num_workers",
+        "train.progress_bar",
+        "train.log_every_n_steps",
+        "train.checkpoint_every_n_steps",
+    }
+)
+
+
+def _fixed_settings(base: Config, tune_config: TuneConfig) -> dict[str, Any]:
+    """The base config's dotted values that every trial shares (the space's keys excluded)."""
+    raw = base.model_dump(mode="json", by_alias=True)
+    raw.pop("tune", None)
+    flat = _flatten(raw)
+    return {
+        key: value
+        for key, value in flat.items()
+        if key not in _INCIDENTAL_KEYS and key not in tune_config.space
+    }
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _space_json(tune_config: TuneConfig) -> dict[str, Any]:
