@@ -155,3 +155,12 @@ def test_evaluate_reloads_the_run_and_matches_training(make_config, tmp_path: Pa
     result = api.evaluate(run_dir, "test")
     assert result["test"] == pytest.approx(trained)
     assert json.loads((run_dir / "metrics.json").read_text())["test"] == pytest.approx(trained)
+
+
+def test_a_table_is_not_a_corpus(make_config, tmp_path: Path) -> None:
+    table = tmp_path / "series.csv"
+    table.write_text("date,value\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n")
+    raw = make_config()
+    raw["data"]["dataset"] = str(table)
+    with pytest.raises(DataError, match=r"series\.csv' is a \w+ dataset; a language model needs"):
+        LanguageModelTask().prepare(load_config(raw), tmp_path / "run")

@@ -22,6 +22,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.config import Config
+from rnnkit.data.sources import load as load_source
+from rnnkit.data.text import TextPipeline, encode_corpus
 from rnnkit.errors import DataError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, State, detach_state
 from rnnkit.train.checkpoint import PREPROCESS_DIR
@@ -279,8 +281,6 @@ class LanguageModelTask:
     """The ``language_model`` task (see :class:`rnnkit.train.tasks.Task`)."""
 
     def prepare(self, config: Config, run_dir: Path) -> PreparedData:
-        from rnnkit.data.text import TextPipeline, encode_corpus
-
         data = config.data
         files = corpus_files(config)
         preprocess = Path(run_dir) / PREPROCESS_DIR
@@ -400,10 +400,6 @@ def corpus_files(config: Config) -> dict[str, Path]:
     """``{"train": ..., "valid": ..., "test": ...}``, or ``{"all": ...}`` for a corpus
     that ships as one file."""
     data = config.data
-    try:
-        from rnnkit.data.sources import load as load_source
-    except ImportError:  # pragma: no cover - the sources module lands separately
-        return _catalog_files(data.dataset, data.cache_dir, data.offline)
     loaded = load_source(data.dataset, cache_dir=data.cache_dir, offline=data.offline)
     if loaded.kind != "corpus":
         raise DataError(
@@ -414,22 +410,6 @@ def corpus_files(config: Config) -> dict[str, Path]:
     if "train" in splits and len(splits) == 1:
         return {"all": splits["train"]}
     return splits
-
-
-def _catalog_files(name: str, cache_dir: str | None, offline: bool) -> dict[str, Path]:
-    from rnnkit.data.catalog import lookup
-    from rnnkit.data.download import fetch
-
-    path = Path(name)
-    if path.is_file():
-        return {"all": path}
-    dataset = lookup(name)
-    files = {}
-    for remote in dataset.files:
-        files[remote.split or "all"] = fetch(remote, cache_dir=cache_dir, offline=offline)
-    if set(files) == {"train"}:
-        return {"all": files["train"]}
-    return files
 
 
 def _read_lines(path: Path, fraction: float = 1.0) -> list[str]:
