@@ -15,7 +15,10 @@ with the same sizes in training mode:
 
 All variants run one training step each (forward, a loss over the output and the final
 states, backward), interleaved in one loop in a fresh random order every round, so that
-machine noise hits all of them alike. The table gives, per variant, the median of the
+machine noise hits all of them alike. Time is the process's CPU time by default
+(``--clock cpu``): with one thread it is the compute time, and it does not count the
+time the process waits for a core that other jobs hold; ``--clock wall`` measures
+elapsed time instead (use it with several threads). The table gives, per variant, the median of the
 per-round ratios of its time to torch.nn's (steps of one round run moments apart, so
 slow drifts in load cancel), torch.nn's median time, and the bytes autograd saves for
 backward in one forward pass (distinct storages through
@@ -119,7 +122,11 @@ def saved_bytes(step: Step, excluded: list[torch.Tensor]) -> int:
 
 
 def benchmark(
-    size: tuple[int, int, int, int], repeats: int, warmup: int, with_keras: bool
+    size: tuple[int, int, int, int],
+    repeats: int,
+    warmup: int,
+    with_keras: bool,
+    clock: Callable[[], float] = time.process_time,
 ) -> tuple[float, dict[str, tuple[float, float | None]]]:
     """torch.nn's median seconds, and variant -> (median time ratio, memory ratio)."""
     batch, steps, input_size, hidden_size = size
@@ -141,9 +148,9 @@ def benchmark(
     shuffler = random.Random(0)
     for repeat in range(warmup + repeats):
         for name in shuffler.sample(list(steps_by_name), k=len(steps_by_name)):
-            start = time.perf_counter()
+            start = clock()
             steps_by_name[name]()
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             if repeat >= warmup:
                 times[name].append(elapsed)
 
@@ -187,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras column")
+    parser.add_argument(
+        "--clock", choices=("cpu", "wall"), default="cpu", help="process CPU time or elapsed"
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.threads < 1:
         raise SystemExit("--repeats and --threads must be at least 1")
@@ -196,11 +206,12 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for size in parse_sizes(args.sizes):
         logger.info("running %s", size)
-        base_seconds, result = benchmark(size, args.repeats, args.warmup, not args.no_keras)
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        base_seconds, result = benchmark(size, args.repeats, args.warmup, not args.no_keras, clock)
         rows.append((size, base_seconds, result))
     print(
-        f"torch {torch.__version__}, {args.threads} thread(s), float32, CPU; forward+backward "
-        f"time as a ratio to torch.nn.LSTM (median of {args.repeats} interleaved rounds), "
+        f"torch {torch.__version__}, {args.threads} thread(s), float32, CPU, {args.clock} clock; "
+        f"forward+backward time as a ratio to torch.nn.LSTM (median of {args.repeats} interleaved rounds), "
         "saved activations as a ratio to torch.nn.LSTM's"
     )
     print(format_table(rows))

@@ -414,3 +414,21 @@ def test_onednn_products_match_torch_mm_in_float32(kind, monkeypatch):
     for a, b in zip(grads_a, grads_b, strict=True):
         # float32 rounding, summed in another order: relative to the gradient's scale.
         torch.testing.assert_close(a, b, atol=1e-4 * b.abs().max().item(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_fused_layers_run_under_bfloat16_autocast(kind):
+    torch.manual_seed(2)
+    layer = LAYERS[kind](6, 8, layer_norm=True, recurrent_dropout=0.2, zoneout=0.1)
+    x = torch.randn(5, 3, 6)
+    layer.eval()
+    expected, _ = layer(x)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        output, _ = layer(x)
+    assert output.dtype == torch.float32  # the recurrence runs in the weights' dtype
+    torch.testing.assert_close(output, expected, atol=0.05, rtol=0.05)
+    layer.train()
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        output, _ = layer(x)
+    output.sum().backward()
+    assert all(p.grad is not None and p.grad.isfinite().all() for p in layer.parameters())

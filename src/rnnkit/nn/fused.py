@@ -700,12 +700,26 @@ class RNNSequence(torch.autograd.Function):
 # --------------------------------------------------------------------------- entry points
 
 
+def _recurrence(function: type[torch.autograd.Function], *args: object) -> tuple[Tensor, ...]:
+    """Apply a kernel in the weights' dtype, outside autocast.
+
+    Under mixed precision the input projection may arrive in bfloat16 or float16; the
+    recurrence runs in the dtype of its weights, as torch's own RNN kernels do.
+    """
+    xproj, weight_hh = args[0], args[2 if function is not LSTMSequence else 3]
+    dtype = weight_hh.dtype
+    cast = [a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args]
+    with torch.autocast(device_type=xproj.device.type, enabled=False):
+        return function.apply(*cast)
+
+
 def lstm_sequence(
     x: Tensor, h0: Tensor, c0: Tensor, weights: CellWeights, masks: StepMasks
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Run one direction of one LSTM layer over ``x`` (T, B, I); returns y, h_n, c_n."""
     xproj = input_projection(x, weights, weights.bias_hh)
-    return LSTMSequence.apply(
+    return _recurrence(
+        LSTMSequence,
         xproj,
         h0,
         c0,
@@ -724,7 +738,8 @@ def gru_sequence(
 ) -> tuple[Tensor, Tensor]:
     """Run one direction of one GRU layer over ``x`` (T, B, I); returns y, h_n."""
     xproj = input_projection(x, weights, None)
-    return GRUSequence.apply(
+    return _recurrence(
+        GRUSequence,
         xproj,
         h0,
         weights.weight_hh,
@@ -740,7 +755,8 @@ def rnn_sequence(
 ) -> tuple[Tensor, Tensor]:
     """Run one direction of one Elman RNN layer over ``x`` (T, B, I); returns y, h_n."""
     xproj = input_projection(x, weights, weights.bias_hh)
-    return RNNSequence.apply(
+    return _recurrence(
+        RNNSequence,
         xproj,
         h0,
         weights.weight_hh,
