@@ -419,6 +419,14 @@ def test_bad_search_space_is_a_config_error(tmp_path, tune_section, message) -> 
     assert "\n" not in str(error.value)
 
 
+def test_distributed_trials_are_refused(tmp_path: Path) -> None:
+    config = base_config(space={"model.hidden_size": [8]})
+    with pytest.raises(
+        ConfigError, match=r"tuning runs each trial in one process, but train\.devices=2"
+    ):
+        tune(config, ["train.devices=2"], study_dir=tmp_path, run_trial=scored_trial)
+
+
 def test_config_without_tune_section_is_a_config_error(tmp_path: Path) -> None:
     config = base_config()
     del config["tune"]

@@ -413,6 +413,7 @@ def tune(
         raise ConfigError(f"workers = {workers}; use at least 1")
     check_space(base, tune_config)
     _check_metric(base, tune_config)
+    _check_single_process(base)
 
     study_name = tune_config.study_name or base.name
     if not study_name or any(sep in study_name for sep in ("/", "\\")) or study_name in {".", ".."}:
@@ -461,6 +462,22 @@ def tune(
     elif processes > 1:
         _run_workers(plan, processes)
     return summarize(study_name, storage_spec, folder)
+
+
+def _check_single_process(config: Config) -> None:
+    # Distributed training relaunches the command in more processes, and each would
+    # report to the pruner; parallel trials (--workers) are the way to use more cores.
+    train = config.train
+    devices = train.devices
+    many = (isinstance(devices, int) and devices > 1) or (
+        isinstance(devices, list) and len(devices) > 1
+    )
+    if many or train.num_nodes > 1 or "ddp" in train.strategy:
+        raise ConfigError(
+            f"tuning runs each trial in one process, but train.devices={devices!r}, "
+            f"train.num_nodes={train.num_nodes}, train.strategy={train.strategy!r}; "
+            "use one device per trial and --workers for parallel trials"
+        )
 
 
 def _check_metric(config: Config, tune_config: TuneConfig) -> None:
