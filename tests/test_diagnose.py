@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -31,6 +32,8 @@ from rnnkit.diagnose import (
 )
 from rnnkit.errors import ConfigError
 from rnnkit.train.api import train
+
+RECIPE = Path(__file__).resolve().parents[1] / "configs" / "adding-lstm.yaml"
 
 
 class LastStepModel(nn.Module):
@@ -272,7 +275,7 @@ def adding_run(tmp_path_factory: pytest.TempPathFactory):
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return train("configs/adding-lstm.yaml", overrides, run_dir=run_dir)
+        return train(RECIPE, overrides, run_dir=run_dir)
 
 
 @pytest.mark.slow
