@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from rnnkit.errors import ConfigError, RunDirError
 from rnnkit.report import write_report
 from rnnkit.train import checkpoint
 from rnnkit.train.tasks import PreparedData, Task, get_task
-from rnnkit.train.trainer import build_trainer, log_config
+from rnnkit.train.trainer import GracefulInterrupt, build_trainer, log_config
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +100,32 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
 # --------------------------------------------------------------------------- internals
 
 
-def _fit(
+@dataclass
+class Run:
+    """Everything one training run is made of, ready for ``trainer.fit``."""
+
+    config: Config
+    run_dir: Path
+    task: Task
+    prepared: PreparedData
+    model: torch.nn.Module
+    module: L.LightningModule
+    trainer: L.Trainer
+    interrupt: GracefulInterrupt
+
+
+def prepare_run(
     config: Config,
     run_dir: Path,
-    resume_from: Path | None,
+    *,
+    resuming: bool = False,
     callbacks: Sequence[L.Callback] = (),
-) -> Path:
-    started = time.perf_counter()
+) -> Run:
+    """Seed, write the config and preprocessing, build the data, model and Trainer.
+
+    This is what ``rnnkit train`` does before fitting; benchmarks call it to time the
+    same training loop the command runs.
+    """
     # Lightning's `deterministic` flag (set from the config) picks deterministic kernels.
     L.seed_everything(config.seed, workers=True, verbose=False)
     task = get_task(config.task)
@@ -113,7 +133,7 @@ def _fit(
         os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
     )
     run_dir.mkdir(parents=True, exist_ok=True)
-    if first_process and resume_from is None:
+    if first_process and not resuming:
         checkpoint.save_config(run_dir, config)
     prepared = task.prepare(config, run_dir)
     if first_process:
@@ -124,19 +144,31 @@ def _fit(
     trainer.callbacks.extend(callbacks)
     trainer.callbacks.append(GradientNormMonitor(config.train))
     log_config(trainer, config)
+    return Run(config, run_dir, task, prepared, model, module, trainer, interrupt)
+
+
+def _fit(
+    config: Config,
+    run_dir: Path,
+    resume_from: Path | None,
+    callbacks: Sequence[L.Callback] = (),
+) -> Path:
+    started = time.perf_counter()
+    run = prepare_run(config, run_dir, resuming=resume_from is not None, callbacks=callbacks)
+    trainer, model = run.trainer, run.model
     we_set_env = _RUN_DIR_ENV not in os.environ
     os.environ[_RUN_DIR_ENV] = str(run_dir.resolve())
     try:
         trainer.fit(
-            module,
-            train_dataloaders=prepared.train,
-            val_dataloaders=prepared.val,
+            run.module,
+            train_dataloaders=run.prepared.train,
+            val_dataloaders=run.prepared.val,
             ckpt_path=str(resume_from) if resume_from else None,
         )
     finally:
         if we_set_env:
             os.environ.pop(_RUN_DIR_ENV, None)
-    if interrupt.interrupted:
+    if run.interrupt.interrupted:
         if trainer.is_global_zero:
             log.warning(
                 "interrupted: checkpoint saved; continue with: rnnkit train --resume %s", run_dir
@@ -146,7 +178,7 @@ def _fit(
         return run_dir
     model.cpu()
     checkpoint.save_weights(model, run_dir / checkpoint.WEIGHTS_FILE)
-    metrics = final_metrics(task, config, model, prepared)
+    metrics = final_metrics(run.task, config, model, run.prepared)
     checkpoint.write_metrics(run_dir, metrics)
     write_report(run_dir)
     log.info(
