@@ -20,7 +20,7 @@ from rich.console import Console
 
 from rnnkit import config as config_module
 from rnnkit.config import Config
-from rnnkit.errors import ConfigError, TrainingError
+from rnnkit.errors import ConfigError, DataError, TrainingError
 from rnnkit.tune import TrialPruning, grid_points, summarize, trials_table, tune
 
 tune_module = importlib.import_module("rnnkit.tune")
@@ -58,6 +58,10 @@ def interrupted_once_trial(config: Config, run_dir: Path, pruning: TrialPruning)
         marker.touch()
         raise KeyboardInterrupt
     return scored_trial(config, run_dir, pruning)
+
+
+def missing_data_trial(config: Config, run_dir: Path, pruning: TrialPruning) -> Path:
+    raise DataError("data.dataset='tiny.txt' is not a file")
 
 
 def curve_trial(config: Config, run_dir: Path, pruning: TrialPruning) -> Path:
@@ -277,6 +281,14 @@ def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path: Path) -> None
     )
     assert states[0.01].state == states[0.001].state == "COMPLETE"
     assert summary.best_params == {"train.optimizer.lr": 0.01}
+
+
+def test_a_failure_every_trial_meets_stops_the_search_early(tmp_path: Path) -> None:
+    config = base_config(sampler="grid", space={"model.hidden_size": [8, 16, 32, 64, 128]})
+    summary = tune(config, study_dir=tmp_path, run_trial=missing_data_trial)
+    assert [row.state for row in summary.trials] == ["FAIL"] * 3
+    assert summary.trials[0].reason == "DataError: data.dataset='tiny.txt' is not a file"
+    assert summary.queued == 2 and summary.best_config is None
 
 
 def test_bad_combination_is_a_failed_trial_not_a_crash(tmp_path: Path) -> None:

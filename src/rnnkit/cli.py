@@ -410,8 +410,8 @@ def tune_command(
     if summary.queued:
         typer.echo(f"{summary.queued} trial(s) still queued: run the command again to go on")
     if summary.best_config is None:
-        typer.echo("no trial completed: no best.yaml")
-        return
+        typer.echo("no trial completed: no best.yaml", err=True)
+        raise typer.Exit(1 if summary.trials else 0)
     typer.echo(f"best: trial {summary.best_trial}, val/{summary.metric} = {summary.best_value:.6g}")
     typer.echo(f"best config: {summary.best_config}  (rnnkit train {summary.best_config})")
     for plot in summary.plots:

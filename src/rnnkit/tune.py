@@ -706,12 +706,34 @@ def _work(plan: _Plan, worker_index: int) -> None:
     study = optuna.load_study(study_name=plan.study_name, storage=storage)
     study.sampler = _sampler(tune_config, worker_index, len(study.get_trials(deepcopy=False)))
     study.pruner = _pruner(tune_config)
+    failures: list[str] = []  # this worker's failures since its last success
     with _quiet_lightning():
         while plan.deadline is None or time.time() < plan.deadline:
             trial = _claim(study)
             if trial is None:
                 return
-            _run_one(study, trial, plan, tune_config)
+            reason = _run_one(study, trial, plan, tune_config)
+            failures = [*failures, reason] if reason is not None else []
+            if _hopeless(study, failures):
+                log.error(
+                    "stopping: %d trials in a row failed the same way and none has completed: %s",
+                    len(failures),
+                    failures[-1],
+                )
+                return
+
+
+# A failure that every trial meets (a missing dataset, a broken install) is not worth
+# repeating for the whole budget: a worker stops after this many identical failures in a
+# row while no trial of the study has completed. The queue keeps the rest.
+_SAME_FAILURES_TO_STOP = 3
+
+
+def _hopeless(study: optuna.Study, failures: list[str]) -> bool:
+    recent = failures[-_SAME_FAILURES_TO_STOP:]
+    if len(recent) < _SAME_FAILURES_TO_STOP or len(set(recent)) != 1:
+        return False
+    return not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
 @contextlib.contextmanager
@@ -769,7 +791,8 @@ def _claim(study: optuna.Study) -> optuna.Trial | None:
 
 def _run_one(
     study: optuna.Study, trial: optuna.Trial, plan: _Plan, tune_config: TuneConfig
-) -> None:
+) -> str | None:
+    """Run a claimed trial and record its outcome; returns why it failed, if it did."""
     run_dir = plan.study_dir / f"trial-{trial.number:04d}"
     trial.set_user_attr(ATTR_RUN_DIR, str(run_dir))
     heartbeat = _Heartbeat(trial)
@@ -780,7 +803,7 @@ def _run_one(
         duplicate = _earlier_duplicate(study, trial, params)
         if duplicate is not None:
             _fail(study, trial, f"grid point already run by trial {duplicate}")
-            return
+            return None  # not a failure of the trial's settings
         log.info("trial %d: %s", trial.number, _format_params(params))
         trial_config = _trial_config(plan.base_config, params, trial.number)
         # Progress bars of several workers would overwrite each other; the log says enough.
@@ -789,7 +812,7 @@ def _run_one(
         value = _read_metric(Path(finished_dir), tune_config.metric)
     except optuna.TrialPruned as err:
         _prune(study, trial, pruning.pruned_reason or str(err) or "pruned")
-        return
+        return None
     except KeyboardInterrupt:
         trial.set_user_attr(ATTR_RETRY, True)
         _fail(study, trial, "interrupted")
@@ -797,17 +820,16 @@ def _run_one(
     except Exception as err:  # a failed trial is a result; the study goes on
         if pruning.pruned_reason is not None:  # the engine wrapped optuna.TrialPruned
             _prune(study, trial, pruning.pruned_reason)
-            return
+            return None
         log.debug("trial %d failed", trial.number, exc_info=True)
-        _fail(study, trial, _one_line(err))
-        return
+        return _fail(study, trial, _one_line(err))
     finally:
         heartbeat.stop()
     if not math.isfinite(value):
-        _fail(study, trial, f"val/{tune_config.metric} = {value}")
-        return
+        return _fail(study, trial, f"val/{tune_config.metric} = {value}")
     study.tell(trial, value)
     log.info("trial %d: val/%s = %.6g", trial.number, tune_config.metric, value)
+    return None
 
 
 def _earlier_duplicate(
@@ -853,10 +875,11 @@ def _prune(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     log.info("trial %d: %s", trial.number, reason)
 
 
-def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> str:
     trial.set_user_attr(ATTR_REASON, reason)
     study.tell(trial, state=TrialState.FAIL)
     log.warning("trial %d failed: %s", trial.number, reason)
+    return reason
 
 
 def _one_line(err: BaseException) -> str:
