@@ -77,3 +77,50 @@ def test_bag_of_words_logistic_learns_word_polarity() -> None:
     probabilities = model.predict_proba(["good"])
     assert probabilities.shape == (1, 2)
     assert probabilities.sum() == pytest.approx(1.0)
+
+
+def test_holt_winters_at_later_origins_equals_refitting_statsmodels() -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(80)
+    series = 5 + 0.2 * t + 2 * np.sin(2 * np.pi * t / 6) + rng.normal(0, 0.3, t.size)
+    origins = [48, 53, 70]
+    ours = holt_winters_forecast(series, origins, horizon=8, season_length=6, fit_end=48)
+    params = (
+        ExponentialSmoothing(
+            series[:48],
+            trend="add",
+            seasonal="add",
+            seasonal_periods=6,
+            initialization_method="estimated",
+        )
+        .fit()
+        .params
+    )
+    for row, origin in enumerate(origins):
+        # The reference: statsmodels run on series[:origin] with the same parameters.
+        reference = (
+            ExponentialSmoothing(
+                series[:origin],
+                trend="add",
+                seasonal="add",
+                seasonal_periods=6,
+                initialization_method="known",
+                initial_level=params["initial_level"],
+                initial_trend=params["initial_trend"],
+                initial_seasonal=params["initial_seasons"],
+            )
+            .fit(
+                smoothing_level=params["smoothing_level"],
+                smoothing_trend=params["smoothing_trend"],
+                smoothing_seasonal=params["smoothing_seasonal"],
+                optimized=False,
+            )
+            .forecast(8)
+        )
+        np.testing.assert_allclose(ours[row, :, 0], reference, rtol=1e-9)
+
+
+def test_holt_winters_without_enough_seasons_is_holt_linear() -> None:
+    series = np.arange(10.0) * 2 + 1  # a straight line: Holt's method follows it
+    forecast = holt_winters_forecast(series, [8], horizon=2, season_length=12, fit_end=8)
+    np.testing.assert_allclose(forecast[0, :, 0], [17.0, 19.0], atol=1e-3)

@@ -166,33 +166,41 @@ def holt_winters_forecast(
     """Additive Holt-Winters (statsmodels ``ExponentialSmoothing``) for each target column.
 
     The smoothing parameters and initial states are estimated once, on ``series[:fit_end]``
-    (the training part); at each origin the fitted model is run over ``series[:o]`` with
-    those parameters held fixed and forecasts ``horizon`` steps. The seasonal component is
-    left out when the training part holds fewer than two full seasons.
+    (the training part). With those held fixed, the smoothing filter runs once over the
+    whole series; a forecast from origin ``o`` uses the states after observing
+    ``series[:o]`` only: ŷ[o - 1 + h] = level[o-1] + h·trend[o-1] + season[o-1 - m + 1 +
+    (h-1) mod m] for h = 1..horizon (statsmodels' forecast equation, which the tests
+    check against refitting at each origin). The seasonal component is left out when the
+    training part holds fewer than two full seasons.
     """
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     values = _as_2d(series)
-    origins = _check_origins(len(values), origins, 2, "the Holt-Winters forecast")
     seasonal = "add" if season_length >= 2 and fit_end >= 2 * season_length else None
+    need = season_length if seasonal else 2
+    origins = _check_origins(len(values), origins, need, "the Holt-Winters forecast")
     periods = season_length if seasonal else None
+    steps = np.arange(1, horizon + 1)  # (H,)
+    last = origins - 1  # (N,) index of the last observed row
     out = np.empty((len(origins), horizon, values.shape[1]))
     for column in range(values.shape[1]):
         with warnings.catch_warnings():
-            # statsmodels warns about convergence on short or flat series; the baseline is
-            # still a fair one, so the warning is logged rather than shown to the user.
+            # statsmodels warns about convergence on short or flat series; the fit is
+            # still a fair baseline, so the warning is not passed on to the user.
             warnings.simplefilter("ignore")
-            fitted = ExponentialSmoothing(
-                values[:fit_end, column],
-                trend="add",
-                seasonal=seasonal,
-                seasonal_periods=periods,
-                initialization_method="estimated",
-            ).fit()
-        params = fitted.params
-        for row, origin in enumerate(origins):
-            model = ExponentialSmoothing(
-                values[:origin, column],
+            params = (
+                ExponentialSmoothing(
+                    values[:fit_end, column],
+                    trend="add",
+                    seasonal=seasonal,
+                    seasonal_periods=periods,
+                    initialization_method="estimated",
+                )
+                .fit()
+                .params
+            )
+            smoothed = ExponentialSmoothing(
+                values[:, column],
                 trend="add",
                 seasonal=seasonal,
                 seasonal_periods=periods,
@@ -200,14 +208,17 @@ def holt_winters_forecast(
                 initial_level=params["initial_level"],
                 initial_trend=params["initial_trend"],
                 initial_seasonal=params["initial_seasons"] if seasonal else None,
+            ).fit(
+                smoothing_level=params["smoothing_level"],
+                smoothing_trend=params["smoothing_trend"],
+                smoothing_seasonal=params["smoothing_seasonal"] if seasonal else None,
+                optimized=False,
             )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = model.fit(
-                    smoothing_level=params["smoothing_level"],
-                    smoothing_trend=params["smoothing_trend"],
-                    smoothing_seasonal=params["smoothing_seasonal"] if seasonal else None,
-                    optimized=False,
-                )
-            out[row, :, column] = result.forecast(horizon)
+        level, trend = np.asarray(smoothed.level), np.asarray(smoothed.trend)
+        forecast = level[last, None] + steps[None, :] * trend[last, None]  # (N, H)
+        if seasonal:
+            season = np.asarray(smoothed.season)
+            offsets = (steps - 1) % season_length - season_length + 1  # (H,)
+            forecast = forecast + season[last[:, None] + offsets[None, :]]
+        out[:, :, column] = forecast
     return out
