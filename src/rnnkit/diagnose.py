@@ -106,7 +106,7 @@ class GradientNormMonitor(L.Callback):
         if not grads:
             return
         # Stays on the device: no host sync per step; Lightning reduces it per epoch.
-        norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
         options = {"on_step": False, "on_epoch": True, "batch_size": 1}
         module.log("grad/norm", norm, reduce_fx="mean", **options)
         module.log("grad/norm_max", norm, reduce_fx="max", **options)
