@@ -289,6 +289,10 @@ class LSTMSequence(torch.autograd.Function):
         hh_raw_t = hh_raw.unbind(0) if hh_raw is not None else None
         keep_h_t = keep_h.unbind(0) if keep_h is not None else None
         keep_c_t = keep_c.unbind(0) if keep_c is not None else None
+        if hh_stats is not None:
+            hh_mean_t, hh_rstd_t = (part.unbind(0) for part in hh_stats)
+        if cell_stats is not None:
+            cell_mean_t, cell_rstd_t = (part.unbind(0) for part in cell_stats)
         for t in range(steps):
             h_prev = h_t[t]
             if recurrent_mask is not None:
@@ -298,8 +302,8 @@ class LSTMSequence(torch.autograd.Function):
                 normed, mean, rstd = torch.native_layer_norm(
                     hh_raw_t[t], (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
                 )
-                hh_stats[0, t] = mean
-                hh_stats[1, t] = rstd
+                hh_mean_t[t].copy_(mean)
+                hh_rstd_t[t].copy_(rstd)
                 torch.add(x_t[t], normed, out=gates_t[t])
             else:
                 recurrent.add_into(x_t[t], h_prev, gates_t[t])
@@ -312,8 +316,8 @@ class LSTMSequence(torch.autograd.Function):
                 normed_cell, mean, rstd = torch.native_layer_norm(
                     cell, (hidden,), ln_cell_weight, ln_cell_bias, LAYER_NORM_EPS
                 )
-                cell_stats[0, t] = mean
-                cell_stats[1, t] = rstd
+                cell_mean_t[t].copy_(mean)
+                cell_rstd_t[t].copy_(rstd)
                 torch.tanh(normed_cell, out=tanh_c_t[t])
             else:
                 torch.tanh(cell, out=tanh_c_t[t])
