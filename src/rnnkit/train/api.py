@@ -156,6 +156,9 @@ def _fit(
     started = time.perf_counter()
     run = prepare_run(config, run_dir, resuming=resume_from is not None, callbacks=callbacks)
     trainer, model = run.trainer, run.model
+    if trainer.is_global_zero:
+        action = f"resuming {resume_from}" if resume_from else "training"
+        log.info("%s %s into %s", action, config.name, run_dir)
     we_set_env = _RUN_DIR_ENV not in os.environ
     os.environ[_RUN_DIR_ENV] = str(run_dir.resolve())
     try:

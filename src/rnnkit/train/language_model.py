@@ -219,7 +219,7 @@ class LanguageModelModule(RecurrentModule):
         if batch_idx % self._log_every == 0:
             # Logged every n steps, not every step: each log is a host sync and a
             # dictionary update that costs a few percent on small models.
-            self.log("train/loss", loss, prog_bar=False, batch_size=targets.numel())
+            self.log("train/loss", loss, prog_bar=True, batch_size=targets.numel())
             self.log("train/ppl", torch.exp(loss.detach()), prog_bar=True)
         return loss
 
