@@ -11,22 +11,15 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.config import load as load_config
-from rnnkit.errors import DataError
+from rnnkit.errors import DataError, UserError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.train import api
-from rnnkit.train.language_model import LanguageModelTask, StreamChunks, batchify, stream_loss
+from rnnkit.train.language_model import LanguageModelTask, StreamChunks, stream_loss
 
 
-def test_batchify_makes_contiguous_columns() -> None:
-    ids = torch.arange(23)
-    streams = batchify(ids, 4)  # 5 rows, 3 tokens dropped
-    assert streams.shape == (5, 4)
-    assert streams[:, 1].tolist() == [5, 6, 7, 8, 9]
-
-
-def test_batchify_rejects_a_corpus_too_short() -> None:
-    with pytest.raises(DataError, match=r"too short for 8 streams; lower data\.batch_size"):
-        batchify(torch.arange(10), 8)
+def test_a_corpus_too_short_for_the_batch_is_a_user_error() -> None:
+    with pytest.raises(UserError, match=r"too short for batch_size=8"):
+        StreamChunks(torch.arange(10), batch_size=8, bptt=4)
 
 
 def test_chunks_cover_each_stream_in_order_with_shifted_targets() -> None:
@@ -73,6 +66,7 @@ def test_jitter_is_reproducible_and_covers_the_stream() -> None:
     assert lengths[0] == lengths[1]
     assert sum(lengths[0]) == 999
     assert len(set(lengths[0])) > 3
+    assert min(lengths[0][:-1]) >= 5
 
 
 def test_stream_loss_carries_state_like_one_long_sequence() -> None:

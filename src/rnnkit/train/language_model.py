@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.config import Config
+from rnnkit.data.batches import batchify, sample_bptt_length, shard_streams
 from rnnkit.data.sources import load as load_source
 from rnnkit.data.text import TextPipeline, encode_corpus
 from rnnkit.errors import DataError
@@ -36,18 +37,6 @@ SPLITS = ("train", "valid", "test")
 
 
 # --------------------------------------------------------------------------- streams
-
-
-def batchify(ids: Tensor, num_streams: int) -> Tensor:
-    """``(N,)`` ids -> ``(N // num_streams, num_streams)``: column b is one contiguous
-    stream. The few tokens that do not fill a whole row are dropped."""
-    length = ids.numel() // num_streams
-    if length < 2:
-        raise DataError(
-            f"a corpus of {ids.numel()} tokens is too short for {num_streams} streams; "
-            "lower data.batch_size"
-        )
-    return ids[: length * num_streams].view(num_streams, length).t().contiguous()  # (T, B)
 
 
 class StreamChunks:
@@ -79,15 +68,14 @@ class StreamChunks:
         self.consumed = 0
         self.epoch = 0  # set by the training loop; seeds the jittered lengths
         self._resume_at = 0
-        self._streams = batchify(ids, batch_size)
+        self._streams = batchify(ids, batch_size)  # (T, B)
 
     def shard(self, rank: int, world_size: int) -> None:
         """Read streams ``rank * B .. (rank + 1) * B`` of ``world_size * B``."""
         if (rank, world_size) == (self.rank, self.world_size):
             return
         self.rank, self.world_size = rank, world_size
-        streams = batchify(self.ids, self.batch_size * world_size)
-        self._streams = streams[:, rank * self.batch_size : (rank + 1) * self.batch_size]
+        self._streams = shard_streams(self.ids, self.batch_size, rank, world_size)  # (T, B)
 
     def _lengths(self) -> list[int]:
         """Chunk lengths of the current epoch (bptt, or random around it with jitter)."""
@@ -95,13 +83,11 @@ class StreamChunks:
         if not self.jitter:
             return [min(self.bptt, total - start) for start in range(0, total, self.bptt)]
         # Random lengths stop the model from always seeing the same chunk boundaries
-        # (Merity et al. 2017): bptt, or half of it 5% of the time, blurred by N(0, 5).
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        # (Merity et al. 2017, see rnnkit.data.batches.sample_bptt_length).
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         lengths, position = [], 0
         while position < total:
-            base = self.bptt if torch.rand((), generator=generator) < 0.95 else self.bptt / 2
-            length = max(5, int(torch.normal(base, 5.0, (), generator=generator)))
-            length = min(length, total - position, self.bptt * 2)
+            length = min(sample_bptt_length(self.bptt, generator), total - position)
             lengths.append(length)
             position += length
         return lengths
@@ -185,6 +171,7 @@ class LanguageModelModule(RecurrentModule):
         self._val_sum = torch.zeros((), dtype=torch.float64)
         self._val_count = 0
         self._log_every = config.train.log_every_n_steps
+        self._jitter, self._bptt = config.data.bptt_jitter, config.data.bptt
         self._epoch_loss_sum = torch.zeros((), dtype=torch.float64)
         self._epoch_steps = 0
 
@@ -211,6 +198,11 @@ class LanguageModelModule(RecurrentModule):
         state = detach_state(self._train_state)
         logits, self._train_state = self.model(inputs, state)  # (t, B, V)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        if self._jitter:
+            # A short chunk should not weigh as much as a full one (Merity et al. 2017
+            # scale the learning rate by length / bptt; scaling the loss does the same
+            # for SGD).
+            loss = loss * (targets.size(0) / self._bptt)
         self._epoch_loss_sum += loss.detach()
         self._epoch_steps += 1
         # Counted here, not in on_train_batch_end: the checkpoint callback runs before
