@@ -105,9 +105,6 @@ class StreamChunks:
             position += length
             yield inputs, targets
 
-    def num_tokens(self) -> int:
-        return (self._streams.size(0) - 1) * self._streams.size(1)
-
     def state_dict(self) -> dict[str, int]:
         return {"consumed": self.consumed, "epoch": self.epoch}
 
