@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from rnnkit import config as config_module
 
@@ -41,11 +42,9 @@ def run(run_dir: Path | None = None, overrides: dict[str, Any] | None = None) ->
 
     ``overrides`` (dotted keys) exist for tests that need a shorter run.
     """
-    import yaml
-
     from rnnkit.train import checkpoint
     from rnnkit.train.api import train
-    from rnnkit.train.forecasting import write_forecast_plot
+    from rnnkit.train.forecasting import FORECAST_PLOT_SUFFIX
 
     raw = yaml.safe_load(packaged_config_text())
     config = config_module.load(raw, overrides)
@@ -56,11 +55,10 @@ def run(run_dir: Path | None = None, overrides: dict[str, Any] | None = None) ->
     torch.set_num_threads(min(threads, 2))
     try:
         run_dir = train(config, run_dir=run_dir)
-        plot = write_forecast_plot(run_dir)
     finally:
         torch.set_num_threads(threads)
     metrics = json.loads((Path(run_dir) / checkpoint.METRICS_FILE).read_text("utf-8"))
-    print_summary(metrics, Path(run_dir), plot)
+    print_summary(metrics, Path(run_dir), Path(run_dir) / f"test_{FORECAST_PLOT_SUFFIX}")
     return Path(run_dir)
 
 
