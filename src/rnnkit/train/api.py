@@ -25,7 +25,6 @@ import torch
 
 from rnnkit.config import Config
 from rnnkit.config import load as load_config
-from rnnkit.diagnose import GradientNormMonitor
 from rnnkit.errors import ConfigError, RunDirError
 from rnnkit.report import write_report
 from rnnkit.train import checkpoint
@@ -142,7 +141,6 @@ def prepare_run(
     module = task.build_module(config, model, prepared)
     trainer, interrupt = build_trainer(config, run_dir, has_validation=prepared.val is not None)
     trainer.callbacks.extend(callbacks)
-    trainer.callbacks.append(GradientNormMonitor(config.train))
     log_config(trainer, config)
     return Run(config, run_dir, task, prepared, model, module, trainer, interrupt)
 

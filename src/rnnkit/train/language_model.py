@@ -213,6 +213,7 @@ class LanguageModelModule(RecurrentModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self.train_chunks.consumed = 0
         self._restored_state = False
         if self._epoch_steps and self.trainer.is_global_zero:

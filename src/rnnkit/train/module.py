@@ -38,6 +38,9 @@ class RecurrentModule(L.LightningModule):
         # log_every_n_steps steps and before a checkpoint, not after every step.
         self.register_buffer("_nonfinite", torch.zeros((), dtype=torch.bool), persistent=False)
         self._nonfinite_step: int | None = None
+        # Per-epoch gradient statistics, kept on the device and logged once per epoch:
+        # logging them every step through Lightning costs more than computing them.
+        self._grad_stats: dict[str, Tensor] = {}
 
     # ------------------------------------------------------------------ subclass API
 
@@ -48,7 +51,8 @@ class RecurrentModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         loss = self.step_loss(batch, batch_idx)
-        self._nonfinite |= ~torch.isfinite(loss.detach())
+        # In place, without reassigning the attribute (nn.Module.__setattr__ is slow).
+        torch.logical_or(self._nonfinite, ~torch.isfinite(loss.detach()), out=self._nonfinite)
         if self.train_config.l1 > 0.0:
             penalty = sum(p.abs().sum() for p in self.model.parameters() if p.requires_grad)
             loss = loss + self.train_config.l1 * penalty
@@ -64,6 +68,51 @@ class RecurrentModule(L.LightningModule):
                 "lower train.optimizer.lr or set train.gradient_clip (the last good "
                 "checkpoint is kept)"
             )
+
+    # ------------------------------------------------------------------ gradients
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Clip as the config says, and record the total gradient norm before clipping.
+
+        ``clip_grad_norm_`` computes that norm anyway, so the statistics that
+        ``grad/norm``, ``grad/norm_max`` and ``grad/clipped`` report per epoch (read by
+        the run report) cost nothing extra when clipping by norm.
+        """
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if not grads:
+            return
+        if gradient_clip_val and gradient_clip_algorithm in (None, "norm"):
+            norm = torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
+            size = norm
+        else:
+            norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
+            size = torch.stack([g.detach().abs().max() for g in grads]).max()
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        stats = self._grad_stats
+        norm = norm.detach().double()
+        if not stats:
+            stats.update(sum=torch.zeros_like(norm), max=torch.zeros_like(norm))
+            stats.update(clipped=torch.zeros_like(norm), steps=torch.zeros_like(norm))
+        stats["sum"] += norm
+        stats["max"] = torch.maximum(stats["max"], norm)
+        stats["steps"] += 1
+        if gradient_clip_val:
+            stats["clipped"] += (size > gradient_clip_val).double()
+
+    def on_train_epoch_end(self) -> None:
+        stats, self._grad_stats = self._grad_stats, {}
+        if not stats:
+            return
+        steps = stats["steps"]
+        self.log("grad/norm", stats["sum"] / steps, sync_dist=True)
+        self.log("grad/norm_max", stats["max"], sync_dist=True, reduce_fx="max")
+        if self.train_config.gradient_clip:
+            self.log("grad/clipped", stats["clipped"] / steps, sync_dist=True)
 
     # ------------------------------------------------------------------ resume
 
