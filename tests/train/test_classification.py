@@ -184,3 +184,11 @@ def test_indoor_movement_split_keeps_environments_apart(tmp_path: Path, mirror: 
     assert prepared.info["input_size"] == 4 and prepared.info["classes"] == ["-1", "1"]
     batch, lengths, _ = next(iter(prepared.train))
     assert batch.shape[2] == 4 and lengths.max() == batch.shape[1]
+
+
+def test_evaluate_reloads_the_run_and_gives_the_same_metrics(text_run: Path) -> None:
+    from rnnkit.train.api import evaluate
+
+    saved = json.loads((text_run / "metrics.json").read_text())
+    again = evaluate(text_run, "test")
+    assert again["test"] == pytest.approx(saved["test"])

@@ -179,3 +179,13 @@ def test_a_missing_target_is_a_clear_error(data_dir: Path) -> None:
     del config["data"]["target"]
     with pytest.raises(UserError, match=r"data.target is required: .*\(month, sales\)"):
         train(config, run_dir=data_dir / "no-target")
+
+
+def test_evaluate_reloads_the_run_and_gives_the_same_metrics(direct_run: Path) -> None:
+    from rnnkit.train.api import evaluate
+
+    saved = json.loads((direct_run / "metrics.json").read_text())
+    again = evaluate(direct_run, "test")
+    for name, value in saved["test"].items():
+        assert again["test"][name] == pytest.approx(value, rel=1e-6)
+    assert again["baselines"]["holt_winters"] == pytest.approx(saved["baselines"]["holt_winters"])
