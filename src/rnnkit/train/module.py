@@ -3,8 +3,9 @@
 :class:`RecurrentModule` owns what is the same for every task: the optimizer, the
 learning-rate schedule (with warmup), the L1 penalty, the check for a NaN or infinite
 loss, and the logging of the training loss. A task subclasses it and implements
-:meth:`RecurrentModule.step_loss` (and validation); gradient clipping is done by the
-Trainer (``gradient_clip_val``), see :mod:`rnnkit.train.trainer`.
+:meth:`RecurrentModule.step_loss` (and validation). Gradient clipping takes the
+Trainer's ``gradient_clip_val`` (see :mod:`rnnkit.train.trainer`) and records the
+gradient norm per epoch on the way.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ class RecurrentModule(L.LightningModule):
         # A flag on the device: checking it needs a host sync, so it is read only every
         # log_every_n_steps steps and before a checkpoint, not after every step.
         self.register_buffer("_nonfinite", torch.zeros((), dtype=torch.bool), persistent=False)
-        self._nonfinite_step: int | None = None
         # Per-epoch gradient statistics, kept on the device and logged once per epoch:
         # logging them every step through Lightning costs more than computing them.
         self._grad_stats: dict[str, Tensor] = {}
