@@ -9,22 +9,18 @@ import math
 import warnings
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pytest
 import torch
 from matplotlib.image import imread
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from rnnkit import nn as rnn_layers
 from rnnkit.cli import main
-from rnnkit.config import TrainConfig
 from rnnkit.diagnose import (
     DIAGNOSTICS_FILE,
     GATES_PLOT,
     GRADIENT_PLOT,
-    GradientNormMonitor,
     diagnose,
     summarize,
     traced,
@@ -210,50 +206,6 @@ def test_a_model_without_recurrent_layers_is_refused() -> None:
     model.add_module("head", nn.Linear(2, 2))
     with pytest.raises(ConfigError, match="found no RNN, LSTM or GRU layer"), traced(model):
         pass
-
-
-# ----------------------------------------------------------------------------- training
-
-
-def fit_tiny(clip: float | None) -> dict[str, float]:
-    """Two epochs of a tiny regressor with the monitor; the last epoch's logged values."""
-
-    class Module(L.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = LastStepModel(rnn_layers.RNN(1, 4, batch_first=True))
-
-        def training_step(self, batch, batch_idx):
-            x, y = batch
-            return nn.functional.mse_loss(self.model(x), y)
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.01)
-
-    torch.manual_seed(0)
-    data = DataLoader(TensorDataset(torch.randn(32, 5, 1), torch.randn(32) * 10), batch_size=8)
-    trainer = L.Trainer(
-        max_epochs=2,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        gradient_clip_val=clip,
-        callbacks=[GradientNormMonitor(TrainConfig(gradient_clip=clip))],
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(Module(), data)
-    return {k: float(v) for k, v in trainer.callback_metrics.items()}
-
-
-def test_monitor_logs_gradient_norm_and_clipping_rate() -> None:
-    tiny = fit_tiny(clip=1e-6)
-    assert tiny["grad/clipped"] == 1.0  # every step was over a tiny threshold
-    assert 0 < tiny["grad/norm"] <= tiny["grad/norm_max"]
-    huge = fit_tiny(clip=1e6)
-    assert huge["grad/clipped"] == 0.0
-    assert "grad/clipped" not in fit_tiny(clip=None)
 
 
 # ----------------------------------------------------------------------------- a run

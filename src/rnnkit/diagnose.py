@@ -23,8 +23,9 @@ measures:
 Results go to ``diagnostics.json``, ``gradient_norms.png`` (log scale) and
 ``gate_histograms.png`` in the run directory.
 
-During training, :class:`GradientNormMonitor` logs the total gradient norm before
-clipping and the fraction of steps where clipping fired, per epoch.
+During training, :class:`rnnkit.train.module.RecurrentModule` logs the total gradient
+norm before clipping and the fraction of steps where clipping fired, per epoch; the run
+report plots them.
 """
 
 from __future__ import annotations
@@ -38,13 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.config import TrainConfig
 from rnnkit.errors import ConfigError, RunDirError
 
 log = logging.getLogger(__name__)
@@ -80,42 +79,6 @@ GATE_SYMBOLS = {
 # The gates with tanh values; every other gate is a sigmoid.
 TANH_GATES = {"cell", "new"}
 HISTOGRAM_BINS = 40
-
-
-# ----------------------------------------------------------------------------- training
-
-
-class GradientNormMonitor(L.Callback):
-    """Logs the total gradient norm before clipping and how often clipping fired.
-
-    Called after the backward pass and before Lightning clips the gradients, it logs per
-    epoch ``grad/norm`` (the mean of the steps' total L2 norms), ``grad/norm_max`` and,
-    with ``train.gradient_clip`` set, ``grad/clipped``: the fraction of steps whose norm
-    (``norm`` algorithm) or largest absolute entry (``value`` algorithm) was over the
-    threshold. The values go to every logger (TensorBoard, the CSV the report reads).
-    """
-
-    def __init__(self, train_config: TrainConfig) -> None:
-        self.threshold = train_config.gradient_clip
-        self.algorithm = train_config.gradient_clip_algorithm
-
-    def on_before_optimizer_step(
-        self, trainer: L.Trainer, module: L.LightningModule, optimizer: Any
-    ) -> None:
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        if not grads:
-            return
-        # Stays on the device: no host sync per step; Lightning reduces it per epoch.
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        options = {"on_step": False, "on_epoch": True, "batch_size": 1}
-        module.log("grad/norm", norm, reduce_fx="mean", **options)
-        module.log("grad/norm_max", norm, reduce_fx="max", **options)
-        if self.threshold is not None:
-            if self.algorithm == "norm":
-                size = norm
-            else:
-                size = torch.stack([g.detach().abs().max() for g in grads]).max()
-            module.log("grad/clipped", (size > self.threshold).float(), reduce_fx="mean", **options)
 
 
 # ----------------------------------------------------------------------------- tracing
