@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ def build_trainer(
     config: Config, run_dir: Path, *, has_validation: bool
 ) -> tuple[L.Trainer, GracefulInterrupt]:
     """A Trainer for ``config.train`` writing logs and checkpoints under ``run_dir``."""
+    quiet_lightning()
     train = config.train
     checkpoint = LastCheckpoint(last_checkpoint(run_dir), train.checkpoint_every_n_steps)
     interrupt = GracefulInterrupt(checkpoint)
@@ -154,6 +156,29 @@ def build_trainer(
         **validation,
     )
     return trainer, interrupt
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's start-up chatter and hints out of a user's terminal.
+
+    Lightning logs at INFO on its own handlers (GPU/TPU availability, tips, checkpoint
+    loading) and warns about loop settings rnnkit chose on purpose. They are shown only
+    when rnnkit's logger is at DEBUG (``rnnkit --verbose``); warnings and errors always are.
+    """
+    verbose = logging.getLogger("rnnkit").getEffectiveLevel() <= logging.DEBUG
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        lightning_log = logging.getLogger(name)
+        lightning_log.setLevel(logging.INFO if verbose else logging.WARNING)
+        if logging.getLogger().hasHandlers():
+            # One place prints: the root handler the CLI installed.
+            for handler in list(lightning_log.handlers):
+                lightning_log.removeHandler(handler)
+            lightning_log.propagate = True
+    if not verbose:
+        from lightning.fabric.utilities.warnings import disable_possible_user_warnings
+
+        disable_possible_user_warnings()
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 def log_config(trainer: L.Trainer, config: Config) -> None:
