@@ -21,7 +21,8 @@ def test_ddp_on_two_cpu_processes_writes_the_run_directory(make_config, tmp_path
     run_dir = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("RNNKIT_DISTRIBUTED_RUN_DIR", None)
-    command = [sys.executable, "-m", "rnnkit.cli", "train", str(config_path)]
+    # --verbose keeps Lightning's INFO lines, which say how many processes joined.
+    command = [sys.executable, "-m", "rnnkit.cli", "--verbose", "train", str(config_path)]
     command += ["train.strategy=ddp", "train.devices=2", "train.accelerator=cpu"]
     result = subprocess.run(
         [*command, "--run-dir", str(run_dir)],
