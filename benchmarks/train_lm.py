@@ -10,9 +10,9 @@ on the same PTB token stream, batch 20, 20 unrolled steps, SGD with clipping, on
 
 Tokens per second are timed over the same steps after a warm-up, in rounds that
 alternate the two, so that load from other processes hits both alike; the ratio of
-the medians is printed. Needs the PTB files: RNNKIT_MIRROR=/work/shared/data.
+the medians is printed. Needs the PTB files: RNNKIT_MIRROR=../shared/data.
 
-    RNNKIT_MIRROR=/work/shared/data .venv/bin/python benchmarks/train_lm.py --rounds 3
+    RNNKIT_MIRROR=../shared/data .venv/bin/python benchmarks/train_lm.py --rounds 3
 """
 
 from __future__ import annotations
