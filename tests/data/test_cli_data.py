@@ -8,7 +8,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from http_server import start_server
 
 from rnnkit.cli import main
 
@@ -83,14 +82,6 @@ def test_get_offline_miss_is_exit_2_naming_the_files(capsys, tmp_path):
 def test_get_bad_uri_is_exit_2(capsys, spec, message):
     code, _, err = run(capsys, "data", "get", spec, "--offline")
     assert code == 2 and message in err
-
-
-@pytest.fixture
-def server():
-    state, httpd = start_server()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def with_hash(url: str, body: bytes) -> str:

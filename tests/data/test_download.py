@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from http_server import start_server
 
 from rnnkit.data import download
 from rnnkit.data.catalog import RemoteFile
@@ -22,14 +21,6 @@ from rnnkit.errors import ChecksumError, DownloadError, OfflineError, UnsafeArch
 FAST = RetryPolicy(attempts=3, backoff_s=0.0, timeout_s=5.0)
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 SHA = hashlib.sha256(BODY).hexdigest()
-
-
-@pytest.fixture
-def server():
-    state, httpd = start_server()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture

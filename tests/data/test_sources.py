@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from http_server import start_server
 
 import rnnkit.data
 from rnnkit.data import sources
@@ -25,14 +24,6 @@ from rnnkit.errors import (
     OfflineError,
     UserError,
 )
-
-
-@pytest.fixture
-def server():
-    state, httpd = start_server()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture(autouse=True)
