@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
+from rnnkit.nn.regularization import LockedDropout, embedding_dropout
 
 # (h_n,) for RNN/GRU, (h_n, c_n) for LSTM; each (num_layers, B, H).
 State = Tensor | tuple[Tensor, Tensor]
@@ -41,36 +42,6 @@ class LanguageModelConfig:
     tie_weights: bool = False
     init: str = "default"
     init_range: float = 0.1
-
-
-class LockedDropout(nn.Module):
-    """Dropout with one mask per sequence, shared over time (Gal & Ghahramani 2016).
-
-    Input ``(T, B, C)``; the mask is ``(1, B, C)`` so every time step of a stream loses
-    the same units, which regularises a recurrent model without disrupting its memory.
-    """
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        mask = x.new_empty(1, x.size(1), x.size(2)).bernoulli_(1.0 - self.p) / (1.0 - self.p)
-        return x * mask
-
-
-def embedding_dropout(embedding: nn.Embedding, tokens: Tensor, p: float, training: bool) -> Tensor:
-    """Look up ``tokens`` with whole words dropped: a dropped word is zero everywhere.
-
-    Dropping rows of the embedding matrix (Gal & Ghahramani 2016) removes a word from
-    the whole batch, which is what makes it different from dropout on the outputs.
-    """
-    if not training or p == 0.0:
-        return embedding(tokens)
-    keep = embedding.weight.new_empty(embedding.weight.size(0), 1).bernoulli_(1.0 - p) / (1.0 - p)
-    return nn.functional.embedding(tokens, embedding.weight * keep, embedding.padding_idx)
 
 
 def recurrent_layer(config: LanguageModelConfig) -> nn.Module:
