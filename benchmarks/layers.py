@@ -30,6 +30,7 @@ from collections.abc import Callable
 import torch
 
 import rnnkit.nn
+from common import parse_sizes
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +41,6 @@ CELLS = {
     "rnn": (torch.nn.RNN, rnnkit.nn.RNN),
 }
 VARIANTS = ("torch.nn", "rnnkit", "reference")
-
-
-def parse_sizes(text: str) -> list[tuple[int, int, int, int]]:
-    """'32x100x128x256,...' -> [(batch, time, input, hidden), ...]."""
-    sizes = []
-    for item in text.split(","):
-        parts = item.strip().lower().split("x")
-        if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
-            raise SystemExit(
-                f"bad size {item!r}: expected BATCHxTIMExINPUTxHIDDEN, e.g. 32x100x128x256"
-            )
-        sizes.append(tuple(int(p) for p in parts))
-    return sizes
 
 
 def build_layers(cell: str, input_size: int, hidden_size: int) -> dict[str, torch.nn.Module]:
