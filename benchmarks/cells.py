@@ -42,7 +42,7 @@ from collections.abc import Callable
 import torch
 
 import rnnkit.nn
-from common import parse_sizes
+from common import parse_sizes, saved_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -91,22 +91,6 @@ def keras_step(size: tuple[int, int, int, int]) -> Step | None:
         output.sum().backward()
 
     return step
-
-
-def saved_bytes(step: Step, excluded: list[torch.Tensor]) -> int:
-    """Bytes of the distinct storages autograd saves for backward during ``step``."""
-    skip = {t.untyped_storage().data_ptr() for t in excluded}
-    storages: dict[int, int] = {}
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in skip:
-            storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        step()
-    return sum(storages.values())
 
 
 def benchmark(

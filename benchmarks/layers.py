@@ -25,12 +25,11 @@ import logging
 import random
 import statistics
 import time
-from collections.abc import Callable
 
 import torch
 
 import rnnkit.nn
-from common import parse_sizes
+from common import parse_sizes, saved_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +59,6 @@ def training_step(layer: torch.nn.Module, x: torch.Tensor) -> None:
     states = state if isinstance(state, tuple) else (state,)
     loss = output.sum() + sum(s.sum() for s in states)
     loss.backward()
-
-
-def saved_bytes(step: Callable[[], None]) -> int:
-    """Bytes of the distinct storages autograd saves for backward during ``step``."""
-    storages: dict[int, int] = {}
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        step()
-    return sum(storages.values())
 
 
 def benchmark(
