@@ -563,6 +563,8 @@ def test_real_training_trials_report_each_validation_and_a_diverging_lr_fails(
     assert good.state == "COMPLETE" and good.params == {"train.optimizer.lr": 1.0}
     metrics = json.loads((good.run_dir / "metrics.json").read_text())
     assert good.value == metrics["val"]["perplexity"] < len(words) + 1
+    # The corpus has a test split (the default split keeps one), yet no trial touches it.
+    assert "test" not in metrics
     assert (good.run_dir / "model.safetensors").is_file()
     assert diverged.state in {"FAIL", "PRUNED"}
     assert "nan" in diverged.reason.lower() or "inf" in diverged.reason.lower()

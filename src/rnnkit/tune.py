@@ -213,10 +213,14 @@ class RunTrial(Protocol):
 
 
 def train_trial(config: Config, run_dir: Path, pruning: TrialPruning) -> Path:
-    """The real trial: ``rnnkit.train`` with the pruning callback."""
+    """The real trial: ``rnnkit.train`` with the pruning callback.
+
+    A trial is evaluated on the validation split only: the test split stays unseen until
+    the chosen config is trained for real, and skipping it saves a full pass per trial.
+    """
     from rnnkit.train.api import train
 
-    return Path(train(config, run_dir=run_dir, callbacks=[pruning]))
+    return Path(train(config, run_dir=run_dir, callbacks=[pruning], final_splits=("val",)))
 
 
 # ----------------------------------------------------------------------------- search space

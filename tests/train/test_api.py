@@ -43,6 +43,14 @@ def test_evaluate_names_the_valid_splits(tmp_path: Path, capsys) -> None:
     assert (code, message) == (2, "error: split 'train' is not one of val, test")
 
 
+def test_unknown_final_split_is_refused_before_training(make_config, tmp_path: Path) -> None:
+    from rnnkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"final_splits \['train'\]: each must be 'val' or 'test'"):
+        api.train(make_config(), run_dir=tmp_path / "run", final_splits=("val", "train"))
+    assert not (tmp_path / "run").exists()
+
+
 def test_bad_override_is_a_config_error(make_config, tmp_path: Path, capsys) -> None:
     import yaml
 

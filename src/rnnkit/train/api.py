@@ -46,6 +46,7 @@ def train(
     run_dir: str | Path | None = None,
     *,
     callbacks: Sequence[L.Callback] = (),
+    final_splits: Sequence[str] = ("val", "test"),
 ) -> Path:
     """Train the experiment ``config`` describes; returns the run directory.
 
@@ -53,8 +54,13 @@ def train(
     up holding the resolved config, ``model.safetensors``, the preprocessing as JSON,
     ``checkpoints/last.ckpt``, ``metrics.json`` and TensorBoard and CSV logs.
     ``callbacks`` are extra Lightning callbacks for this run (a hyperparameter search
-    passes the one that reports each validation to its pruner).
+    passes the one that reports each validation to its pruner). ``final_splits`` are
+    the splits evaluated into ``metrics.json`` at the end: a search passes ``("val",)``
+    so that choosing hyperparameters never looks at the test split.
     """
+    unknown = [s for s in final_splits if s not in ("val", "test")]
+    if unknown:
+        raise ConfigError(f"final_splits {unknown!r}: each must be 'val' or 'test'")
     resolved = load_config(config, overrides)
     inherited = os.environ.get(_RUN_DIR_ENV)
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
@@ -63,7 +69,9 @@ def train(
         target = Path(run_dir)
     else:
         target = checkpoint.new_run_dir(resolved.name)
-    return _fit(resolved, target, resume_from=None, callbacks=callbacks)
+    return _fit(
+        resolved, target, resume_from=None, callbacks=callbacks, final_splits=final_splits
+    )
 
 
 def resume(run_dir: str | Path) -> Path:
@@ -150,6 +158,7 @@ def _fit(
     run_dir: Path,
     resume_from: Path | None,
     callbacks: Sequence[L.Callback] = (),
+    final_splits: Sequence[str] = ("val", "test"),
 ) -> Path:
     started = time.perf_counter()
     run = prepare_run(config, run_dir, resuming=resume_from is not None, callbacks=callbacks)
@@ -179,7 +188,7 @@ def _fit(
         return run_dir
     model.cpu()
     checkpoint.save_weights(model, run_dir / checkpoint.WEIGHTS_FILE)
-    metrics = final_metrics(run.task, config, model, run.prepared)
+    metrics = final_metrics(run.task, config, model, run.prepared, splits=final_splits)
     checkpoint.write_metrics(run_dir, metrics)
     write_report(run_dir)
     log.info(
@@ -192,13 +201,17 @@ def _fit(
 
 
 def final_metrics(
-    task: Task, config: Config, model: torch.nn.Module, prepared: PreparedData
+    task: Task,
+    config: Config,
+    model: torch.nn.Module,
+    prepared: PreparedData,
+    splits: Sequence[str] = ("val", "test"),
 ) -> dict[str, Any]:
-    """Metrics on val and test (where present) and the baselines on the last of them."""
+    """Metrics on ``splits`` (where present) and the baselines on the last of them."""
     metrics: dict[str, Any] = {}
     last = None
     for split, data in (("val", prepared.val), ("test", prepared.test)):
-        if data is not None:
+        if split in splits and data is not None:
             metrics[split] = task.evaluate(config, model, prepared, split)
             last = split
     if last is not None:
