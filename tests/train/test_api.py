@@ -46,7 +46,9 @@ def test_evaluate_names_the_valid_splits(tmp_path: Path, capsys) -> None:
 def test_unknown_final_split_is_refused_before_training(make_config, tmp_path: Path) -> None:
     from rnnkit.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"final_splits \['train'\]: each must be 'val' or 'test'"):
+    with pytest.raises(
+        ConfigError, match=r"final_splits \['train'\]: each must be 'val' or 'test'"
+    ):
         api.train(make_config(), run_dir=tmp_path / "run", final_splits=("val", "train"))
     assert not (tmp_path / "run").exists()
 

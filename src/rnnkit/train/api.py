@@ -69,9 +69,7 @@ def train(
         target = Path(run_dir)
     else:
         target = checkpoint.new_run_dir(resolved.name)
-    return _fit(
-        resolved, target, resume_from=None, callbacks=callbacks, final_splits=final_splits
-    )
+    return _fit(resolved, target, resume_from=None, callbacks=callbacks, final_splits=final_splits)
 
 
 def resume(run_dir: str | Path) -> Path:
