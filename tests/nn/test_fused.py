@@ -104,7 +104,9 @@ def make_masks(steps, batch, hidden, *, recurrent_dropout, zoneout, lengths, tra
         padded = (torch.arange(steps)[:, None] >= lengths[None, :]).to(like.dtype)[..., None]
         keep_h = padded if keep_h is None else torch.maximum(keep_h, padded)
         keep_c = padded if keep_c is None else torch.maximum(keep_c, padded)
-    return StepMasks(recurrent=recurrent, keep_h=keep_h, keep_c=keep_c)
+    # As the layers do: 0/1 keep weights (training, padding alone) are saved as booleans.
+    binary = training or not zoneout
+    return StepMasks(recurrent=recurrent, keep_h=keep_h, keep_c=keep_c, keep_binary=binary)
 
 
 def _tensors(kind, w, x, h0, c0):
@@ -201,17 +203,17 @@ def test_fused_relu_rnn_matches_reference():
         (
             "lstm",
             fused.LSTMSequence.apply,
-            lambda w, m, x, h, c: (x, h, c, w["hh"], w["ln4"], w["lnc"], w["lncb"], *m),
+            lambda w, m, x, h, c: (x, h, c, w["hh"], w["ln4"], w["lnc"], w["lncb"], *m, False),
         ),
         (
             "gru",
             fused.GRUSequence.apply,
-            lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], m[0], m[1]),
+            lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], m[0], m[1], False),
         ),
         (
             "rnn",
             fused.RNNSequence.apply,
-            lambda w, m, x, h, c: (x, h, w["hh"], w["ln1"], *m[:2], False),
+            lambda w, m, x, h, c: (x, h, w["hh"], w["ln1"], *m[:2], False, False),
         ),
     ],
 )
@@ -322,6 +324,37 @@ def test_layer_lstm_zoneout_pair_and_no_initial_state_no_lengths():
     _compare_layers("lstm", training=True, with_hx=False, lengths=None, zoneout=(0.5, 0.1))
     layer = rnn_nn.LSTM(3, 5, zoneout=(0.5, 0.1))
     assert layer._zoneout_rates() == (0.1, 0.5)  # (hidden, cell)
+
+
+def _saved_storages(step) -> dict[int, tuple[torch.dtype, int]]:
+    """dtype and bytes of each distinct storage autograd saves for backward in ``step``."""
+    storages = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = (tensor.dtype, storage.nbytes())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        step()
+    return storages
+
+
+def test_training_zoneout_keeps_its_masks_for_backward_as_booleans():
+    steps, batch, hidden = 9, 4, 6
+    layer = rnn_nn.LSTM(3, hidden, zoneout=(0.3, 0.2), layer_norm=True)
+    x = torch.randn(steps, batch, 3)
+    saved = _saved_storages(lambda: layer(x))
+    # One (T, B, H) boolean per mask (cell and hidden), nothing float of that size in
+    # their place, and no second copy of the new cell states.
+    bools = [size for dtype, size in saved.values() if dtype == torch.bool]
+    assert bools == [steps * batch * hidden] * 2
+    floats_th = [size for dtype, size in saved.values() if size == steps * batch * hidden * 4]
+    assert floats_th == [steps * batch * hidden * 4]  # tanh(c) only
+    layer.eval()  # evaluation weights are fractional (the rate): kept as floats
+    x.requires_grad_()
+    saved = _saved_storages(lambda: layer(x))
+    assert not [dtype for dtype, _ in saved.values() if dtype == torch.bool]
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])

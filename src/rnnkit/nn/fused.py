@@ -87,11 +87,25 @@ class StepMasks:
     ``recurrent`` multiplies the state fed back into the recurrence (scaled dropout mask,
     one per sequence); ``keep_h``/``keep_c`` are zoneout keep weights per step, with 1 on
     padded steps so that a finished sequence carries its last state to the end.
+    ``keep_binary`` says the keep weights are all 0 or 1 (zoneout in training, padding),
+    so the kernels keep them for backward as booleans: a quarter of the float memory.
     """
 
     recurrent: Tensor | None = None  # (B, H)
     keep_h: Tensor | None = None  # (T, B, H) or (T, B, 1)
     keep_c: Tensor | None = None  # LSTM only
+    keep_binary: bool = False
+
+
+def _kept_for_backward(keep: Tensor | None, binary: bool) -> Tensor | None:
+    """The zoneout keep weights as saved for backward: booleans when they are 0 or 1.
+
+    Backward only multiplies gradients by them, and a float times a bool is that float
+    or zero, so nothing converts them back.
+    """
+    if keep is None or not binary:
+        return keep
+    return keep.to(torch.bool)
 
 
 def _onednn_available() -> bool:
@@ -260,6 +274,7 @@ class LSTMSequence(torch.autograd.Function):
         recurrent_mask: Tensor | None,
         keep_h: Tensor | None,
         keep_c: Tensor | None,
+        keep_binary: bool,
     ) -> tuple[Tensor, Tensor, Tensor]:
         steps, batch, gate_size = xproj.shape
         hidden = gate_size // 4
@@ -269,8 +284,9 @@ class LSTMSequence(torch.autograd.Function):
         cs = new(steps + 1, batch, hidden)
         hs[0] = h0
         cs[0] = c0
-        # Without zoneout the new cell state is the state; with it both are needed.
-        c_new = new(steps, batch, hidden) if keep_c is not None else cs[1:]
+        # Without zoneout the new cell state is the state. With it the new cell state goes
+        # through a scratch buffer: backward recomputes it when it needs it (layer norm).
+        c_new = new(batch, hidden).expand(steps, -1, -1) if keep_c is not None else cs[1:]
         h_new = new(batch, hidden) if keep_h is not None else None
         tanh_c = new(steps, batch, hidden)
         hh_raw = new(steps, batch, gate_size) if ln_hh_weight is not None else None
@@ -332,7 +348,6 @@ class LSTMSequence(torch.autograd.Function):
             gates,
             hs,
             cs,
-            c_new if keep_c is not None else None,
             tanh_c,
             hh_raw,
             hh_stats,
@@ -341,9 +356,10 @@ class LSTMSequence(torch.autograd.Function):
             ln_hh_weight,
             ln_cell_weight,
             recurrent_mask,
-            keep_h,
-            keep_c,
+            _kept_for_backward(keep_h, keep_binary),
+            _kept_for_backward(keep_c, keep_binary),
         )
+        ctx.zoneout_cell = keep_c is not None
         return hs[1:], hs[steps].clone(), cs[steps].clone()
 
     @staticmethod
@@ -352,7 +368,6 @@ class LSTMSequence(torch.autograd.Function):
             gates,
             hs,
             cs,
-            c_new,
             tanh_c,
             hh_raw,
             hh_stats,
@@ -366,9 +381,12 @@ class LSTMSequence(torch.autograd.Function):
         ) = ctx.saved_tensors
         steps, batch, gate_size = gates.shape
         hidden = gate_size // 4
-        if c_new is None:
-            c_new = cs[1:]
         i_all, f_all, g_all, o_all = gates.chunk(4, 2)  # (T, B, H) each
+        c_new = cs[1:]  # the new cell states, before zoneout
+        if ctx.zoneout_cell and ln_cell_weight is not None:
+            # Recomputed with forward's operations in forward's order (the same numbers):
+            # one pass over all steps instead of a (T, B, H) buffer kept since forward.
+            c_new = torch.mul(f_all, cs[:-1]).addcmul_(i_all, g_all)
 
         # Gate derivatives for all steps at once. d_gates[t] starts as the factor that
         # multiplies the incoming gradient and is scaled in place inside the loop.
@@ -468,6 +486,7 @@ class LSTMSequence(torch.autograd.Function):
             None,
             None,
             None,
+            None,
         )
 
 
@@ -493,6 +512,7 @@ class GRUSequence(torch.autograd.Function):
         ln_hh_weight: Tensor | None,
         recurrent_mask: Tensor | None,
         keep_h: Tensor | None,
+        keep_binary: bool,
     ) -> tuple[Tensor, Tensor]:
         steps, batch, gate_size = xproj.shape
         hidden = gate_size // 3
@@ -530,7 +550,14 @@ class GRUSequence(torch.autograd.Function):
             if keep_h is not None:
                 torch.lerp(h_new, h_prev, keep_h[t], out=hs[t + 1])
         ctx.save_for_backward(
-            gates, hs, hh, weight_hh, hh_bias, ln_hh_weight, recurrent_mask, keep_h
+            gates,
+            hs,
+            hh,
+            weight_hh,
+            hh_bias,
+            ln_hh_weight,
+            recurrent_mask,
+            _kept_for_backward(keep_h, keep_binary),
         )
         return hs[1:], hs[steps].clone()
 
@@ -595,7 +622,7 @@ class GRUSequence(torch.autograd.Function):
             d_bias = d_hh.reshape(-1, gate_size).sum(0)
         if ln_hh_weight is not None and grads_needed[4]:
             d_ln = _layer_norm_gain_grad(d_hh, hh, hh_mean, hh_rstd)
-        return d_xproj, dh, d_weight_hh, d_bias, d_ln, None, None
+        return d_xproj, dh, d_weight_hh, d_bias, d_ln, None, None, None
 
 
 # --------------------------------------------------------------------------- Elman RNN
@@ -618,6 +645,7 @@ class RNNSequence(torch.autograd.Function):
         ln_hh_weight: Tensor | None,
         recurrent_mask: Tensor | None,
         keep_h: Tensor | None,
+        keep_binary: bool,
         relu: bool,
     ) -> tuple[Tensor, Tensor]:
         steps, batch, hidden = xproj.shape
@@ -654,7 +682,7 @@ class RNNSequence(torch.autograd.Function):
             weight_hh,
             ln_hh_weight,
             recurrent_mask,
-            keep_h,
+            _kept_for_backward(keep_h, keep_binary),
         )
         return hs[1:], hs[steps].clone()
 
@@ -698,7 +726,7 @@ class RNNSequence(torch.autograd.Function):
             )
         if hh_raw is not None and grads_needed[3]:
             d_ln = _layer_norm_gain_grad(d_pre, hh_raw, hh_mean, hh_rstd)
-        return d_pre, dh, d_weight_hh, d_ln, None, None, None
+        return d_pre, dh, d_weight_hh, d_ln, None, None, None, None
 
 
 # --------------------------------------------------------------------------- entry points
@@ -734,6 +762,7 @@ def lstm_sequence(
         masks.recurrent,
         masks.keep_h,
         masks.keep_c,
+        masks.keep_binary,
     )
 
 
@@ -751,6 +780,7 @@ def gru_sequence(
         weights.ln_hh_weight,
         masks.recurrent,
         masks.keep_h,
+        masks.keep_binary,
     )
 
 
@@ -767,5 +797,6 @@ def rnn_sequence(
         weights.ln_hh_weight,
         masks.recurrent,
         masks.keep_h,
+        masks.keep_binary,
         nonlinearity == "relu",
     )

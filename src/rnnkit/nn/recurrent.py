@@ -259,7 +259,10 @@ class _RecurrentBase(nn.Module):
             keep_h = zoneout_keep(steps, batch, self.hidden_size, hidden_rate, self.training, like)
         if cell_rate > 0 and self.num_states == 2:
             keep_c = zoneout_keep(steps, batch, self.hidden_size, cell_rate, self.training, like)
-        return StepMasks(recurrent=recurrent, keep_h=keep_h, keep_c=keep_c)
+        # Zoneout draws 0/1 keep weights in training; evaluation uses the rate itself.
+        return StepMasks(
+            recurrent=recurrent, keep_h=keep_h, keep_c=keep_c, keep_binary=self.training
+        )
 
     def flatten_parameters(self) -> None:
         """Puts the weights in one contiguous cuDNN buffer (GPU only; a no-op elsewhere).
@@ -593,7 +596,11 @@ class _RecurrentBase(nn.Module):
             x = x.flip(0)
             keep_h = None if keep_h is None else keep_h.flip(0)
             keep_c = None if keep_c is None else keep_c.flip(0)
-        masks = StepMasks(recurrent=masks.recurrent, keep_h=keep_h, keep_c=keep_c)
+        # Padding alone keeps 0/1 weights too.
+        binary = masks.keep_binary or (masks.keep_h is None and masks.keep_c is None)
+        masks = StepMasks(
+            recurrent=masks.recurrent, keep_h=keep_h, keep_c=keep_c, keep_binary=binary
+        )
         output, last = self._fused_sequence(x, state, weights, masks)
         if reverse:
             output = output.flip(0)
