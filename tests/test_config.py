@@ -30,14 +30,14 @@ def test_string_overrides_parse_yaml_scalars() -> None:
         [
             "model.hidden_size=512",
             "train.optimizer.lr=0.5",
-            "model.bidirectional=true",
+            "model.tie_weights=true",
             "train.early_stopping.patience=2",
             "data.target=[a, b]",
         ],
     )
     assert config.model.hidden_size == 512
     assert config.train.optimizer.lr == 0.5
-    assert config.model.bidirectional is True
+    assert config.model.tie_weights is True
     assert config.train.early_stopping is not None
     assert config.train.early_stopping.patience == 2  # a None section is created on demand
     assert config.data.target == ["a", "b"]
@@ -92,6 +92,21 @@ def test_missing_required_key() -> None:
 def test_cross_field_check_names_the_section() -> None:
     with pytest.raises(ConfigError, match=r"data.split.*leaves no training data"):
         cfg.load(MINIMAL, {"data.split.valid": 0.5, "data.split.test": 0.5})
+
+
+def test_a_model_key_the_task_does_not_read_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        cfg.load(MINIMAL, {"model.pooling": "max"})
+    assert str(caught.value) == (
+        "config: model.pooling = 'max' has no effect with task 'language_model' "
+        "(only classification read it): remove it"
+    )
+    forecasting = {"task": "forecasting", "data": {"dataset": "co2"}}
+    with pytest.raises(ConfigError, match=r"model.embedding_dropout = 0.1 has no effect"):
+        cfg.load(forecasting, {"model.embedding_dropout": 0.1})
+    # Keys the task reads, and other keys left at their defaults, are fine.
+    config = cfg.load(forecasting, {"model.input_dropout": 0.2, "model.pooling": "last"})
+    assert config.model.input_dropout == 0.2
 
 
 def test_tune_space_accepts_choices_and_ranges() -> None:

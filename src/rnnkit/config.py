@@ -211,6 +211,47 @@ class TuneConfig(StrictModel):
     seed: int | None = None
 
 
+# The model keys each task reads beyond the recurrent stack's own (cell, sizes, layers,
+# dropout between layers, the extended cell options). A key another task reads, set away
+# from its default, is an error rather than a setting that silently does nothing.
+_STACK_KEYS = {
+    "cell",
+    "nonlinearity",
+    "reset_after",
+    "hidden_size",
+    "num_layers",
+    "dropout",
+    "layer_norm",
+    "recurrent_dropout",
+    "zoneout",
+    "weight_drop",
+}
+TASK_MODEL_KEYS: dict[str, set[str]] = {
+    "language_model": {
+        "embedding_size",
+        "embedding_dropout",
+        "input_dropout",
+        "output_dropout",
+        "tie_weights",
+        "init",
+        "init_range",
+    },
+    "classification": {
+        "embedding_size",
+        "embedding_dropout",
+        "input_dropout",
+        "output_dropout",
+        "bidirectional",
+        "pooling",
+        "head_dropout",
+        "class_weights",
+    },
+    "forecasting": {"input_dropout", "head_dropout", "strategy"},
+    "sequence_regression": {"bidirectional", "head_dropout"},
+    "sequence_labeling": {"bidirectional", "head_dropout"},
+}
+
+
 class Config(StrictModel):
     name: str = "run"
     seed: int = 0
@@ -219,6 +260,21 @@ class Config(StrictModel):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     tune: TuneConfig | None = None
+
+    @model_validator(mode="after")
+    def _model_keys_used_by_the_task(self) -> Config:
+        used = _STACK_KEYS | TASK_MODEL_KEYS[self.task]
+        defaults = ModelConfig()
+        for key in ModelConfig.model_fields:
+            value = getattr(self.model, key)
+            if key in used or value == getattr(defaults, key):
+                continue
+            readers = sorted(task for task, keys in TASK_MODEL_KEYS.items() if key in keys)
+            raise ValueError(
+                f"model.{key} = {value!r} has no effect with task '{self.task}' "
+                f"(only {', '.join(readers)} read it): remove it"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- loading

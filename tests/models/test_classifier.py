@@ -58,3 +58,23 @@ def test_valid_mask() -> None:
         [True, False, False],
         [True, True, True],
     ]
+
+
+def test_output_dropout_is_one_mask_per_sequence_before_pooling() -> None:
+    torch.manual_seed(0)
+    model = SequenceClassifier(2, _config(pooling="mean", output_dropout=0.5), input_size=3)
+    outputs, pooled = [], []
+    model.recurrent.register_forward_hook(lambda module, args, out: outputs.append(out[0]))
+    model.head_dropout.register_forward_hook(lambda module, args, out: pooled.append(args[0]))
+    x = torch.randn(32, 6, 3)
+    model(x)
+    undropped = outputs[0].mean(1)  # (B, H): the mean pooling of the recurrent outputs
+    # Each unit of each sequence is dropped at every step or kept (scaled) at every step,
+    # so its mean over the steps is either 0 or 2x the undropped mean.
+    ratio = pooled[0] / undropped
+    assert set(ratio.round(decimals=4).flatten().tolist()) == {0.0, 2.0}
+    model.eval()
+    outputs.clear()
+    pooled.clear()
+    model(x)
+    torch.testing.assert_close(pooled[0], outputs[0].mean(1))

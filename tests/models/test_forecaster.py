@@ -61,3 +61,23 @@ def test_shifting_the_level_shifts_the_forecast(strategy: str) -> None:
     shift = torch.tensor([5.0, -3.0, 0.0])  # targets move, the covariate does not
     with torch.no_grad():
         torch.testing.assert_close(model(window + shift), model(window) + shift[:2])
+
+
+def test_input_dropout_drops_whole_features_of_the_window() -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, input_dropout=0.5)
+    model = Forecaster(3, 1, 2, config)
+    seen = []
+    model.recurrent.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    window = torch.randn(16, 10, 3) + 5.0  # no relative value is zero by chance
+    window[:, -1, 0] = 4.0  # the last target: relative values are window - 4
+    model(window)
+    relative = torch.cat([window[..., :1] - 4.0, window[..., 1:]], dim=2)
+    ratio = seen[0][:, :-1] / relative[:, :-1]  # (B, L-1, F); the last target step is 0
+    # One mask per window and feature, the same at every step: each ratio is 0 or 1/(1-p).
+    torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio))
+    assert set(ratio[:, 0].flatten().tolist()) == {0.0, 2.0}
+    model.eval()
+    seen.clear()
+    model(window)
+    torch.testing.assert_close(seen[0], relative)

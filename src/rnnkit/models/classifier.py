@@ -91,6 +91,7 @@ class SequenceClassifier(nn.Module):
         # Locked (variational) dropout: one mask per sequence, shared by every step.
         self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
         self.recurrent = make_recurrent(config, embedding_size)
+        self.output_dropout = LockedDropout(config.output_dropout, batch_first=True)
         features = config.hidden_size * (2 if config.bidirectional else 1)
         # Attention pooling scores each step with one learned vector (a linear layer).
         self.attention = nn.Linear(features, 1) if self.pooling == "attention" else None
@@ -112,6 +113,7 @@ class SequenceClassifier(nn.Module):
             embedded = self.inputs(inputs)
         embedded = self.input_dropout(embedded)  # (B, T, E)
         outputs, _ = self.recurrent(embedded, lengths=lengths)  # (B, T, D*H)
+        outputs = self.output_dropout(outputs)
         mask = valid_mask(lengths, steps).to(outputs.device)  # (B, T)
         pooled = self._pool(outputs, mask, lengths.to(outputs.device))  # (B, D*H)
         return self.head(self.head_dropout(pooled))  # (B, C)

@@ -25,6 +25,7 @@ from torch import nn
 
 from rnnkit.config import ModelConfig
 from rnnkit.models.classifier import make_recurrent
+from rnnkit.nn.regularization import LockedDropout
 
 Strategy = Literal["direct", "recursive"]
 
@@ -37,7 +38,8 @@ class Forecaster(nn.Module):
         num_targets: target columns K (K <= F).
         horizon: steps to forecast.
         config: the model section of the experiment config (cell, hidden_size,
-            num_layers, dropout, head_dropout, strategy, extended cell options).
+            num_layers, dropout, input_dropout, head_dropout, strategy, extended cell
+            options).
     """
 
     def __init__(
@@ -52,6 +54,8 @@ class Forecaster(nn.Module):
         self.num_targets = num_targets
         self.horizon = horizon
         self.strategy: Strategy = config.strategy
+        # Locked (variational) dropout on the window: one mask per window for all steps.
+        self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
         self.recurrent = make_recurrent(config, input_size)
         self.head_dropout = nn.Dropout(config.head_dropout)
         steps_out = horizon if self.strategy == "direct" else 1
@@ -70,7 +74,7 @@ class Forecaster(nn.Module):
         batch, k = window.shape[0], self.num_targets
         last = window[:, -1:, :k]  # (B, 1, K)
         relative = torch.cat([window[..., :k] - last, window[..., k:]], dim=2)  # (B, L, F)
-        outputs, state = self.recurrent(relative)  # (B, L, H)
+        outputs, state = self.recurrent(self.input_dropout(relative))  # (B, L, H)
         change = self.head(self.head_dropout(outputs[:, -1]))  # (B, steps_out*K)
         if self.strategy == "direct":
             return last + change.view(batch, self.horizon, k)

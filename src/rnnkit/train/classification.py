@@ -252,6 +252,11 @@ class ClassificationTask:
             return SequenceClassifier(
                 info["num_classes"], config.model, vocab_size=info["vocab_size"]
             )
+        if config.model.embedding_dropout:
+            raise ConfigError(
+                f"model.embedding_dropout = {config.model.embedding_dropout} drops words of a "
+                "text input; these inputs are numeric: use model.input_dropout"
+            )
         return SequenceClassifier(info["num_classes"], config.model, input_size=info["input_size"])
 
     def build_module(
