@@ -11,11 +11,17 @@ previous step left behind hit all of them alike. The table gives the median time
 * ``rnnkit``: rnnkit.nn's layer with ``impl="auto"`` (torch's fused kernel);
 * ``reference``: rnnkit.nn's layer with ``impl="reference"`` (the Python time loop).
 
+With ``--lengths`` every batch is padded: sequence lengths are drawn uniformly between
+T/2 and T (seeded); torch.nn runs them as packed sequences (``pack_padded_sequence``, the
+layer, ``pad_packed_sequence``), the rnnkit layers take ``lengths=``.
+``--bidirectional`` runs both directions.
+
 Memory is the bytes of the tensors autograd saves for backward in one forward pass
 (distinct storages, counted through ``torch.autograd.graph.saved_tensors_hooks``): on
 CPU the activation memory a training step holds at its peak, weights excluded.
 
     python benchmarks/layers.py --repeats 9 --threads 1
+    python benchmarks/layers.py --repeats 5 --threads 1 --lengths --bidirectional
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import statistics
 import time
 
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit.nn
 from common import parse_sizes, saved_bytes
@@ -42,33 +49,50 @@ CELLS = {
 VARIANTS = ("torch.nn", "rnnkit", "reference")
 
 
-def build_layers(cell: str, input_size: int, hidden_size: int) -> dict[str, torch.nn.Module]:
+def build_layers(
+    cell: str, input_size: int, hidden_size: int, bidirectional: bool = False
+) -> dict[str, torch.nn.Module]:
     """torch.nn's layer and rnnkit's two implementations, all with the same weights."""
     torch_cls, rnnkit_cls = CELLS[cell]
-    baseline = torch_cls(input_size, hidden_size)
+    baseline = torch_cls(input_size, hidden_size, bidirectional=bidirectional)
     layers = {"torch.nn": baseline}
     for name, impl in (("rnnkit", "auto"), ("reference", "reference")):
-        layer = rnnkit_cls(input_size, hidden_size, impl=impl)
+        layer = rnnkit_cls(input_size, hidden_size, impl=impl, bidirectional=bidirectional)
         layer.load_state_dict(baseline.state_dict())
         layers[name] = layer
     return layers
 
 
-def training_step(layer: torch.nn.Module, x: torch.Tensor) -> None:
-    output, state = layer(x)
+def training_step(
+    layer: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor | None = None
+) -> None:
+    if lengths is None:
+        output, state = layer(x)
+    elif isinstance(layer, rnnkit.nn.RNN | rnnkit.nn.LSTM | rnnkit.nn.GRU):
+        output, state = layer(x, lengths=lengths)
+    else:  # torch.nn: the packed sequences its documentation prescribes
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+        output, state = layer(packed)
+        output, _ = pad_packed_sequence(output, total_length=x.shape[0])
     states = state if isinstance(state, tuple) else (state,)
     loss = output.sum() + sum(s.sum() for s in states)
     loss.backward()
 
 
 def benchmark(
-    size: tuple[int, int, int, int], cell: str, repeats: int, warmup: int
+    size: tuple[int, int, int, int],
+    cell: str,
+    repeats: int,
+    warmup: int,
+    padded: bool = False,
+    bidirectional: bool = False,
 ) -> dict[str, tuple[float, float, int]]:
     """variant -> (median seconds per step, median ratio to torch.nn, bytes saved)."""
     batch, steps, input_size, hidden_size = size
     torch.manual_seed(0)
-    layers = build_layers(cell, input_size, hidden_size)
+    layers = build_layers(cell, input_size, hidden_size, bidirectional)
     x = torch.randn(steps, batch, input_size, requires_grad=True)
+    lengths = torch.randint(max(1, steps // 2), steps + 1, (batch,)) if padded else None
     times: dict[str, list[float]] = {name: [] for name in layers}
     shuffler = random.Random(0)
     for repeat in range(warmup + repeats):
@@ -78,12 +102,12 @@ def benchmark(
             layer.zero_grad(set_to_none=True)
             x.grad = None
             start = time.perf_counter()
-            training_step(layer, x)
+            training_step(layer, x, lengths)
             elapsed = time.perf_counter() - start
             if repeat >= warmup:
                 times[name].append(elapsed)
     memory = {
-        name: saved_bytes(lambda layer=layer: training_step(layer, x))
+        name: saved_bytes(lambda layer=layer: training_step(layer, x, lengths))
         for name, layer in layers.items()
     }
     baseline = times["torch.nn"]
@@ -124,6 +148,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--cells", default="lstm,gru,rnn", help="comma-separated: lstm, gru, rnn")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument(
+        "--lengths", action="store_true", help="padded batches (torch.nn: packed sequences)"
+    )
+    parser.add_argument("--bidirectional", action="store_true", help="both directions")
     args = parser.parse_args(argv)
     cells = [c.strip() for c in args.cells.split(",")]
     unknown = [c for c in cells if c not in CELLS]
@@ -138,10 +166,15 @@ def main(argv: list[str] | None = None) -> None:
     for size in parse_sizes(args.sizes):
         for cell in cells:
             logger.info("running %s at %s", cell, size)
-            rows.append((size, cell, benchmark(size, cell, args.repeats, args.warmup)))
+            result = benchmark(
+                size, cell, args.repeats, args.warmup, args.lengths, args.bidirectional
+            )
+            rows.append((size, cell, result))
+    layout = "bidirectional" if args.bidirectional else "one direction"
+    batches = "padded batches (lengths T/2..T)" if args.lengths else "full-length batches"
     print(
         f"torch {torch.__version__}, {args.threads} thread(s), median of {args.repeats} "
-        f"forward+backward steps, float32, CPU"
+        f"forward+backward steps, float32, CPU, {layout}, {batches}"
     )
     print(format_table(rows))
 

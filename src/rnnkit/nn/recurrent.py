@@ -18,7 +18,9 @@ sequences. A ``PackedSequence`` input is accepted as with torch.nn.
 Two implementations compute the same function (``impl``):
 
 * ``"fused"``: torch's sequence kernels (oneDNN or ATen on CPU, cuDNN on GPU) called on
-  the layer's own parameters, with packed sequences when ``lengths`` are given;
+  the layer's own parameters, with packed sequences when ``lengths`` are given on a GPU;
+  padded batches (``lengths`` or a ``PackedSequence``) on the CPU run the kernels of
+  :mod:`rnnkit.nn.fused`, because torch's packed CPU kernels are many times slower;
 * ``"reference"``: a Python time loop over the step functions of
   :mod:`rnnkit.nn.cells`, per layer and direction. It is the definition the fused path is
   tested against, and the only path for configurations torch's kernels do not cover
@@ -388,7 +390,7 @@ class _RecurrentBase(nn.Module):
             lengths_cpu = None  # nothing is padded: the unpacked kernels are faster
 
         path = self._resolve_impl()
-        if path == "fused" and not self._extended:
+        if path == "fused" and not self._extended and not _packed_on_cpu(x, lengths_cpu):
             output, states = self._run_fused(x, states, lengths_cpu)
         elif self.batch_first:
             output, states = self._run_reference(
@@ -619,7 +621,7 @@ class _RecurrentBase(nn.Module):
         if packed.sorted_indices is not None:
             states = tuple(s.index_select(1, packed.sorted_indices) for s in states)
         path = self._resolve_impl()
-        if path == "fused" and not self._extended:
+        if path == "fused" and not self._extended and packed.data.device.type != "cpu":
             result = self._call_kernel(packed.data, packed.batch_sizes, states)
             data, final = result[0], tuple(result[1:])
         else:
@@ -858,6 +860,18 @@ def _at(steps: Tensor | None, t: int) -> Tensor | None:
 
 def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
+
+
+def _packed_on_cpu(x: Tensor, lengths: Tensor | None) -> bool:
+    """Whether torch's kernel would run packed sequences on the CPU.
+
+    torch's packed-sequence kernels have no oneDNN path on the CPU: a padded batch runs
+    them ten times slower or more than it runs the unpacked kernel
+    (``benchmarks/layers.py --lengths``). The kernels of :mod:`rnnkit.nn.fused` carry
+    each sequence's state over its padding instead, at the unpacked kernel's speed, with
+    the same results. On GPUs cuDNN's packed kernels stay.
+    """
+    return lengths is not None and x.device.type == "cpu"
 
 
 def _check_lengths(lengths: Tensor | Sequence[int], batch_size: int, steps: int) -> Tensor:
