@@ -246,6 +246,30 @@ def test_packed_sequence_input_matches_torch(impl: str, enforce_sorted: bool) ->
     torch.testing.assert_close(state, expected_state)
 
 
+def test_padded_cpu_batches_skip_torchs_packed_kernel(monkeypatch) -> None:
+    # torch's packed-sequence kernels are many times slower on the CPU than rnnkit's own
+    # padded kernels (benchmarks/layers.py --lengths); full batches keep torch's kernel.
+    torch.manual_seed(0)
+    ours, reference = _pair("lstm", "fused", num_layers=2, bidirectional=True)
+    calls = []
+    original = type(ours)._call_kernel
+
+    def spy(self, data, batch_sizes, states):
+        calls.append(batch_sizes is not None)
+        return original(self, data, batch_sizes, states)
+
+    monkeypatch.setattr(type(ours), "_call_kernel", spy)
+    x = torch.randn(STEPS, BATCH, INPUT_SIZE)
+    output, _ = ours(x, lengths=LENGTHS)
+    ours(pack_padded_sequence(x, torch.tensor(LENGTHS), enforce_sorted=False))
+    assert calls == []
+    packed = pack_padded_sequence(x, torch.tensor(LENGTHS), enforce_sorted=False)
+    expected, _ = pad_packed_sequence(reference(packed)[0], total_length=STEPS)
+    torch.testing.assert_close(output, expected)
+    ours(x)
+    assert calls == [False]
+
+
 @pytest.mark.parametrize("impl", ["fused", "reference"])
 def test_state_carried_across_batches_equals_one_pass(impl: str) -> None:
     torch.manual_seed(0)
