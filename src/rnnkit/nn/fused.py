@@ -290,9 +290,6 @@ class LSTMSequence(torch.autograd.Function):
         h_new = new(batch, hidden) if keep_h is not None else None
         tanh_c = new(steps, batch, hidden)
         hh_raw = new(steps, batch, gate_size) if ln_hh_weight is not None else None
-        # Layer-norm statistics, kept for backward: (T, B, 1) each.
-        hh_stats = new(2, steps, batch, 1) if ln_hh_weight is not None else None
-        cell_stats = new(2, steps, batch, 1) if ln_cell_weight is not None else None
         h_in = new(batch, hidden) if recurrent_mask is not None else None
         recurrent = _RecurrentProduct(weight_hh)
         # Per-step views made once: indexing inside the loop costs as much as a small op.
@@ -305,21 +302,15 @@ class LSTMSequence(torch.autograd.Function):
         hh_raw_t = hh_raw.unbind(0) if hh_raw is not None else None
         keep_h_t = keep_h.unbind(0) if keep_h is not None else None
         keep_c_t = keep_c.unbind(0) if keep_c is not None else None
-        if hh_stats is not None:
-            hh_mean_t, hh_rstd_t = (part.unbind(0) for part in hh_stats)
-        if cell_stats is not None:
-            cell_mean_t, cell_rstd_t = (part.unbind(0) for part in cell_stats)
         for t in range(steps):
             h_prev = h_t[t]
             if recurrent_mask is not None:
                 h_prev = torch.mul(h_prev, recurrent_mask, out=h_in)
             if hh_raw_t is not None:
                 recurrent.into(h_prev, hh_raw_t[t])
-                normed, mean, rstd = torch.native_layer_norm(
+                normed = torch.native_layer_norm(
                     hh_raw_t[t], (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
-                )
-                hh_mean_t[t].copy_(mean)
-                hh_rstd_t[t].copy_(rstd)
+                )[0]
                 torch.add(x_t[t], normed, out=gates_t[t])
             else:
                 recurrent.add_into(x_t[t], h_prev, gates_t[t])
@@ -329,11 +320,9 @@ class LSTMSequence(torch.autograd.Function):
             cell = torch.mul(f_t[t], c_t[t], out=c_new_t[t])
             cell.addcmul_(i_t[t], g_t[t])
             if ln_cell_weight is not None:
-                normed_cell, mean, rstd = torch.native_layer_norm(
+                normed_cell = torch.native_layer_norm(
                     cell, (hidden,), ln_cell_weight, ln_cell_bias, LAYER_NORM_EPS
-                )
-                cell_mean_t[t].copy_(mean)
-                cell_rstd_t[t].copy_(rstd)
+                )[0]
                 torch.tanh(normed_cell, out=tanh_c_t[t])
             else:
                 torch.tanh(cell, out=tanh_c_t[t])
@@ -350,8 +339,6 @@ class LSTMSequence(torch.autograd.Function):
             cs,
             tanh_c,
             hh_raw,
-            hh_stats,
-            cell_stats,
             weight_hh,
             ln_hh_weight,
             ln_cell_weight,
@@ -370,8 +357,6 @@ class LSTMSequence(torch.autograd.Function):
             cs,
             tanh_c,
             hh_raw,
-            hh_stats,
-            cell_stats,
             weight_hh,
             ln_hh_weight,
             ln_cell_weight,
@@ -404,11 +389,18 @@ class LSTMSequence(torch.autograd.Function):
         # dh~/d(the tanh's argument), without the incoming dh~
         d_cell_factor = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(o_all)
 
+        # Layer-norm statistics of all steps in one call each, rather than copied out of
+        # forward's loop two small tensors per step (row statistics do not depend on how
+        # many rows a call gets: the same numbers).
         if ln_cell_weight is not None:
-            cell_mean, cell_rstd = cell_stats
+            _, cell_mean, cell_rstd = torch.native_layer_norm(
+                c_new, (hidden,), None, None, LAYER_NORM_EPS
+            )
             d_cell_normed = torch.empty_like(c_new)
         if hh_raw is not None:
-            hh_mean, hh_rstd = hh_stats
+            _, hh_mean, hh_rstd = torch.native_layer_norm(
+                hh_raw, (gate_size,), None, None, LAYER_NORM_EPS
+            )
             d_hh_raw = torch.empty_like(hh_raw)
         else:
             d_hh_raw = d_gates
