@@ -644,7 +644,15 @@ class RNNSequence(torch.autograd.Function):
         new = xproj.new_empty
         hs = new(steps + 1, batch, hidden)
         hs[0] = h0
-        h_new = new(steps, batch, hidden) if keep_h is not None else hs[1:]
+        # New states before zoneout/padding. Backward needs them only where the keep
+        # weight is below 1; with 0/1 weights those are the states themselves (hs[1:]), so
+        # a scratch row serves, and only fractional (evaluation) weights need the buffer.
+        if keep_h is None:
+            h_new = hs[1:]
+        elif keep_binary:
+            h_new = new(batch, hidden).expand(steps, -1, -1)
+        else:
+            h_new = new(steps, batch, hidden)
         hh_raw = new(steps, batch, hidden) if ln_hh_weight is not None else None
         h_in = new(batch, hidden) if recurrent_mask is not None else None
         recurrent = _RecurrentProduct(weight_hh)
@@ -669,7 +677,7 @@ class RNNSequence(torch.autograd.Function):
         ctx.relu = relu
         ctx.save_for_backward(
             hs,
-            h_new if keep_h is not None else None,
+            h_new if keep_h is not None and not keep_binary else None,
             hh_raw,
             weight_hh,
             ln_hh_weight,
@@ -683,6 +691,9 @@ class RNNSequence(torch.autograd.Function):
         hs, h_new, hh_raw, weight_hh, ln_hh_weight, recurrent_mask, keep_h = ctx.saved_tensors
         steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         if h_new is None:
+            # Steps kept whole (weight 1) pass no gradient to their new state, so their
+            # entries of the factor below are multiplied by zero; elsewhere hs[1:] is
+            # the new state.
             h_new = hs[1:]
         d_pre = (h_new > 0).to(h_new.dtype) if ctx.relu else 1 - h_new * h_new
         if hh_raw is not None:
