@@ -155,6 +155,9 @@ class EarlyStoppingConfig(StrictModel):
     patience: int = Field(3, ge=0)
     mode: Literal["min", "max"] = "min"
     min_delta: float = Field(0.0, ge=0.0)
+    # End with the weights of the best validation, not of the last epoch (the epochs
+    # of patience after the best one would otherwise be kept).
+    restore_best: bool = True
 
 
 class TrainConfig(StrictModel):

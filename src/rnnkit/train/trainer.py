@@ -53,6 +53,65 @@ class LastCheckpoint(Callback):
         self.save(trainer)
 
 
+class BestWeights(Callback):
+    """Keeps the weights of the best validation so far and puts them back at the end.
+
+    Early stopping ends a run ``patience`` validations after its best one; without this
+    the run would keep the weights of its last, worse epoch. The best weights travel in
+    the checkpoint (this callback's state), so a resumed run still restores them.
+    """
+
+    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0) -> None:
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = min_delta
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None
+        self.weights: dict[str, Any] | None = None
+
+    def _improves(self, score: float) -> bool:
+        if self.best_score is None:
+            return True
+        if self.mode == "min":
+            return score < self.best_score - self.min_delta
+        return score > self.best_score + self.min_delta
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        score = float(trainer.callback_metrics[self.monitor])
+        if score != score or not self._improves(score):  # NaN never improves
+            return
+        self.best_score, self.best_epoch = score, trainer.current_epoch
+        # A copy on the CPU: the live tensors keep changing as training goes on.
+        self.weights = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self.weights is None:
+            return
+        # (An interrupted run saved its checkpoint already; what it holds is unchanged.)
+        module.load_state_dict(self.weights)
+        if trainer.is_global_zero:
+            log.info(
+                "final weights: epoch %d, the best %s (%.4g)",
+                self.best_epoch + 1,
+                self.monitor,
+                self.best_score,
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "weights": self.weights,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score = state_dict["best_score"]
+        self.best_epoch = state_dict["best_epoch"]
+        self.weights = state_dict["weights"]
+
+
 class GracefulInterrupt(Callback):
     """The first Ctrl-C finishes the current step, saves a checkpoint and stops.
 
@@ -122,6 +181,8 @@ def build_trainer(
                 min_delta=stopping.min_delta,
             )
         )
+        if stopping.restore_best:
+            callbacks.append(BestWeights(stopping.monitor, stopping.mode, stopping.min_delta))
     loggers = [
         TensorBoardLogger(
             save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False
