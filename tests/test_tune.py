@@ -173,6 +173,26 @@ def test_seeded_random_search_is_reproducible(tmp_path: Path) -> None:
         assert params["model.hidden_size"] in range(8, 65, 8)
 
 
+def test_workers_launched_alike_propose_different_points(tmp_path: Path) -> None:
+    # Two `rnnkit tune` commands started on one study (another machine, a second
+    # terminal) run the same code with the same seed: the draws must still differ, so
+    # they are tied to the trial number, not to the worker.
+    study = tmp_path / "shared"
+    tune(random_config(7, 2), study_dir=study, run_trial=scored_trial)
+    first_launch = completed_params(
+        tune(random_config(7, 2), study_dir=study, run_trial=scored_trial)
+    )
+    summary = tune(random_config(7, 4), study_dir=study, run_trial=scored_trial)
+    params = completed_params(summary)
+    assert params[:2] == first_launch and len(params) == 4
+    assert len({p["train.optimizer.lr"] for p in params}) == 4
+    # Each trial number draws the same point in a new study with the same seed.
+    again = completed_params(
+        tune(random_config(7, 4), study_dir=tmp_path / "again", run_trial=scored_trial)
+    )
+    assert again == params
+
+
 def test_resumed_study_adds_trials_instead_of_starting_over(tmp_path: Path) -> None:
     study = tmp_path / "study"
     first = tune(random_config(1, 2), study_dir=study, run_trial=scored_trial)

@@ -708,7 +708,6 @@ def _work(plan: _Plan, worker_index: int) -> None:
     tune_config = TuneConfig.model_validate(plan.tune_config)
     storage = open_storage(plan.storage)
     study = optuna.load_study(study_name=plan.study_name, storage=storage)
-    study.sampler = _sampler(tune_config, worker_index, len(study.get_trials(deepcopy=False)))
     study.pruner = _pruner(tune_config)
     failures: list[str] = []  # this worker's failures since its last success
     with _quiet_lightning():
@@ -716,6 +715,7 @@ def _work(plan: _Plan, worker_index: int) -> None:
             trial = _claim(study)
             if trial is None:
                 return
+            study.sampler = _sampler(tune_config, trial.number)
             reason = _run_one(study, trial, plan, tune_config)
             failures = [*failures, reason] if reason is not None else []
             if _hopeless(study, failures):
@@ -754,14 +754,14 @@ def _quiet_lightning() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _sampler(
-    tune_config: TuneConfig, worker_index: int, history: int
-) -> optuna.samplers.BaseSampler:
-    # Each worker, and each launch of a resumed study, draws from its own stream: the same
-    # seed in every worker would make them all propose the same points.
+def _sampler(tune_config: TuneConfig, trial_number: int) -> optuna.samplers.BaseSampler:
+    # One random stream per trial number, whichever worker or launch runs the trial: a
+    # seed per worker would make workers started alike (on other machines, or by a later
+    # `rnnkit tune` on the same study) propose the same points; per trial they cannot,
+    # and a seeded search gives each trial number the same draw every time.
     seed = None
     if tune_config.seed is not None:
-        entropy = [tune_config.seed, worker_index, history]
+        entropy = [tune_config.seed, trial_number]
         seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
     if tune_config.sampler == "tpe":
         # TPE models the trials seen so far; it starts once a few random ones exist.
