@@ -158,3 +158,25 @@ def test_a_table_is_not_a_corpus(make_config, tmp_path: Path) -> None:
     raw["data"]["dataset"] = str(table)
     with pytest.raises(DataError, match=r"series\.csv' is a \w+ dataset; a language model needs"):
         LanguageModelTask().prepare(load_config(raw), tmp_path / "run")
+
+
+def test_jittered_chunks_scale_the_objective_but_log_the_per_token_loss(
+    make_config, tmp_path: Path
+) -> None:
+    raw = make_config()
+    raw["data"]["bptt_jitter"] = True
+    config = load_config(raw)
+    task = LanguageModelTask()
+    prepared = task.prepare(config, tmp_path)
+    model = task.build_model(config, prepared.info)
+    module = task.build_module(config, model, prepared)
+    logged = {}
+    module.log = lambda name, value, **kwargs: logged.__setitem__(name, value.item())
+    inputs, targets = next(iter(prepared.train))
+    short_inputs, short_targets = inputs[:3], targets[:3]  # a 3-step chunk, bptt is 12
+    objective = module.step_loss((short_inputs, short_targets), batch_idx=0)
+    with torch.no_grad():
+        logits, _ = model(short_inputs, None)
+        per_token = F.cross_entropy(logits.flatten(0, 1), short_targets.flatten())
+    assert logged["train/loss"] == pytest.approx(float(per_token), rel=1e-5)
+    assert float(objective) == pytest.approx(float(per_token) * 3 / 12, rel=1e-5)

@@ -194,14 +194,15 @@ class LanguageModelModule(RecurrentModule):
         # time to bptt steps instead of growing with the epoch.
         state = detach_state(self._train_state)
         logits, self._train_state = self.model(inputs, state)  # (t, B, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())  # nats per token
+        self._epoch_loss_sum += loss.detach()
+        self._epoch_steps += 1
+        objective = loss
         if self._jitter:
             # A short chunk should not weigh as much as a full one (Merity et al. 2017
             # scale the learning rate by length / bptt; scaling the loss does the same
-            # for SGD).
-            loss = loss * (targets.size(0) / self._bptt)
-        self._epoch_loss_sum += loss.detach()
-        self._epoch_steps += 1
+            # for SGD). Only the objective is scaled: the logged loss stays per token.
+            objective = loss * (targets.size(0) / self._bptt)
         # Counted here, not in on_train_batch_end: the checkpoint callback runs before
         # the module's hooks, and its snapshot must include this chunk.
         self.train_chunks.consumed += 1
@@ -210,7 +211,7 @@ class LanguageModelModule(RecurrentModule):
             # dictionary update that costs a few percent on small models.
             self.log("train/loss", loss, prog_bar=True, batch_size=targets.numel())
             self.log("train/ppl", torch.exp(loss.detach()), prog_bar=True)
-        return loss
+        return objective
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
