@@ -67,6 +67,15 @@ def test_jitter_is_reproducible_and_covers_the_stream() -> None:
     assert sum(lengths[0]) == 999
     assert len(set(lengths[0])) > 3
     assert min(lengths[0][:-1]) >= 5
+    # Every epoch has the unjittered number of chunks (ceil(999 / 20)), drawn afresh:
+    # the training loop fixes an epoch's length from the first epoch's.
+    chunks = StreamChunks(torch.arange(2000), batch_size=2, bptt=20, jitter=True, seed=5)
+    epochs = []
+    for epoch in range(4):
+        chunks.epoch = epoch
+        epochs.append([x.size(0) for x, _ in chunks])
+        assert len(chunks) == len(epochs[-1]) == 50 and sum(epochs[-1]) == 999
+    assert len({tuple(e) for e in epochs}) == 4
 
 
 def test_stream_loss_carries_state_like_one_long_sequence() -> None:

@@ -9,6 +9,7 @@ back through only ``bptt`` steps (truncated BPTT, Williams & Peng 1990).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Iterator
@@ -83,14 +84,20 @@ class StreamChunks:
         if not self.jitter:
             return [min(self.bptt, total - start) for start in range(0, total, self.bptt)]
         # Random lengths stop the model from always seeing the same chunk boundaries
-        # (Merity et al. 2017, see rnnkit.data.batches.sample_bptt_length).
+        # (Merity et al. 2017, see rnnkit.data.batches.sample_bptt_length). Every epoch
+        # has the same number of chunks, the unjittered count: the training loop takes
+        # an epoch's length from its first epoch, and an epoch that ran out of chunks
+        # early would end without its validation. The draws are scaled to fill the
+        # stream exactly (cumulative rounding keeps the sum at the stream's length).
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        lengths, position = [], 0
-        while position < total:
-            length = min(sample_bptt_length(self.bptt, generator), total - position)
-            lengths.append(length)
-            position += length
-        return lengths
+        count = -(-total // self.bptt)
+        draws = [sample_bptt_length(self.bptt, generator) for _ in range(count)]
+        scale, running, bounds = total / sum(draws), 0, [0]
+        for draw in draws:
+            running += draw
+            bounds.append(max(bounds[-1] + 1, round(running * scale)))
+        bounds[-1] = total
+        return [end - start for start, end in itertools.pairwise(bounds)]
 
     def __len__(self) -> int:
         return len(self._lengths())
