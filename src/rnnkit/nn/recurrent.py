@@ -621,7 +621,8 @@ class _RecurrentBase(nn.Module):
         if packed.sorted_indices is not None:
             states = tuple(s.index_select(1, packed.sorted_indices) for s in states)
         path = self._resolve_impl()
-        if path == "fused" and not self._extended and packed.data.device.type != "cpu":
+        torch_packed = packed.data.device.type != "cpu" or torch.jit.is_tracing()
+        if path == "fused" and not self._extended and torch_packed:
             result = self._call_kernel(packed.data, packed.batch_sizes, states)
             data, final = result[0], tuple(result[1:])
         else:
@@ -869,9 +870,10 @@ def _packed_on_cpu(x: Tensor, lengths: Tensor | None) -> bool:
     them ten times slower or more than it runs the unpacked kernel
     (``benchmarks/layers.py --lengths``). The kernels of :mod:`rnnkit.nn.fused` carry
     each sequence's state over its padding instead, at the unpacked kernel's speed, with
-    the same results. On GPUs cuDNN's packed kernels stay.
+    the same results. On GPUs cuDNN's packed kernels stay, and so do torch's when the
+    layer is being traced for export (TorchScript, ONNX), which knows those kernels.
     """
-    return lengths is not None and x.device.type == "cpu"
+    return lengths is not None and x.device.type == "cpu" and not torch.jit.is_tracing()
 
 
 def _check_lengths(lengths: Tensor | Sequence[int], batch_size: int, steps: int) -> Tensor:
