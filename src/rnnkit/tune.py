@@ -462,7 +462,7 @@ def tune(
         log_level=logging.getLogger("rnnkit").getEffectiveLevel(),
     )
     if processes == 1:
-        _work(plan, worker_index=0)
+        _work(plan)
     elif processes > 1:
         _run_workers(plan, processes)
     return summarize(study_name, storage_spec, folder)
@@ -696,13 +696,13 @@ def _worker_process(plan: _Plan, worker_index: int) -> None:
 
         torch.set_num_threads(plan.threads)
     try:
-        _work(plan, worker_index)
+        _work(plan)
     except KeyboardInterrupt:
         # Ctrl-C reaches every worker; the trial is recorded as interrupted already.
         raise SystemExit(130) from None
 
 
-def _work(plan: _Plan, worker_index: int) -> None:
+def _work(plan: _Plan) -> None:
     """A worker: claim queued trials one at a time and run them until the queue is empty."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tune_config = TuneConfig.model_validate(plan.tune_config)
