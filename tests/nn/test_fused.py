@@ -326,6 +326,32 @@ def test_layer_lstm_zoneout_pair_and_no_initial_state_no_lengths():
     assert layer._zoneout_rates() == (0.1, 0.5)  # (hidden, cell)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_frozen_layer_norm_gains_get_no_gradient_and_change_no_other(kind):
+    layer_class = {"lstm": rnn_nn.LSTM, "gru": rnn_nn.GRU, "rnn": rnn_nn.RNN}[kind]
+    torch.manual_seed(3)
+    layer = layer_class(3, 5, layer_norm=True, recurrent_dropout=0.3).double()
+    x = torch.randn(6, 4, 3, dtype=torch.float64)
+
+    def gradients():
+        torch.manual_seed(4)  # the same dropout masks on both runs
+        layer.zero_grad(set_to_none=True)
+        output, _ = layer(x)
+        (output * output).sum().backward()
+        return {name: p.grad for name, p in layer.named_parameters()}
+
+    everything = gradients()
+    for name, parameter in layer.named_parameters():
+        if name.startswith("ln_hh"):
+            parameter.requires_grad_(False)
+    frozen = gradients()
+    assert frozen["ln_hh_weight_l0"] is None
+    assert everything["ln_hh_weight_l0"].abs().sum() > 0
+    for name, grad in frozen.items():
+        if grad is not None:
+            torch.testing.assert_close(grad, everything[name], atol=1e-12, rtol=1e-12)
+
+
 def _saved_storages(step) -> dict[int, tuple[torch.dtype, int]]:
     """dtype and bytes of each distinct storage autograd saves for backward in ``step``."""
     storages = {}

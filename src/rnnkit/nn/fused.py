@@ -241,12 +241,35 @@ def _layer_norm_backward(
     )[0]
 
 
+def _layer_norm_step_backward(
+    grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor, gains: list[Tensor] | None
+) -> Tensor:
+    """:func:`_layer_norm_backward` of one step, appending its gain gradient to ``gains``.
+
+    Summing the per-step gain gradients afterwards spares a pass over all steps' inputs,
+    which would otherwise have to be kept in one (T, B, ·) buffer.
+    """
+    d_x, d_gain, _ = torch.ops.aten.native_layer_norm_backward(
+        grad, x, [x.shape[-1]], mean, rstd, weight, None, [True, gains is not None, False]
+    )
+    if gains is not None:
+        gains.append(d_gain)
+    return d_x
+
+
 def _layer_norm_gain_grad(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor) -> Tensor:
     """Gradient of a layer norm's gain: sum over all rows of ``grad * x_hat``."""
     features = x.shape[-1]
     return torch.ops.aten.native_layer_norm_backward(
         grad, x, [features], mean, rstd, x.new_ones(features), None, [False, True, False]
     )[1]
+
+
+def _stacked_stats(means: list[Tensor], rstds: list[Tensor]) -> Tensor | None:
+    """Per-step layer-norm statistics as one ``(2, T, B, 1)`` tensor: means, rstds."""
+    if not means:
+        return None
+    return torch.stack(means + rstds).unflatten(0, (2, -1))
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -289,7 +312,15 @@ class LSTMSequence(torch.autograd.Function):
         c_new = new(batch, hidden).expand(steps, -1, -1) if keep_c is not None else cs[1:]
         h_new = new(batch, hidden) if keep_h is not None else None
         tanh_c = new(steps, batch, hidden)
-        hh_raw = new(steps, batch, gate_size) if ln_hh_weight is not None else None
+        # With layer norm, backward needs each step's raw recurrent projection and the
+        # statistics both layer norms computed. They are kept as forward made them (one
+        # tensor per step) rather than copied into (T, B, ·) buffers or recomputed: a
+        # copy or a second pass per step costs more than the list.
+        hh_raw: list[Tensor] = []
+        hh_means: list[Tensor] = []
+        hh_rstds: list[Tensor] = []
+        cell_means: list[Tensor] = []
+        cell_rstds: list[Tensor] = []
         h_in = new(batch, hidden) if recurrent_mask is not None else None
         recurrent = _RecurrentProduct(weight_hh)
         # Per-step views made once: indexing inside the loop costs as much as a small op.
@@ -299,18 +330,20 @@ class LSTMSequence(torch.autograd.Function):
         tanh_g = gates[..., 2 * hidden : 3 * hidden].unbind(0)
         sig_o = gates[..., 3 * hidden :].unbind(0)
         i_t, f_t, g_t, o_t = (part.unbind(0) for part in gates.chunk(4, 2))
-        hh_raw_t = hh_raw.unbind(0) if hh_raw is not None else None
         keep_h_t = keep_h.unbind(0) if keep_h is not None else None
         keep_c_t = keep_c.unbind(0) if keep_c is not None else None
         for t in range(steps):
             h_prev = h_t[t]
             if recurrent_mask is not None:
                 h_prev = torch.mul(h_prev, recurrent_mask, out=h_in)
-            if hh_raw_t is not None:
-                recurrent.into(h_prev, hh_raw_t[t])
-                normed = torch.native_layer_norm(
-                    hh_raw_t[t], (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
-                )[0]
+            if ln_hh_weight is not None:
+                raw = recurrent(h_prev)  # (B, 4H)
+                normed, mean, rstd = torch.native_layer_norm(
+                    raw, (gate_size,), ln_hh_weight, None, LAYER_NORM_EPS
+                )
+                hh_raw.append(raw)
+                hh_means.append(mean)
+                hh_rstds.append(rstd)
                 torch.add(x_t[t], normed, out=gates_t[t])
             else:
                 recurrent.add_into(x_t[t], h_prev, gates_t[t])
@@ -320,9 +353,11 @@ class LSTMSequence(torch.autograd.Function):
             cell = torch.mul(f_t[t], c_t[t], out=c_new_t[t])
             cell.addcmul_(i_t[t], g_t[t])
             if ln_cell_weight is not None:
-                normed_cell = torch.native_layer_norm(
+                normed_cell, mean, rstd = torch.native_layer_norm(
                     cell, (hidden,), ln_cell_weight, ln_cell_bias, LAYER_NORM_EPS
-                )[0]
+                )
+                cell_means.append(mean)
+                cell_rstds.append(rstd)
                 torch.tanh(normed_cell, out=tanh_c_t[t])
             else:
                 torch.tanh(cell, out=tanh_c_t[t])
@@ -338,13 +373,15 @@ class LSTMSequence(torch.autograd.Function):
             hs,
             cs,
             tanh_c,
-            hh_raw,
             weight_hh,
             ln_hh_weight,
             ln_cell_weight,
             recurrent_mask,
             _kept_for_backward(keep_h, keep_binary),
             _kept_for_backward(keep_c, keep_binary),
+            _stacked_stats(hh_means, hh_rstds),
+            _stacked_stats(cell_means, cell_rstds),
+            *hh_raw,
         )
         ctx.zoneout_cell = keep_c is not None
         return hs[1:], hs[steps].clone(), cs[steps].clone()
@@ -356,13 +393,15 @@ class LSTMSequence(torch.autograd.Function):
             hs,
             cs,
             tanh_c,
-            hh_raw,
             weight_hh,
             ln_hh_weight,
             ln_cell_weight,
             recurrent_mask,
             keep_h,
             keep_c,
+            hh_stats,
+            cell_stats,
+            *hh_raw,
         ) = ctx.saved_tensors
         steps, batch, gate_size = gates.shape
         hidden = gate_size // 4
@@ -389,19 +428,14 @@ class LSTMSequence(torch.autograd.Function):
         # dh~/d(the tanh's argument), without the incoming dh~
         d_cell_factor = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(o_all)
 
-        # Layer-norm statistics of all steps in one call each, rather than copied out of
-        # forward's loop two small tensors per step (row statistics do not depend on how
-        # many rows a call gets: the same numbers).
+        grads_needed = ctx.needs_input_grad
         if ln_cell_weight is not None:
-            _, cell_mean, cell_rstd = torch.native_layer_norm(
-                c_new, (hidden,), None, None, LAYER_NORM_EPS
-            )
+            cell_mean, cell_rstd = cell_stats  # (T, B, 1) each
             d_cell_normed = torch.empty_like(c_new)
-        if hh_raw is not None:
-            _, hh_mean, hh_rstd = torch.native_layer_norm(
-                hh_raw, (gate_size,), None, None, LAYER_NORM_EPS
-            )
-            d_hh_raw = torch.empty_like(hh_raw)
+        if ln_hh_weight is not None:
+            hh_mean, hh_rstd = hh_stats
+            d_hh_raw = torch.empty_like(d_gates)
+            d_ln_hh_steps: list[Tensor] | None = [] if grads_needed[4] else None
         else:
             d_hh_raw = d_gates
 
@@ -441,27 +475,25 @@ class LSTMSequence(torch.autograd.Function):
             dc = d_cell.mul_(f_t[t])
             if keep_c_t is not None:
                 dc.add_(dc_kept)
-            if hh_raw is not None:
-                d_hh_raw_t[t].copy_(
-                    _layer_norm_backward(
-                        d_gates_t[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight
-                    )
+            if ln_hh_weight is not None:
+                d_raw = _layer_norm_step_backward(
+                    d_gates_t[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight, d_ln_hh_steps
                 )
+                d_hh_raw_t[t].copy_(d_raw)
             dh = recurrent_t(d_hh_raw_t[t])  # (B, 4H) x (4H, H)
             if recurrent_mask is not None:
                 dh.mul_(recurrent_mask)
             if keep_h_t is not None:
                 dh.add_(dh_kept)
 
-        grads_needed = ctx.needs_input_grad
         d_weight_hh = d_ln_hh = d_ln_cell_weight = d_ln_cell_bias = None
         if grads_needed[3]:
             # One product over all steps: (4H, T*B) x (T*B, H).
             d_weight_hh = _product_tn(
                 d_hh_raw.reshape(-1, gate_size), _recurrent_input(hs, recurrent_mask)
             )
-        if hh_raw is not None and grads_needed[4]:
-            d_ln_hh = _layer_norm_gain_grad(d_gates, hh_raw, hh_mean, hh_rstd)
+        if ln_hh_weight is not None and d_ln_hh_steps is not None:
+            d_ln_hh = torch.stack(d_ln_hh_steps).sum(0)
         if ln_cell_weight is not None:
             if grads_needed[5]:
                 d_ln_cell_weight = _layer_norm_gain_grad(d_cell_normed, c_new, cell_mean, cell_rstd)
@@ -653,18 +685,24 @@ class RNNSequence(torch.autograd.Function):
             h_new = new(batch, hidden).expand(steps, -1, -1)
         else:
             h_new = new(steps, batch, hidden)
-        hh_raw = new(steps, batch, hidden) if ln_hh_weight is not None else None
+        # Layer norm: each step's raw projection and statistics, kept as made (see LSTM).
+        hh_raw: list[Tensor] = []
+        hh_means: list[Tensor] = []
+        hh_rstds: list[Tensor] = []
         h_in = new(batch, hidden) if recurrent_mask is not None else None
         recurrent = _RecurrentProduct(weight_hh)
         for t in range(steps):
             h_rec = hs[t]
             if recurrent_mask is not None:
                 h_rec = torch.mul(h_rec, recurrent_mask, out=h_in)
-            if hh_raw is not None:
-                recurrent.into(h_rec, hh_raw[t])
-                normed = torch.native_layer_norm(
-                    hh_raw[t], (hidden,), ln_hh_weight, None, LAYER_NORM_EPS
-                )[0]
+            if ln_hh_weight is not None:
+                raw = recurrent(h_rec)  # (B, H)
+                normed, mean, rstd = torch.native_layer_norm(
+                    raw, (hidden,), ln_hh_weight, None, LAYER_NORM_EPS
+                )
+                hh_raw.append(raw)
+                hh_means.append(mean)
+                hh_rstds.append(rstd)
                 pre = torch.add(xproj[t], normed, out=h_new[t])
             else:
                 pre = recurrent.add_into(xproj[t], h_rec, h_new[t])
@@ -678,17 +716,20 @@ class RNNSequence(torch.autograd.Function):
         ctx.save_for_backward(
             hs,
             h_new if keep_h is not None and not keep_binary else None,
-            hh_raw,
             weight_hh,
             ln_hh_weight,
             recurrent_mask,
             _kept_for_backward(keep_h, keep_binary),
+            _stacked_stats(hh_means, hh_rstds),
+            *hh_raw,
         )
         return hs[1:], hs[steps].clone()
 
     @staticmethod
     def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
-        hs, h_new, hh_raw, weight_hh, ln_hh_weight, recurrent_mask, keep_h = ctx.saved_tensors
+        hs, h_new, weight_hh, ln_hh_weight, recurrent_mask, keep_h, hh_stats, *hh_raw = (
+            ctx.saved_tensors
+        )
         steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         if h_new is None:
             # Steps kept whole (weight 1) pass no gradient to their new state, so their
@@ -696,11 +737,11 @@ class RNNSequence(torch.autograd.Function):
             # the new state.
             h_new = hs[1:]
         d_pre = (h_new > 0).to(h_new.dtype) if ctx.relu else 1 - h_new * h_new
-        if hh_raw is not None:
-            _, hh_mean, hh_rstd = torch.native_layer_norm(
-                hh_raw, (hidden,), ln_hh_weight, None, LAYER_NORM_EPS
-            )
-            d_hh_raw = torch.empty_like(hh_raw)
+        grads_needed = ctx.needs_input_grad
+        if ln_hh_weight is not None:
+            hh_mean, hh_rstd = hh_stats
+            d_hh_raw = torch.empty_like(d_pre)
+            d_ln_steps: list[Tensor] | None = [] if grads_needed[3] else None
         else:
             d_hh_raw = d_pre
         dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
@@ -712,23 +753,22 @@ class RNNSequence(torch.autograd.Function):
                 dh_kept = dh * keep_h[t]
                 dh.sub_(dh_kept)
             d_pre[t].mul_(dh)
-            if hh_raw is not None:
-                d_hh_raw[t] = _layer_norm_backward(
-                    d_pre[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight
+            if ln_hh_weight is not None:
+                d_hh_raw[t] = _layer_norm_step_backward(
+                    d_pre[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight, d_ln_steps
                 )
             dh = recurrent_t(d_hh_raw[t])
             if recurrent_mask is not None:
                 dh.mul_(recurrent_mask)
             if keep_h is not None:
                 dh.add_(dh_kept)
-        grads_needed = ctx.needs_input_grad
         d_weight_hh = d_ln = None
         if grads_needed[2]:
             d_weight_hh = _product_tn(
                 d_hh_raw.reshape(-1, hidden), _recurrent_input(hs, recurrent_mask)
             )
-        if hh_raw is not None and grads_needed[3]:
-            d_ln = _layer_norm_gain_grad(d_pre, hh_raw, hh_mean, hh_rstd)
+        if ln_hh_weight is not None and d_ln_steps is not None:
+            d_ln = torch.stack(d_ln_steps).sum(0)
         return d_pre, dh, d_weight_hh, d_ln, None, None, None, None
 
 
