@@ -22,11 +22,13 @@ from rnnkit.diagnose import (
     GATES_PLOT,
     GRADIENT_PLOT,
     diagnose,
+    gate_activations,
     summarize,
     traced,
     verdict,
 )
 from rnnkit.errors import ConfigError
+from rnnkit.nn.cells import lstm_step, project_input
 from rnnkit.train.api import train
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "adding-lstm.yaml"
@@ -49,6 +51,9 @@ class LastStepModel(nn.Module):
         return self.head(output[:, -1]).squeeze(-1)
 
 
+EXTENDED = {"layer_norm": True, "recurrent_dropout": 0.3, "zoneout": 0.2, "weight_drop": 0.4}
+
+
 def run_traced(model: nn.Module, x: torch.Tensor, **kwargs):
     """Forward and backward one batch through the traced model; the accumulated traces."""
     with traced(model) as tracers:
@@ -68,16 +73,24 @@ def run_traced(model: nn.Module, x: torch.Tensor, **kwargs):
         ("LSTM", {"num_layers": 2, "bidirectional": True}),
         ("GRU", {"bidirectional": True}),
         ("GRU", {"reset_after": False}),
+        ("LSTM", {"num_layers": 2, "bidirectional": True, **EXTENDED}),
+        ("GRU", {"bidirectional": True, **EXTENDED}),
+        ("RNN", {"num_layers": 2, **EXTENDED}),
     ],
 )
-def test_traced_layer_computes_the_same_outputs_and_states(kind: str, options: dict) -> None:
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+def test_traced_layer_computes_the_same_outputs_and_states(
+    kind: str, options: dict, training: bool
+) -> None:
     torch.manual_seed(0)
-    layer = getattr(rnn_layers, kind)(3, 5, batch_first=True, **options)
+    layer = getattr(rnn_layers, kind)(3, 5, batch_first=True, **options).train(training)
     model = nn.Sequential()
     model.add_module("recurrent", layer)
     x = torch.randn(4, 7, 3)
     lengths = torch.tensor([7, 3, 5, 1])
+    torch.manual_seed(1)  # the same dropout, weight-drop and zoneout draws in training
     expected_output, expected_state = layer(x, lengths=lengths)
+    torch.manual_seed(1)
     with traced(model) as tracers:
         assert model.recurrent is tracers[0]
         output, state = model.recurrent(x, lengths=lengths)
@@ -89,6 +102,33 @@ def test_traced_layer_computes_the_same_outputs_and_states(kind: str, options: d
         strict=True,
     ):
         torch.testing.assert_close(got, want)
+
+
+def test_layer_norm_gate_activations_are_the_cells_gates() -> None:
+    torch.manual_seed(2)
+    layer = rnn_layers.LSTM(3, 5, layer_norm=True)
+    weights = layer._direction_weights(0, 0)
+    x_proj = project_input(
+        torch.randn(4, 3), weights.weight_ih, weights.bias_ih, weights.ln_ih_weight
+    )
+    h, c = torch.randn(4, 5), torch.randn(4, 5)
+    gates = gate_activations(
+        "lstm", x_proj, h, weights.weight_hh, weights.bias_hh, ln_hh_weight=weights.ln_hh_weight
+    )
+    _, c_next = lstm_step(
+        x_proj,
+        h,
+        c,
+        weights.weight_hh,
+        weights.bias_hh,
+        ln_hh_weight=weights.ln_hh_weight,
+        ln_cell_weight=weights.ln_cell_weight,
+        ln_cell_bias=weights.ln_cell_bias,
+    )
+    torch.testing.assert_close(gates["forget"] * c + gates["input"] * gates["cell"], c_next)
+    # Without the layer norm the same weights give other gates.
+    plain = gate_activations("lstm", x_proj, h, weights.weight_hh, weights.bias_hh)
+    assert not torch.allclose(plain["forget"], gates["forget"])
 
 
 def test_gradient_norms_match_a_torch_cell_loop() -> None:
@@ -248,6 +288,31 @@ def test_diagnose_a_run_writes_json_and_plots(adding_run, capsys) -> None:
     for name in (GRADIENT_PLOT, GATES_PLOT):
         image = imread(adding_run / name)
         assert image.ndim == 3 and image.shape[0] > 100
+
+
+@pytest.mark.slow
+def test_diagnose_a_run_with_extended_options(tmp_path) -> None:
+    overrides = {
+        "data.length": 10,
+        "data.train_samples": 32,
+        "data.eval_samples": 16,
+        "data.batch_size": 16,
+        "data.eval_batch_size": 16,
+        "model.hidden_size": 6,
+        "model.layer_norm": True,
+        "model.zoneout": 0.1,
+        "model.recurrent_dropout": 0.2,
+        "train.max_epochs": 1,
+        "train.progress_bar": False,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_dir = train(RECIPE, overrides, run_dir=tmp_path / "run")
+        result = diagnose(run_dir, split="valid", batches=1, plots=False)
+    layer = result["layers"][0]
+    assert layer["cell"] == "lstm" and len(layer["grad_norm"]) == 10
+    assert all(v > 0 for v in layer["grad_norm"])
+    assert set(layer["gates"]) == {"input", "forget", "cell", "output"}
 
 
 @pytest.mark.slow

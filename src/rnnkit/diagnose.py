@@ -45,6 +45,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError, RunDirError
+from rnnkit.nn.cells import gru_step, lstm_step, project_input, rnn_step
+from rnnkit.nn.fused import CellWeights, StepMasks
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +165,18 @@ def gate_activations(
     weight_hh: Tensor,
     bias_hh: Tensor | None,
     reset_after: bool = True,
+    ln_hh_weight: Tensor | None = None,
 ) -> dict[str, Tensor]:
-    """Gate activations of one step (the equations of :mod:`rnnkit.nn.cells`), each (B, H)."""
+    """Gate activations of one step (the equations of :mod:`rnnkit.nn.cells`), each (B, H).
+
+    ``h`` is the state the recurrent matrix multiplies (after any recurrent dropout);
+    ``ln_hh_weight`` the gain of the recurrent projection's layer norm, if any.
+    """
     if cell == "rnn":
         return {}
     hidden = h.size(-1)
     if cell == "lstm":
-        gates = x_proj + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
+        gates = x_proj + project_input(h, weight_hh, bias_hh, ln_hh_weight)  # (B, 4H)
         i, f, g, o = gates.chunk(4, dim=-1)
         return {
             "input": torch.sigmoid(i),
@@ -179,7 +186,9 @@ def gate_activations(
         }
     x_reset, x_update, x_new = x_proj.chunk(3, dim=-1)
     if reset_after:
-        h_reset, h_update, h_new = F.linear(h, weight_hh, bias_hh).chunk(3, dim=-1)
+        h_reset, h_update, h_new = project_input(h, weight_hh, bias_hh, ln_hh_weight).chunk(
+            3, dim=-1
+        )
         reset = torch.sigmoid(x_reset + h_reset)
         update = torch.sigmoid(x_update + h_update)
         new = torch.tanh(x_new + reset * h_new)
@@ -200,17 +209,14 @@ class TracedRecurrent(nn.Module):
     LSTM or GRU) through the step functions of :mod:`rnnkit.nn.cells` on the layer's own
     parameters, keeps every h_t in the graph with its gradient retained, and records gate
     and hidden-state statistics. Only the first call per batch is traced (a recursive
-    forecaster calls its layer again for each forecast step).
+    forecaster calls its layer again for each forecast step). The extended options of
+    ``rnnkit.nn`` layers take part as the layer itself applies them: layer norm always,
+    and in evaluation mode zoneout as its expectation, recurrent dropout and weight drop
+    not at all.
     """
 
     def __init__(self, layer: nn.Module, module_name: str) -> None:
         super().__init__()
-        for option in ("layer_norm", "recurrent_dropout", "zoneout", "weight_drop"):
-            if getattr(layer, option, 0):
-                raise ConfigError(
-                    f"diagnose does not trace layers with {option} yet; diagnose a run "
-                    f"with model.{option} unset"
-                )
         self.layer = layer
         self.cell = _cell_kind(layer)
         self.traces = [
@@ -221,8 +227,6 @@ class TracedRecurrent(nn.Module):
         self.traced_this_batch = False
 
     def forward(self, x: Tensor, hx: Any = None, lengths: Any = None) -> tuple[Tensor, Any]:
-        from rnnkit.nn.cells import gru_step, lstm_step, rnn_step
-
         layer = self.layer
         if not isinstance(x, Tensor) or x.dim() != 3:
             raise ConfigError("diagnose traces batched padded inputs (B, T, F) or (T, B, F) only")
@@ -244,20 +248,26 @@ class TracedRecurrent(nn.Module):
             mask = (torch.arange(steps)[:, None] < lengths[None, :]).unsqueeze(-1).to(x.device)
         nonlinearity = getattr(layer, "nonlinearity", "tanh")
         reset_after = getattr(layer, "reset_after", True)
+        extended = _is_rnnkit_layer(layer)
 
         layer_input = x
         finals: list[list[Tensor]] = [[] for _ in range(num_states)]
         for index in range(layer.num_layers):
             outputs = []
             for direction in range(directions):
-                suffix = f"_l{index}" + ("_reverse" if direction == 1 else "")
-                weight_ih = getattr(layer, f"weight_ih{suffix}")
-                weight_hh = getattr(layer, f"weight_hh{suffix}")
-                bias_ih = getattr(layer, f"bias_ih{suffix}", None)
-                bias_hh = getattr(layer, f"bias_hh{suffix}", None)
+                if extended:
+                    # The weights and masks the layer's own forward would use (weight drop,
+                    # dropout masks and zoneout weights depend on its training mode).
+                    weights = layer._direction_weights(index, direction)
+                    masks = layer._step_masks(steps, batch, layer_input)
+                else:
+                    weights = _torch_weights(layer, index, direction)
+                    masks = StepMasks()
                 trace = self.traces[index * directions + direction]
                 state = tuple(s[index * directions + direction] for s in states)  # (B, H) each
-                x_proj = F.linear(layer_input, weight_ih, bias_ih)  # (T, B, G*H)
+                x_proj = project_input(
+                    layer_input, weights.weight_ih, weights.bias_ih, weights.ln_ih_weight
+                )  # (T, B, G*H)
                 order = reversed(range(steps)) if direction == 1 else range(steps)
                 per_step: dict[int, Tensor] = {}  # outputs (zero at padded steps)
                 kept: dict[int, Tensor] = {}  # the h_t whose gradients are read
@@ -265,20 +275,22 @@ class TracedRecurrent(nn.Module):
                     valid = None if mask is None else mask[t]  # (B, 1)
                     if record:
                         with torch.no_grad():
+                            h_seen = state[0]
+                            if masks.recurrent is not None:
+                                h_seen = h_seen * masks.recurrent
                             gates = gate_activations(
-                                self.cell, x_proj[t], state[0], weight_hh, bias_hh, reset_after
+                                self.cell,
+                                x_proj[t],
+                                h_seen,
+                                weights.weight_hh,
+                                weights.bias_hh,
+                                reset_after,
+                                weights.ln_hh_weight,
                             )
                             trace.add_gates(gates, valid)
-                    if self.cell == "lstm":
-                        new_state = lstm_step(x_proj[t], state[0], state[1], weight_hh, bias_hh)
-                    elif self.cell == "gru":
-                        new_state = (
-                            gru_step(x_proj[t], state[0], weight_hh, bias_hh, reset_after),
-                        )
-                    else:
-                        new_state = (
-                            rnn_step(x_proj[t], state[0], weight_hh, bias_hh, nonlinearity),
-                        )
+                    new_state = _cell_step(
+                        self.cell, x_proj[t], state, weights, masks, t, nonlinearity, reset_after
+                    )
                     if valid is not None:
                         new_state = tuple(
                             torch.where(valid, new, old)
@@ -305,6 +317,74 @@ class TracedRecurrent(nn.Module):
         output = layer_input.transpose(0, 1) if layer.batch_first else layer_input
         final = tuple(torch.stack(s) for s in finals)
         return output, (final if num_states == 2 else final[0])
+
+
+def _is_rnnkit_layer(module: nn.Module) -> bool:
+    from rnnkit.nn.recurrent import _RecurrentBase
+
+    return isinstance(module, _RecurrentBase)
+
+
+def _torch_weights(layer: nn.Module, index: int, direction: int) -> CellWeights:
+    """One layer and direction of a ``torch.nn`` RNN, LSTM or GRU as :class:`CellWeights`."""
+    suffix = f"_l{index}" + ("_reverse" if direction == 1 else "")
+    return CellWeights(
+        weight_ih=getattr(layer, f"weight_ih{suffix}"),
+        weight_hh=getattr(layer, f"weight_hh{suffix}"),
+        bias_ih=getattr(layer, f"bias_ih{suffix}", None),
+        bias_hh=getattr(layer, f"bias_hh{suffix}", None),
+    )
+
+
+def _cell_step(
+    cell: str,
+    x_proj: Tensor,
+    state: tuple[Tensor, ...],
+    weights: CellWeights,
+    masks: StepMasks,
+    t: int,
+    nonlinearity: str,
+    reset_after: bool,
+) -> tuple[Tensor, ...]:
+    """One step of :mod:`rnnkit.nn.cells` with every option the weights and masks carry."""
+    keep_h = None if masks.keep_h is None else masks.keep_h[t]
+    if cell == "lstm":
+        return lstm_step(
+            x_proj,
+            state[0],
+            state[1],
+            weights.weight_hh,
+            weights.bias_hh,
+            ln_hh_weight=weights.ln_hh_weight,
+            ln_cell_weight=weights.ln_cell_weight,
+            ln_cell_bias=weights.ln_cell_bias,
+            recurrent_mask=masks.recurrent,
+            keep_h=keep_h,
+            keep_c=None if masks.keep_c is None else masks.keep_c[t],
+        )
+    if cell == "gru":
+        h_next = gru_step(
+            x_proj,
+            state[0],
+            weights.weight_hh,
+            weights.bias_hh,
+            reset_after,
+            ln_hh_weight=weights.ln_hh_weight,
+            recurrent_mask=masks.recurrent,
+            keep_h=keep_h,
+        )
+    else:
+        h_next = rnn_step(
+            x_proj,
+            state[0],
+            weights.weight_hh,
+            weights.bias_hh,
+            nonlinearity,
+            ln_hh_weight=weights.ln_hh_weight,
+            recurrent_mask=masks.recurrent,
+            keep_h=keep_h,
+        )
+    return (h_next,)
 
 
 def _is_recurrent(module: nn.Module) -> bool:
