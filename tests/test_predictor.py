@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import pickle
 import shutil
 from pathlib import Path
@@ -48,6 +49,23 @@ def word_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _train(tmp_path_factory.mktemp("char"), "char")
+
+
+@pytest.mark.parametrize(("run", "length"), [("word_run", 100), ("char_run", 400)])
+def test_a_run_writes_the_sample_generate_reproduces_and_the_report_shows(
+    run: str, length: int, request: pytest.FixtureRequest
+) -> None:
+    run_dir = request.getfixturevalue(run)
+    sample = (run_dir / "sample.txt").read_text(encoding="utf-8")
+    predictor = rnnkit.load(run_dir)
+    seed = predictor.config.seed
+    assert sample == predictor.generate(length=length, seed=seed) + "\n"
+    assert len(sample) > (length if run == "char_run" else 2 * length)
+    report = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Generated sample</h2>" in report
+    assert f"rnnkit generate RUN_DIR --length {length} --seed {seed}" in report
+    longest_line = max(sample.splitlines(), key=len)
+    assert len(longest_line) > 10 and html.escape(longest_line) in report
 
 
 def test_same_seed_same_text(word_run: Path) -> None:

@@ -3,7 +3,7 @@
 The page holds, in order: the run's headline (task, dataset, model), the metrics table
 with the baselines beside the model, the loss and metric curves from the CSV log, the
 gradient norm before clipping and the clipping rate per epoch, the task's own plots
-(every other PNG in the run directory), the diagnostics of ``rnnkit diagnose`` when
+(every other PNG in the run directory), a language model's generated sample, the diagnostics of ``rnnkit diagnose`` when
 present, and the resolved config. Every image is embedded as a base64 PNG and the style
 sheet is inline: the file opens in a browser with no network and no other file.
 
@@ -70,6 +70,9 @@ def build_html(run_dir: Path) -> str:
         _section("Training curves", _curves(run_dir)),
         _section("Task plots", _task_plots(run_dir)),
     ]
+    sample = _sample(run_dir, config)
+    if sample:
+        sections.append(_section("Generated sample", sample))
     if diagnostics is not None:
         sections.append(_section("Diagnostics", _diagnostics(run_dir, diagnostics)))
     sections.append(
@@ -163,6 +166,23 @@ def _task_plots(run_dir: Path) -> str:
     if not plots:
         return '<p class="note">This task wrote no plots.</p>'
     return "\n".join(_image(p, p.stem.replace("_", " ")) for p in plots)
+
+
+def _sample(run_dir: Path, config: dict[str, Any]) -> str:
+    """A language model's ``sample.txt`` with how to reproduce it; "" when there is none."""
+    from rnnkit.train.language_model import SAMPLE_FILE, sample_length
+
+    text = _read_text(run_dir / SAMPLE_FILE)
+    if not text:
+        return ""
+    char_level = (config.get("data", {}) or {}).get("tokenizer") == "char"
+    length, seed = sample_length(char_level), config.get("seed", "?")
+    unit = "characters" if char_level else "tokens"
+    note = (
+        f"{length} {unit} sampled from the trained model at temperature 1 with seed {seed}; "
+        f"rnnkit generate RUN_DIR --length {length} --seed {seed} gives the same text."
+    )
+    return f'<p class="note">{html.escape(note)}</p>\n<pre>{html.escape(text)}</pre>'
 
 
 def _diagnostics(run_dir: Path, diagnostics: dict[str, Any]) -> str:

@@ -28,13 +28,15 @@ from rnnkit.data.sources import load as load_source
 from rnnkit.data.text import TextPipeline, encode_corpus
 from rnnkit.errors import DataError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, State, detach_state
-from rnnkit.train.checkpoint import PREPROCESS_DIR
+from rnnkit.train.checkpoint import PREPROCESS_DIR, write_text
 from rnnkit.train.module import RecurrentModule
 from rnnkit.train.tasks import PreparedData
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
+#: the text sampled from the trained model at the end of a run (see write_sample).
+SAMPLE_FILE = "sample.txt"
 
 
 # --------------------------------------------------------------------------- streams
@@ -327,7 +329,8 @@ class LanguageModelTask:
             "char_level": char_level,
             "tokens": {split: int(t.numel()) for split, t in ids.items()},
         }
-        return PreparedData(train, val, test, info, {"pipeline": pipeline, "ids": ids})
+        artifacts = {"pipeline": pipeline, "ids": ids, "run_dir": Path(run_dir)}
+        return PreparedData(train, val, test, info, artifacts)
 
     def build_model(self, config: Config, info: dict[str, Any]) -> LanguageModel:
         return LanguageModel(model_config(config, info["vocab_size"]))
@@ -346,6 +349,8 @@ class LanguageModelTask:
         if chunks is None:
             return {}
         loss, _ = stream_loss(model, chunks)
+        if split == "test":
+            write_sample(config, model, prepared)
         return lm_metrics(loss, prepared.info["char_level"])
 
     def baselines(
@@ -361,6 +366,32 @@ class LanguageModelTask:
         log_probs = torch.log(counts / counts.sum())
         loss = float(-log_probs[ids[target_split]].mean())
         return {"unigram": lm_metrics(loss, prepared.info["char_level"])}
+
+
+def sample_length(char_level: bool) -> int:
+    """Tokens in the run's ``sample.txt``: a paragraph of characters, or of words."""
+    return 400 if char_level else 100
+
+
+def write_sample(config: Config, model: LanguageModel, prepared: PreparedData) -> Path:
+    """A text sampled from the trained model into ``sample.txt``, for the report.
+
+    Temperature 1 (the model's own distribution), seeded with the run's seed:
+    ``rnnkit generate RUN_DIR --length N --seed SEED`` gives the same text.
+    """
+    from rnnkit.predictor import generate_text  # the predictor imports this package
+
+    char_level = prepared.info["char_level"]
+    text = generate_text(
+        model,
+        prepared.artifacts["pipeline"],
+        char_level,
+        length=sample_length(char_level),
+        seed=config.seed,
+    )
+    path = prepared.artifacts["run_dir"] / SAMPLE_FILE
+    write_text(path, text + "\n")
+    return path
 
 
 def model_config(config: Config, vocab_size: int) -> LanguageModelConfig:
