@@ -87,18 +87,31 @@ def train_command(
     resume: Annotated[
         Path | None, typer.Option(help="Continue RUN_DIR from checkpoints/last.ckpt.")
     ] = None,
+    max_epochs: Annotated[
+        int | None,
+        typer.Option(help="With --resume: train up to this many epochs in all (extends a run)."),
+    ] = None,
 ) -> None:
     """Train the experiment a config describes; writes a run directory.
 
     Example: rnnkit train configs/ptb-word-small.yaml train.max_epochs=1
+    Continue it to 13 epochs: rnnkit train --resume RUN_DIR --max-epochs 13
     """
     from rnnkit.train import api
 
     if resume is not None:
         if config is not None or overrides:
-            raise UserError("--resume RUN_DIR takes no CONFIG or overrides: it reuses the run's")
-        result = api.resume(resume)
+            raise UserError(
+                "--resume RUN_DIR takes no CONFIG or overrides: it reuses the run's "
+                "(--max-epochs N extends it)"
+            )
+        result = api.resume(resume, max_epochs=max_epochs)
     else:
+        if max_epochs is not None:
+            raise UserError(
+                f"--max-epochs {max_epochs} extends a resumed run (--resume RUN_DIR); "
+                f"for a new run set train.max_epochs={max_epochs}"
+            )
         if config is None:
             raise UserError("rnnkit train needs a CONFIG file (or --resume RUN_DIR)")
         result = api.train(config, overrides=overrides or None, run_dir=run_dir)

@@ -70,3 +70,28 @@ def test_run_directories_are_named_by_time_and_never_reused(tmp_path: Path) -> N
     assert first == tmp_path / "ptb-20260102-030405"
     first.mkdir()
     assert new_run_dir("ptb", tmp_path, now=moment) == tmp_path / "ptb-20260102-030405-2"
+
+
+def test_max_epochs_needs_resume(capsys) -> None:
+    assert _run(["train", "c.yaml", "--max-epochs", "5"], capsys) == (
+        2,
+        "error: --max-epochs 5 extends a resumed run (--resume RUN_DIR); "
+        "for a new run set train.max_epochs=5",
+    )
+
+
+def test_resume_refuses_overrides_and_names_max_epochs(tmp_path: Path, capsys) -> None:
+    code, message = _run(["train", "--resume", str(tmp_path), "train.lr=1"], capsys)
+    assert code == 2
+    assert message == (
+        "error: --resume RUN_DIR takes no CONFIG or overrides: it reuses the run's "
+        "(--max-epochs N extends it)"
+    )
+
+
+def test_resume_with_a_bad_max_epochs_names_the_value(tmp_path: Path, make_config) -> None:
+    from rnnkit.errors import ConfigError
+
+    run_dir = api.train(make_config(max_epochs=1), run_dir=tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"train\.max_epochs"):
+        api.resume(run_dir, max_epochs=0)

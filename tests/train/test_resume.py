@@ -78,6 +78,16 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(make_config, tmp_path:
     resumed = json.loads((run_dir / "metrics.json").read_text())
     uninterrupted = json.loads((reference / "metrics.json").read_text())
     assert resumed == uninterrupted
+    # The CSV log holds the whole run: what was logged before the kill, then the rest.
+    assert _logged_rows(run_dir) == _logged_rows(reference)
+
+
+def _logged_rows(run_dir: Path) -> list[dict[str, str]]:
+    """metrics.csv's rows, in order, with their columns (which ones exist may differ)."""
+    import csv
+
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as file:
+        return [{k: v for k, v in row.items() if v} for row in csv.DictReader(file)]
 
 
 @pytest.mark.slow
@@ -96,3 +106,20 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(make_config, tmp_path: Path
     saved = torch.load(last_checkpoint(run_dir), weights_only=False)
     assert 0 < saved["epoch"] < 50 or saved["global_step"] > 0
     assert not (run_dir / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_a_finished_run_extended_with_max_epochs_matches_a_longer_run(
+    make_config, tmp_path: Path
+) -> None:
+    raw = make_config(max_epochs=3, deterministic=True)
+    raw["model"]["output_dropout"] = 0.2
+    reference = api.train(raw, run_dir=tmp_path / "reference")
+
+    raw["train"]["max_epochs"] = 1
+    run_dir = api.train(raw, run_dir=tmp_path / "short")
+    api.resume(run_dir, max_epochs=3)
+    extended = json.loads((run_dir / "metrics.json").read_text())
+    assert extended == json.loads((reference / "metrics.json").read_text())
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["max_epochs"] == 3
+    assert _logged_rows(run_dir) == _logged_rows(reference)

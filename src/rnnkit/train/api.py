@@ -72,13 +72,22 @@ def train(
     return _fit(resolved, target, resume_from=None, callbacks=callbacks, final_splits=final_splits)
 
 
-def resume(run_dir: str | Path) -> Path:
-    """Continue a run from ``checkpoints/last.ckpt`` with its saved config."""
+def resume(run_dir: str | Path, max_epochs: int | None = None) -> Path:
+    """Continue a run from ``checkpoints/last.ckpt`` with its saved config.
+
+    ``max_epochs`` extends a run that ended at its ``train.max_epochs`` (or early): the
+    epoch count, optimizer, schedule and early-stopping state continue from the
+    checkpoint, and the run's ``config.yaml`` records the new limit. Nothing else of the
+    config can change on resume: that would be another experiment.
+    """
     run_dir = Path(run_dir)
     config = checkpoint.load_run_config(run_dir)
     ckpt = checkpoint.last_checkpoint(run_dir)
     if not ckpt.is_file():
         raise RunDirError(f"{run_dir} has no checkpoints/last.ckpt to resume from")
+    if max_epochs is not None:
+        config = load_config(config, {"train.max_epochs": max_epochs})
+        checkpoint.save_config(run_dir, config)
     return _fit(config, run_dir, resume_from=ckpt)
 
 
@@ -123,7 +132,7 @@ def prepare_run(
     config: Config,
     run_dir: Path,
     *,
-    resuming: bool = False,
+    resume_from: Path | None = None,
     callbacks: Sequence[L.Callback] = (),
 ) -> Run:
     """Seed, write the config and preprocessing, build the data, model and Trainer.
@@ -138,14 +147,16 @@ def prepare_run(
         os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
     )
     run_dir.mkdir(parents=True, exist_ok=True)
-    if first_process and not resuming:
+    if first_process and resume_from is None:
         checkpoint.save_config(run_dir, config)
     prepared = task.prepare(config, run_dir)
     if first_process:
         checkpoint.save_info(run_dir, prepared.info)
     model = task.build_model(config, prepared.info)
     module = task.build_module(config, model, prepared)
-    trainer, interrupt = build_trainer(config, run_dir, has_validation=prepared.val is not None)
+    trainer, interrupt = build_trainer(
+        config, run_dir, has_validation=prepared.val is not None, resume_from=resume_from
+    )
     trainer.callbacks.extend(callbacks)
     log_config(trainer, config)
     return Run(config, run_dir, task, prepared, model, module, trainer, interrupt)
@@ -159,7 +170,7 @@ def _fit(
     final_splits: Sequence[str] = ("val", "test"),
 ) -> Path:
     started = time.perf_counter()
-    run = prepare_run(config, run_dir, resuming=resume_from is not None, callbacks=callbacks)
+    run = prepare_run(config, run_dir, resume_from=resume_from, callbacks=callbacks)
     trainer, model = run.trainer, run.model
     if trainer.is_global_zero:
         action = f"resuming {resume_from}" if resume_from else "training"

@@ -178,8 +178,6 @@ class LanguageModelModule(RecurrentModule):
         self._val_count = 0
         self._log_every = config.train.log_every_n_steps
         self._jitter, self._bptt = config.data.bptt_jitter, config.data.bptt
-        self._epoch_loss_sum = torch.zeros((), dtype=torch.float64)
-        self._epoch_steps = 0
 
     def setup(self, stage: str) -> None:
         # In a distributed run each process trains on its own streams; validation reads
@@ -193,8 +191,6 @@ class LanguageModelModule(RecurrentModule):
         if not self._restored_state:
             self._train_state = None
         self.train_chunks.epoch = self.current_epoch  # seeds the jittered chunk lengths
-        self._epoch_loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        self._epoch_steps = 0
 
     def step_loss(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs, targets = batch  # (t, B) each
@@ -204,8 +200,8 @@ class LanguageModelModule(RecurrentModule):
         state = detach_state(self._train_state)
         logits, self._train_state = self.model(inputs, state)  # (t, B, V)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())  # nats per token
-        self._epoch_loss_sum += loss.detach()
-        self._epoch_steps += 1
+        self.add_to_epoch("train/loss_sum", loss.double())
+        self.add_to_epoch("train/steps", loss.new_ones((), dtype=torch.float64))
         objective = loss
         if self._jitter:
             # A short chunk should not weigh as much as a full one (Merity et al. 2017
@@ -223,11 +219,12 @@ class LanguageModelModule(RecurrentModule):
         return objective
 
     def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
+        sums = self.take_epoch_sums()
+        self.log_epoch_sums(sums)
         self.train_chunks.consumed = 0
         self._restored_state = False
-        if self._epoch_steps and self.trainer.is_global_zero:
-            train_loss = float(self._epoch_loss_sum) / self._epoch_steps
+        if "train/steps" in sums and self.trainer.is_global_zero:
+            train_loss = float(sums["train/loss_sum"] / sums["train/steps"])
             val = self.trainer.callback_metrics.get("val/ppl")
             log.info(
                 "epoch %d: train loss %.4f (ppl %.2f)%s, lr %.4g",

@@ -38,9 +38,12 @@ class RecurrentModule(L.LightningModule):
         # A flag on the device: checking it needs a host sync, so it is read only every
         # log_every_n_steps steps and before a checkpoint, not after every step.
         self.register_buffer("_nonfinite", torch.zeros((), dtype=torch.bool), persistent=False)
-        # Per-epoch gradient statistics, kept on the device and logged once per epoch:
-        # logging them every step through Lightning costs more than computing them.
-        self._grad_stats: dict[str, Tensor] = {}
+        # Per-epoch sums (gradient statistics here, the training loss in subclasses), kept
+        # on the device and logged once per epoch: logging every step through Lightning
+        # costs more than computing them. They travel in checkpoints with the epoch they
+        # belong to, so an epoch resumed halfway still reports all of its steps.
+        self._epoch_sums: dict[str, Tensor] = {}
+        self._epoch_sums_epoch: int | None = None
 
     # ------------------------------------------------------------------ subclass API
 
@@ -93,26 +96,46 @@ class RecurrentModule(L.LightningModule):
             norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
             size = torch.stack([g.detach().abs().max() for g in grads]).max()
             self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
-        stats = self._grad_stats
         norm = norm.detach().double()
-        if not stats:
-            stats.update(sum=torch.zeros_like(norm), max=torch.zeros_like(norm))
-            stats.update(clipped=torch.zeros_like(norm), steps=torch.zeros_like(norm))
-        stats["sum"] += norm
-        stats["max"] = torch.maximum(stats["max"], norm)
-        stats["steps"] += 1
+        self.add_to_epoch("grad/sum", norm)
+        self.add_to_epoch("grad/steps", torch.ones_like(norm))
+        self.add_to_epoch("grad/max", norm, torch.maximum)
         if gradient_clip_val:
-            stats["clipped"] += (size > gradient_clip_val).double()
+            self.add_to_epoch("grad/clipped", (size > gradient_clip_val).double())
+
+    def add_to_epoch(self, name: str, value: Tensor, combine: Any = torch.add) -> None:
+        """Fold ``value`` into this epoch's ``name`` (a sum, or ``combine`` of the two)."""
+        if self._epoch_sums_epoch != self.current_epoch:
+            # Left from another epoch: a checkpoint taken at an epoch's end holds that
+            # epoch's sums, already logged when the next epoch starts.
+            self._epoch_sums, self._epoch_sums_epoch = {}, self.current_epoch
+        value = value.detach()
+        previous = self._epoch_sums.get(name)
+        self._epoch_sums[name] = (
+            value if previous is None else combine(previous.to(value.device), value)
+        )
+
+    def take_epoch_sums(self) -> dict[str, Tensor]:
+        """This epoch's sums, forgotten here (called once, at the epoch's end)."""
+        if self._epoch_sums_epoch != self.current_epoch:
+            return {}
+        sums, self._epoch_sums = self._epoch_sums, {}
+        return sums
 
     def on_train_epoch_end(self) -> None:
-        stats, self._grad_stats = self._grad_stats, {}
-        if not stats:
+        sums = self.take_epoch_sums()
+        self.log_epoch_sums(sums)
+
+    def log_epoch_sums(self, sums: dict[str, Tensor]) -> None:
+        """Log the gradient statistics of an epoch's sums."""
+        if "grad/steps" not in sums:
             return
-        steps = stats["steps"]
-        self.log("grad/norm", stats["sum"] / steps, sync_dist=True)
-        self.log("grad/norm_max", stats["max"], sync_dist=True, reduce_fx="max")
+        steps = sums["grad/steps"]
+        self.log("grad/norm", sums["grad/sum"] / steps, sync_dist=True)
+        self.log("grad/norm_max", sums["grad/max"], sync_dist=True, reduce_fx="max")
         if self.train_config.gradient_clip:
-            self.log("grad/clipped", stats["clipped"] / steps, sync_dist=True)
+            clipped = sums.get("grad/clipped", torch.zeros_like(steps))
+            self.log("grad/clipped", clipped / steps, sync_dist=True)
 
     # ------------------------------------------------------------------ resume
 
@@ -122,8 +145,15 @@ class RecurrentModule(L.LightningModule):
         checkpoint["rnnkit_rng"] = {"cpu": torch.get_rng_state()}
         if torch.cuda.is_available() and self.device.type == "cuda":
             checkpoint["rnnkit_rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
+        checkpoint["rnnkit_epoch_sums"] = {
+            "epoch": self._epoch_sums_epoch,
+            "sums": {name: value.cpu() for name, value in self._epoch_sums.items()},
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        sums = checkpoint.get("rnnkit_epoch_sums")
+        if sums is not None:
+            self._epoch_sums, self._epoch_sums_epoch = dict(sums["sums"]), sums["epoch"]
         states = checkpoint.get("rnnkit_rng")
         if states is None:
             return

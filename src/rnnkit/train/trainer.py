@@ -160,9 +160,13 @@ class ProgressBar(RichProgressBar):
 
 
 def build_trainer(
-    config: Config, run_dir: Path, *, has_validation: bool
+    config: Config, run_dir: Path, *, has_validation: bool, resume_from: Path | None = None
 ) -> tuple[L.Trainer, GracefulInterrupt]:
-    """A Trainer for ``config.train`` writing logs and checkpoints under ``run_dir``."""
+    """A Trainer for ``config.train`` writing logs and checkpoints under ``run_dir``.
+
+    With ``resume_from`` (a checkpoint of this run), the CSV log keeps the rows the run
+    logged up to that checkpoint and continues after them.
+    """
     quiet_lightning()
     train = config.train
     checkpoint = LastCheckpoint(last_checkpoint(run_dir), train.checkpoint_every_n_steps)
@@ -183,11 +187,12 @@ def build_trainer(
         )
         if stopping.restore_best:
             callbacks.append(BestWeights(stopping.monitor, stopping.mode, stopping.min_delta))
+    csv_logger = CSVLogger(save_dir=run_dir, name="csv", version="")
     loggers = [
         TensorBoardLogger(
             save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False
         ),
-        CSVLogger(save_dir=run_dir, name="csv", version=""),
+        csv_logger,
     ]
     validation: dict[str, Any] = {"val_check_interval": train.val_check_interval}
     if not has_validation:
@@ -216,7 +221,42 @@ def build_trainer(
         callbacks=callbacks,
         **validation,
     )
+    if resume_from is not None and trainer.is_global_zero:
+        keep_csv_history(csv_logger, resume_from)
     return trainer, interrupt
+
+
+def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
+    """Keep the rows of ``metrics.csv`` logged up to the checkpoint a run resumes from.
+
+    Lightning's CSV writer deletes an existing ``metrics.csv`` when it starts, so a
+    resumed run would lose its curves up to the checkpoint (and the report with them).
+    The rows are read first, the writer is created (which deletes the file), and they
+    are written back under the same header, which the writer is told about so that it
+    appends. Rows logged after the checkpoint (a run killed between checkpoints) are
+    dropped: the resumed run logs those steps again. Returns the number of rows kept.
+    """
+    import csv
+
+    import torch
+
+    path = Path(logger.log_dir) / "metrics.csv"
+    if not path.is_file():
+        return 0
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        header = list(reader.fieldnames or [])
+        rows = list(reader)
+    # The checkpoint is this run's own file (resuming unpickles it anyway).
+    until_step = int(torch.load(resume_from, map_location="cpu", weights_only=False)["global_step"])
+    rows = [row for row in rows if row.get("step") and int(row["step"]) <= until_step]
+    writer = logger.experiment  # created now: this deletes the file
+    with path.open("w", newline="", encoding="utf-8") as file:
+        table = csv.DictWriter(file, fieldnames=header)
+        table.writeheader()
+        table.writerows(rows)
+    writer.metrics_keys = sorted(header)
+    return len(rows)
 
 
 def quiet_lightning() -> None:
