@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,10 @@ def test_a_finished_run_extended_with_max_epochs_matches_a_longer_run(
 
     raw["train"]["max_epochs"] = 1
     run_dir = api.train(raw, run_dir=tmp_path / "short")
-    api.resume(run_dir, max_epochs=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        api.resume(run_dir, max_epochs=3)
+    assert not [w for w in caught if "will be deleted" in str(w.message)]
     extended = json.loads((run_dir / "metrics.json").read_text())
     assert extended == json.loads((reference / "metrics.json").read_text())
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["max_epochs"] == 3

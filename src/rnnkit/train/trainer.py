@@ -237,6 +237,7 @@ def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
     dropped: the resumed run logs those steps again. Returns the number of rows kept.
     """
     import csv
+    import warnings
 
     import torch
 
@@ -250,7 +251,10 @@ def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
     # The checkpoint is this run's own file (resuming unpickles it anyway).
     until_step = int(torch.load(resume_from, map_location="cpu", weights_only=False)["global_step"])
     rows = [row for row in rows if row.get("step") and int(row["step"]) <= until_step]
-    writer = logger.experiment  # created now: this deletes the file
+    with warnings.catch_warnings():
+        # Its warning that previous logs will be deleted is untrue from here on.
+        warnings.filterwarnings("ignore", message="Experiment logs directory")
+        writer = logger.experiment  # created now: this deletes the file
     with path.open("w", newline="", encoding="utf-8") as file:
         table = csv.DictWriter(file, fieldnames=header)
         table.writeheader()
