@@ -288,9 +288,12 @@ class TracedRecurrent(nn.Module):
                                 weights.ln_hh_weight,
                             )
                             trace.add_gates(gates, valid)
-                    new_state = _cell_step(
-                        self.cell, x_proj[t], state, weights, masks, t, nonlinearity, reset_after
-                    )
+                    if extended:  # the layer's own step, with its options
+                        new_state = layer._step(x_proj[t], state, weights, masks, t)
+                    else:
+                        new_state = _torch_step(
+                            self.cell, x_proj[t], state, weights, nonlinearity, reset_after
+                        )
                     if valid is not None:
                         new_state = tuple(
                             torch.where(valid, new, old)
@@ -336,55 +339,21 @@ def _torch_weights(layer: nn.Module, index: int, direction: int) -> CellWeights:
     )
 
 
-def _cell_step(
+def _torch_step(
     cell: str,
     x_proj: Tensor,
     state: tuple[Tensor, ...],
     weights: CellWeights,
-    masks: StepMasks,
-    t: int,
     nonlinearity: str,
     reset_after: bool,
 ) -> tuple[Tensor, ...]:
-    """One step of :mod:`rnnkit.nn.cells` with every option the weights and masks carry."""
-    keep_h = None if masks.keep_h is None else masks.keep_h[t]
+    """One step of :mod:`rnnkit.nn.cells` for a ``torch.nn`` layer (no extended options)."""
+    weight_hh, bias_hh = weights.weight_hh, weights.bias_hh
     if cell == "lstm":
-        return lstm_step(
-            x_proj,
-            state[0],
-            state[1],
-            weights.weight_hh,
-            weights.bias_hh,
-            ln_hh_weight=weights.ln_hh_weight,
-            ln_cell_weight=weights.ln_cell_weight,
-            ln_cell_bias=weights.ln_cell_bias,
-            recurrent_mask=masks.recurrent,
-            keep_h=keep_h,
-            keep_c=None if masks.keep_c is None else masks.keep_c[t],
-        )
+        return lstm_step(x_proj, state[0], state[1], weight_hh, bias_hh)
     if cell == "gru":
-        h_next = gru_step(
-            x_proj,
-            state[0],
-            weights.weight_hh,
-            weights.bias_hh,
-            reset_after,
-            ln_hh_weight=weights.ln_hh_weight,
-            recurrent_mask=masks.recurrent,
-            keep_h=keep_h,
-        )
-    else:
-        h_next = rnn_step(
-            x_proj,
-            state[0],
-            weights.weight_hh,
-            weights.bias_hh,
-            nonlinearity,
-            ln_hh_weight=weights.ln_hh_weight,
-            recurrent_mask=masks.recurrent,
-            keep_h=keep_h,
-        )
-    return (h_next,)
+        return (gru_step(x_proj, state[0], weight_hh, bias_hh, reset_after),)
+    return (rnn_step(x_proj, state[0], weight_hh, bias_hh, nonlinearity),)
 
 
 def _is_recurrent(module: nn.Module) -> bool:

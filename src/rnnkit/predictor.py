@@ -38,6 +38,7 @@ class Predictor:
 
     # ------------------------------------------------------------------ language models
 
+    @torch.no_grad()
     def generate(
         self,
         prompt: str = "",
@@ -57,17 +58,36 @@ class Predictor:
         spaces and write ``<eos>`` as a new line; character models emit characters.
         """
         self._require_task("language_model", "generate")
-        return generate_text(
-            self.model,
-            self.text_pipeline(),
-            bool(self.info.get("char_level")),
-            prompt,
-            length,
-            temperature,
-            top_k,
-            top_p,
-            seed,
-        )
+        _check_sampling(length, temperature, top_k, top_p)
+        pipeline = self.text_pipeline()
+        vocab = pipeline.vocab
+        prompt_ids = pipeline.encode(prompt) if prompt else []
+        if not prompt_ids:
+            # Start where a line starts: after <eos> (words) or a newline (characters).
+            newline = vocab.stoi.get("\n") if self.info.get("char_level") else None
+            prompt_ids = [newline if newline is not None else vocab.eos_id]
+            prompt = ""
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(seed)
+        banned = torch.tensor([vocab.pad_id, vocab.bos_id])  # never targets in training
+        model = self.model
+        model.eval()
+        logits, state = model(torch.tensor(prompt_ids).view(-1, 1))  # (T, 1, V)
+        next_logits = logits[-1, 0]  # (V,)
+        generated: list[int] = []
+        for _ in range(length):
+            token = sample_token(next_logits, temperature, top_k, top_p, generator, banned)
+            generated.append(token)
+            logits, state = model(torch.tensor([[token]]), state)
+            next_logits = logits[-1, 0]
+        continuation = pipeline.decode(generated)
+        if not prompt:
+            return continuation
+        separator = "" if self.info.get("char_level") or continuation.startswith("\n") else " "
+        return prompt + separator + continuation
 
     def text_pipeline(self) -> Any:
         """The run's fitted :class:`rnnkit.data.text.TextPipeline` (from JSON)."""
@@ -113,49 +133,6 @@ class Predictor:
     def _require_task(self, task: str, method: str) -> None:
         if self.task != task:
             raise UserError(f"{method}() needs a {task} run; {self.run_dir} is a {self.task} run")
-
-
-@torch.no_grad()
-def generate_text(
-    model: nn.Module,
-    pipeline: Any,
-    char_level: bool,
-    prompt: str = "",
-    length: int = 100,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    seed: int | None = None,
-) -> str:
-    """:meth:`Predictor.generate` for a language model and its fitted text pipeline."""
-    _check_sampling(length, temperature, top_k, top_p)
-    vocab = pipeline.vocab
-    prompt_ids = pipeline.encode(prompt) if prompt else []
-    if not prompt_ids:
-        # Start where a line starts: after <eos> (words) or a newline (characters).
-        newline = vocab.stoi.get("\n") if char_level else None
-        prompt_ids = [newline if newline is not None else vocab.eos_id]
-        prompt = ""
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(seed)
-    banned = torch.tensor([vocab.pad_id, vocab.bos_id])  # never targets in training
-    model.eval()
-    logits, state = model(torch.tensor(prompt_ids).view(-1, 1))  # (T, 1, V)
-    next_logits = logits[-1, 0]  # (V,)
-    generated: list[int] = []
-    for _ in range(length):
-        token = sample_token(next_logits, temperature, top_k, top_p, generator, banned)
-        generated.append(token)
-        logits, state = model(torch.tensor([[token]]), state)
-        next_logits = logits[-1, 0]
-    continuation = pipeline.decode(generated)
-    if not prompt:
-        return continuation
-    separator = "" if char_level or continuation.startswith("\n") else " "
-    return prompt + separator + continuation
 
 
 def sample_token(

@@ -376,17 +376,13 @@ def write_sample(config: Config, model: LanguageModel, prepared: PreparedData) -
     Temperature 1 (the model's own distribution), seeded with the run's seed:
     ``rnnkit generate RUN_DIR --length N --seed SEED`` gives the same text.
     """
-    from rnnkit.predictor import generate_text  # the predictor imports this package
+    from rnnkit.predictor import Predictor  # the predictor imports this package
 
-    char_level = prepared.info["char_level"]
-    text = generate_text(
-        model,
-        prepared.artifacts["pipeline"],
-        char_level,
-        length=sample_length(char_level),
-        seed=config.seed,
-    )
-    path = prepared.artifacts["run_dir"] / SAMPLE_FILE
+    run_dir = prepared.artifacts["run_dir"]
+    predictor = Predictor(run_dir, config, prepared.info, model)
+    length = sample_length(prepared.info["char_level"])
+    text = predictor.generate(length=length, seed=config.seed)
+    path = run_dir / SAMPLE_FILE
     write_text(path, text + "\n")
     return path
 
