@@ -109,11 +109,13 @@ class RecurrentModule(L.LightningModule):
             # Left from another epoch: a checkpoint taken at an epoch's end holds that
             # epoch's sums, already logged when the next epoch starts.
             self._epoch_sums, self._epoch_sums_epoch = {}, self.current_epoch
-        value = value.detach()
         previous = self._epoch_sums.get(name)
-        self._epoch_sums[name] = (
-            value if previous is None else combine(previous.to(value.device), value)
-        )
+        if previous is None:
+            self._epoch_sums[name] = value.detach().clone()
+        elif previous.device != value.device:  # restored from a checkpoint, on the CPU
+            self._epoch_sums[name] = combine(previous.to(value.device), value.detach())
+        else:
+            combine(previous, value.detach(), out=previous)  # in place: once per step
 
     def take_epoch_sums(self) -> dict[str, Tensor]:
         """This epoch's sums, forgotten here (called once, at the epoch's end)."""
