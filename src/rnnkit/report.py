@@ -4,8 +4,9 @@ The page holds, in order: the run's headline (task, dataset, model), the metrics
 with the baselines beside the model, the loss and metric curves from the CSV log, the
 gradient norm before clipping and the clipping rate per epoch, the task's own plots
 (every other PNG in the run directory), a language model's generated sample, the
-diagnostics of ``rnnkit diagnose`` when present, and the resolved config. Every image is embedded as a base64 PNG and the style
-sheet is inline: the file opens in a browser with no network and no other file.
+diagnostics of ``rnnkit diagnose`` when present, and the resolved config. Every image
+is embedded as a base64 PNG and the style sheet is inline: the file opens in a browser
+with no network and no other file.
 
 Training writes it at the end of every run; ``rnnkit report RUN_DIR`` (and ``rnnkit
 diagnose``) rebuild it from the files in the run directory alone.

@@ -11,10 +11,12 @@ import time
 import warnings
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 import yaml
 
+from rnnkit.errors import ConfigError
 from rnnkit.train import api
 from rnnkit.train.checkpoint import last_checkpoint
 
@@ -83,6 +85,54 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(make_config, tmp_path:
     assert _logged_rows(run_dir) == _logged_rows(reference)
 
 
+class _Crash(Exception):
+    pass
+
+
+class _CrashAt(L.Callback):
+    """Raises in ``hook`` at ``global_step``: a run that dies at a chosen point."""
+
+    def __init__(self, hook: str, global_step: int) -> None:
+        self.hook, self.global_step = hook, global_step
+
+    def _maybe_crash(self, trainer: L.Trainer, hook: str) -> None:
+        if hook == self.hook and trainer.global_step == self.global_step:
+            raise _Crash(f"{hook} at step {self.global_step}")
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: object) -> None:
+        self._maybe_crash(trainer, "on_train_batch_start")
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        self._maybe_crash(trainer, "on_train_batch_end")
+
+
+# An epoch here is 98 steps; the checkpoint comes every 7 and a log row every 5.
+@pytest.mark.parametrize(
+    ("hook", "global_step"),
+    [
+        # After the checkpoint at step 119, before the batch that writes the row of step
+        # 119: the resumed run must write it (it once held the loss of an earlier batch
+        # in memory only, and the row was lost).
+        ("on_train_batch_start", 119),
+        # After an epoch's last batch, before its validation: no checkpoint may be taken
+        # there, or the resumed run would skip that validation and its log rows.
+        ("on_train_batch_end", 98),
+    ],
+)
+def test_a_run_that_dies_at_a_step_boundary_resumes_with_the_same_log(
+    make_config, tmp_path: Path, hook: str, global_step: int
+) -> None:
+    raw = make_config(max_epochs=2, checkpoint_every_n_steps=7, deterministic=True)
+    reference = api.train(raw, run_dir=tmp_path / "reference")
+    run_dir = tmp_path / "crashed"
+    with pytest.raises(_Crash):
+        api.train(raw, run_dir=run_dir, callbacks=[_CrashAt(hook, global_step)])
+    api.resume(run_dir)
+    assert _logged_rows(run_dir) == _logged_rows(reference)
+    resumed = json.loads((run_dir / "metrics.json").read_text())
+    assert resumed == json.loads((reference / "metrics.json").read_text())
+
+
 def _logged_rows(run_dir: Path) -> list[dict[str, str]]:
     """metrics.csv's rows, in order, with their columns (which ones exist may differ)."""
     import csv
@@ -127,3 +177,11 @@ def test_a_finished_run_extended_with_max_epochs_matches_a_longer_run(
     assert extended == json.loads((reference / "metrics.json").read_text())
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["max_epochs"] == 3
     assert _logged_rows(run_dir) == _logged_rows(reference)
+
+    # A limit the run has already reached would train nothing: refused, config unchanged.
+    with pytest.raises(
+        ConfigError,
+        match=r"--max-epochs 3 would train nothing: .* has trained 3 epochs; give more than 3",
+    ):
+        api.resume(run_dir, max_epochs=3)
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["max_epochs"] == 3

@@ -87,6 +87,13 @@ def resume(run_dir: str | Path, max_epochs: int | None = None) -> Path:
         raise RunDirError(f"{run_dir} has no checkpoints/last.ckpt to resume from")
     if max_epochs is not None:
         config = load_config(config, {"train.max_epochs": max_epochs})
+        trained, _ = checkpoint.checkpoint_progress(ckpt)
+        if max_epochs <= trained:
+            # Lightning would train nothing and quietly evaluate the old weights again.
+            raise ConfigError(
+                f"--max-epochs {max_epochs} would train nothing: {run_dir} has trained "
+                f"{trained} epochs; give more than {trained}"
+            )
         checkpoint.save_config(run_dir, config)
     return _fit(config, run_dir, resume_from=ckpt)
 

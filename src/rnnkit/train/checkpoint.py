@@ -147,6 +147,21 @@ def last_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / LAST_CHECKPOINT
 
 
+def checkpoint_progress(path: Path) -> tuple[int, int]:
+    """``(epochs trained in full, global_step)`` of a Lightning checkpoint.
+
+    A checkpoint taken at an epoch's end counts that epoch (Lightning's own ``epoch``
+    field still names it as the current one); one taken mid-epoch does not. The file is
+    this run's own checkpoint: resuming unpickles it anyway.
+    """
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    progress = state.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
+    epochs = progress.get("current", {}).get("processed", state["epoch"])
+    return int(epochs), int(state["global_step"])
+
+
 def load_model(run_dir: str | Path, build: Callable[[Config, dict[str, Any]], nn.Module]):
     """Config, info and the model with its trained weights, from safetensors + JSON."""
     run_dir = Path(run_dir)

@@ -211,9 +211,12 @@ class LanguageModelModule(RecurrentModule):
         # Counted here, not in on_train_batch_end: the checkpoint callback runs before
         # the module's hooks, and its snapshot must include this chunk.
         self.train_chunks.consumed += 1
-        if batch_idx % self._log_every == 0:
+        if (self.global_step + 1) % self._log_every == 0:
             # Logged every n steps, not every step: each log is a host sync and a
-            # dictionary update that costs a few percent on small models.
+            # dictionary update that costs a few percent on small models. These are the
+            # steps whose logs Lightning writes out, so every CSV row holds its own step's
+            # loss; a value logged in an earlier batch would live only in memory, and a
+            # run resumed between the two would write no row for that step.
             self.log("train/loss", loss, prog_bar=True, batch_size=targets.numel())
             self.log("train/ppl", torch.exp(loss.detach()), prog_bar=True)
         return objective

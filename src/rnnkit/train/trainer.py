@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from rnnkit.config import Config
 from rnnkit.config import dump as dump_config
-from rnnkit.train.checkpoint import last_checkpoint
+from rnnkit.train.checkpoint import checkpoint_progress, last_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,13 @@ class LastCheckpoint(Callback):
             os.replace(temporary, self.path)
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
-            self.save(trainer)
+        if not self.every_n_steps or trainer.global_step % self.every_n_steps:
+            return
+        # Not after an epoch's last batch: the epoch's end saves once validation has run.
+        # A run resumed from a checkpoint taken before it would skip that validation.
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            return
+        self.save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self.save(trainer)
@@ -239,8 +244,6 @@ def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
     import csv
     import warnings
 
-    import torch
-
     path = Path(logger.log_dir) / "metrics.csv"
     if not path.is_file():
         return 0
@@ -248,9 +251,11 @@ def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
         reader = csv.DictReader(file)
         header = list(reader.fieldnames or [])
         rows = list(reader)
-    # The checkpoint is this run's own file (resuming unpickles it anyway).
-    until_step = int(torch.load(resume_from, map_location="cpu", weights_only=False)["global_step"])
-    rows = [row for row in rows if row.get("step") and int(row["step"]) <= until_step]
+    # A row's step is the number of optimizer steps before the batch that wrote it, so
+    # the rows of a checkpoint taken after G steps are those below G (an epoch's summary
+    # included); a row at G came from the next batch, which the resumed run trains again.
+    _, checkpoint_steps = checkpoint_progress(resume_from)
+    rows = [row for row in rows if row.get("step") and int(row["step"]) < checkpoint_steps]
     with warnings.catch_warnings():
         # Its warning that previous logs will be deleted is untrue from here on.
         warnings.filterwarnings("ignore", message="Experiment logs directory")
