@@ -172,7 +172,7 @@ def test_a_table_is_not_a_corpus(make_config, tmp_path: Path) -> None:
 def test_jittered_chunks_scale_the_objective_but_log_the_per_token_loss(
     make_config, tmp_path: Path
 ) -> None:
-    raw = make_config()
+    raw = make_config(log_every_n_steps=1)  # a log at every step, this one included
     raw["data"]["bptt_jitter"] = True
     config = load_config(raw)
     task = LanguageModelTask()
