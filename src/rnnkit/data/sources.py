@@ -16,7 +16,9 @@ Accepted forms of ``data.dataset``::
 - ``labelled_text``: split names to DataFrames with str columns ``text`` and ``label``;
 - ``series``: ``{"all": DataFrame}`` with the columns as read (no parsing, no filling);
 - ``sequences``: ``{"all": DataFrame}`` with ``sequence`` (float32 array (T, F)),
-  ``label`` and ``group``.
+  ``label`` and ``group``;
+- ``audio_classes`` / ``transcribed_audio``: split names to DataFrames of clip paths with
+  ``label`` and ``speaker`` / ``text`` (see :mod:`rnnkit.data.audio_datasets`).
 
 Splitting, tokenizing, date parsing, gap filling and scaling belong to preprocessing.
 """
@@ -59,6 +61,8 @@ _TASK_OF_KIND = {
     "labelled_text": "classification",
     "sequences": "classification",
     "series": "forecasting",
+    "audio_classes": "classification",
+    "transcribed_audio": "speech_recognition",
 }
 
 
@@ -214,6 +218,11 @@ def resolve(spec: str, *, cache_dir: str | Path | None = None, offline: bool = F
         if not entry.files:  # generated in memory: nothing on disk
             return []
         paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline)
+        if entry.loader == "fsdd_connected":  # the generated utterances, not the recordings
+            from rnnkit.data.audio_datasets import read_fsdd
+
+            fsdd = _unpacked(paths[0], cache_dir, PurePosixPath("fsdd"))
+            return [_fsdd_connected_folder(read_fsdd(fsdd), cache_dir)]
         # Archives unpack beside where the cache keeps them (e.g. imdb/aclImdb_v1/).
         folders = [PurePosixPath(f.mirror_path).parent for f in entry.files]
         return [_unpacked(p, cache_dir, folder) for p, folder in zip(paths, folders, strict=True)]
@@ -262,7 +271,29 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
         return LoadedDataset(entry.name, "labelled_text", read_imdb_archive(paths[0]), meta)
     if entry.loader == "indoor_movement":
         return LoadedDataset(entry.name, "sequences", {"all": read_indoor_movement(paths[0])}, meta)
+    if entry.loader in {"fsdd", "fsdd_connected"}:
+        kind, splits = _fsdd_splits(entry, paths[0], cache_dir)
+        return LoadedDataset(entry.name, kind, splits, meta)
     raise ValueError(f"catalog entry {entry.name!r} has an unknown loader {entry.loader!r}")
+
+
+def _fsdd_splits(entry: catalog.Dataset, archive: Path, cache_dir) -> tuple[str, dict]:
+    """FSDD's official split, or the connected-digit utterances made from it."""
+    from rnnkit.data import audio_datasets
+
+    recordings = audio_datasets.read_fsdd(_unpacked(archive, cache_dir, PurePosixPath("fsdd")))
+    if entry.loader == "fsdd":
+        return "audio_classes", audio_datasets.fsdd_official_split(recordings)
+    folder = _fsdd_connected_folder(recordings, cache_dir)
+    return "transcribed_audio", audio_datasets.read_transcribed_folder(folder)
+
+
+def _fsdd_connected_folder(recordings, cache_dir) -> Path:
+    from rnnkit.data import audio_datasets
+
+    spec = audio_datasets.ConnectedDigits()
+    folder = download.cache_root(cache_dir) / "fsdd-connected" / spec.key()
+    return audio_datasets.make_connected_digits(recordings, folder, spec)
 
 
 def _co2_frame():
@@ -466,6 +497,10 @@ def _read_folder(folder: Path) -> tuple[str, dict[str, Any]]:
     # An archive that unpacks to one top folder (aclImdb/): look inside it.
     while len(entries) == 1 and entries[0].is_dir():
         folder, entries = entries[0], _visible(entries[0])
+    from rnnkit.data import audio_datasets  # imported on use: it needs torch
+
+    if audio_datasets.is_audio_folder(folder):
+        return audio_datasets.read_audio_folder(folder)
     subdirs = [p for p in entries if p.is_dir()]
     if not subdirs:
         splits = {p.stem: p for p in entries if p.is_file() and p.stem in SPLIT_NAMES}
