@@ -1,0 +1,130 @@
+"""Acoustic model for CTC speech recognition.
+
+    features (B, T, F)
+    --optional convolutional subsampling: k x [Conv1d(kernel 3, stride 2) -> ReLU]--> (B, T', C)
+    --recurrent layers (rnnkit.nn LSTM or GRU, usually bidirectional)--> (B, T', D·H)
+    --dropout--> --linear--> log-softmax over the symbols and the blank (B, T', S)
+
+Subsampling by 2^k shortens the sequence the recurrent layers run over (faster, and CTC
+needs no more frames than ~ one per output symbol plus blanks); each stride-2 layer maps a
+length ``L`` to ``floor((L - 1) / 2) + 1``. Trained with torch's CTC loss
+(Graves et al. 2006, Connectionist Temporal Classification, ICML 2006).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class ConvSubsampling(nn.Module):
+    """``layers`` stride-2 1-D convolutions over time: ``(B, T, F)`` -> ``(B, T', C)``."""
+
+    def __init__(self, input_size: int, channels: int, layers: int) -> None:
+        super().__init__()
+        self.layers = layers
+        convs = []
+        for i in range(layers):
+            convs.append(nn.Conv1d(input_size if i == 0 else channels, channels, 3, 2, 1))
+            convs.append(nn.ReLU())
+        self.net = nn.Sequential(*convs)
+        self.output_size = channels if layers else input_size
+
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        for _ in range(self.layers):
+            # Conv1d(kernel 3, stride 2, padding 1): floor((L + 2 - 3) / 2) + 1.
+            lengths = torch.div(lengths - 1, 2, rounding_mode="floor") + 1
+        return lengths
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        if not self.layers:
+            return x, lengths
+        # Zero the padding first: a convolution would otherwise smear it into valid frames.
+        valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        x = x * valid.unsqueeze(-1).to(x.dtype)
+        out = self.net(x.transpose(1, 2)).transpose(1, 2)  # (B, T', C)
+        return out, self.output_lengths(lengths)
+
+
+class SpeechRecognizer(nn.Module):
+    """Frame features -> per-frame log-probabilities over ``num_symbols`` (blank included).
+
+    Args:
+        input_size: features per frame F.
+        num_symbols: output size S (the blank and every character or word).
+        cell: ``lstm`` or ``gru`` (rnnkit.nn layers; torch.nn-compatible weights).
+        hidden_size, num_layers, bidirectional, dropout: the recurrent stack; ``dropout``
+            also applies before the output layer.
+        subsampling_layers: stride-2 convolutions in front (0: none).
+        conv_channels: their channels.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        num_symbols: int,
+        *,
+        cell: Literal["lstm", "gru"] = "lstm",
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        subsampling_layers: int = 0,
+        conv_channels: int = 64,
+    ) -> None:
+        super().__init__()
+        from rnnkit import nn as rnn_layers
+
+        self.subsample = ConvSubsampling(input_size, conv_channels, subsampling_layers)
+        layer_class = {"lstm": rnn_layers.LSTM, "gru": rnn_layers.GRU}[cell]
+        self.rnn = layer_class(
+            self.subsample.output_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(hidden_size * (2 if bidirectional else 1), num_symbols)
+
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        """Output frames of inputs of ``lengths`` frames."""
+        return self.subsample.output_lengths(lengths)
+
+    def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """``(B, T, F)``, ``(B,)`` -> log-probabilities ``(B, T', S)`` and ``(B,)`` lengths."""
+        x, out_lengths = self.subsample(features, lengths)  # (B, T', C)
+        hidden, _ = self.rnn(x, lengths=out_lengths.cpu())  # (B, T', D·H)
+        logits = self.output(self.dropout(hidden))  # (B, T', S)
+        return logits.log_softmax(dim=-1), out_lengths
+
+
+def ctc_loss(
+    log_probs: Tensor,
+    lengths: Tensor,
+    targets: Tensor,
+    target_lengths: Tensor,
+    blank: int = 0,
+) -> Tensor:
+    """Mean over the batch of ``-log p(target | x) / len(target)`` (torch's ``mean``).
+
+    ``log_probs`` (B, T, S) batch-first; ``targets`` (B, L) padded or concatenated (sum L).
+    An utterance too long for its frames has infinite loss; it is zeroed so one bad clip
+    cannot turn the batch's gradient into NaN.
+    """
+    return F.ctc_loss(
+        log_probs.transpose(0, 1),  # (T, B, S): torch's layout
+        targets,
+        lengths,
+        target_lengths,
+        blank=blank,
+        reduction="mean",
+        zero_infinity=True,
+    )
+
+
+__all__ = ["ConvSubsampling", "SpeechRecognizer", "ctc_loss"]
