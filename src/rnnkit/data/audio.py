@@ -300,9 +300,12 @@ class AudioFeatures(nn.Module):
         self.register_buffer("dft_imag", sin, persistent=False)
         if settings.kind != "raw":
             bank = mel_filterbank(
-                settings.sample_rate, n_fft, settings.n_mels, settings.f_min,
+                settings.sample_rate,
+                n_fft,
+                settings.n_mels,
+                settings.f_min,
                 settings.upper_frequency,
-            )  # fmt: skip
+            )
             self.register_buffer("mel_bank", bank, persistent=False)
         if settings.kind == "mfcc":
             dct = dct_matrix(settings.n_mels, settings.n_mfcc)
@@ -521,9 +524,11 @@ class SpecAugment(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (
-            ("freq_masks", freq_masks), ("freq_width", freq_width),
-            ("time_masks", time_masks), ("time_width", time_width),
-        ):  # fmt: skip
+            ("freq_masks", freq_masks),
+            ("freq_width", freq_width),
+            ("time_masks", time_masks),
+            ("time_width", time_width),
+        ):
             if value < 0:
                 raise ConfigError(f"SpecAugment {name} must be >= 0, got {value}")
         if not 0.0 <= max_time_fraction <= 1.0:
