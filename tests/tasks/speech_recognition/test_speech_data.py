@@ -6,37 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 import torch
+from speech_corpus import make_corpus, make_utterance
 
 from rnnkit.data.batches import BucketBatchSampler
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.speech_recognition.config import SpeechDataConfig
 from rnnkit.tasks.speech_recognition.data import collate_utterances, prepare_speech
 
-WORDS = {"low": 300.0, "high": 1200.0}
-
-
-def _utterance(path: Path, words: list[str], rate: int = 8000) -> None:
-    pieces = [np.zeros(400)]
-    for word in words:
-        t = np.arange(1600) / rate
-        pieces += [0.4 * np.sin(2 * np.pi * WORDS[word] * t), np.zeros(400)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, np.concatenate(pieces), rate, subtype="PCM_16")
-
 
 @pytest.fixture
 def corpus(tmp_path) -> Path:
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 20), ("test", 4)):
-        lines = []
-        for i in range(count):
-            words = list(rng.choice(list(WORDS), size=int(rng.integers(1, 4))))
-            _utterance(tmp_path / split / f"{i}.wav", words)
-            lines.append(f"{i}.wav\t{' '.join(words)}\n")
-        (tmp_path / split / "transcripts.tsv").write_text("".join(lines), encoding="utf-8")
-    return tmp_path
+    return make_corpus(tmp_path / "corpus", {"train": 20, "test": 4})
 
 
 def test_prepare_fits_on_train_and_carves_validation(corpus, tmp_path):
@@ -75,6 +56,6 @@ def test_given_tokens_and_norm_are_kept(corpus, tmp_path):
 
 def test_a_dataset_of_another_kind_is_refused(tmp_path):
     for label in ("a", "b"):
-        _utterance(tmp_path / label / "0.wav", ["low"])
+        make_utterance(tmp_path / label / "0.wav", ["low"])
     with pytest.raises(ConfigError, match="is audio classes, not transcribed audio"):
         prepare_speech(SpeechDataConfig(dataset=str(tmp_path)), seed=0)
