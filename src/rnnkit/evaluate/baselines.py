@@ -145,7 +145,7 @@ class SummaryLogistic:
         raw = self.summary(sequences)
         self.center, self.scale = raw.mean(0), raw.std(0).clamp(min=1e-6)
         features = (raw - self.center) / self.scale  # (N, 2F)
-        target = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        target = torch.tensor(np.array(labels, dtype=np.int64))  # a copy: labels may be read-only
         weight = torch.zeros(features.shape[1], num_classes, requires_grad=True)
         bias = torch.zeros(num_classes, requires_grad=True)
         optimizer = torch.optim.LBFGS(
