@@ -17,6 +17,7 @@ Nothing here imports :mod:`rnnkit.data.sources` (which calls into this module).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -62,17 +63,19 @@ def _canonical_split(name: str) -> str:
 
 def is_audio_folder(folder: Path) -> bool:
     """Whether ``folder`` holds audio by label (``<label>/*.wav``, ``<split>/<label>/*.wav``)
-    or transcribed audio (a ``transcripts.tsv``, at the top or in split folders)."""
-    if (folder / TRANSCRIPT_FILE).is_file():
+    or transcribed audio (a ``transcripts.tsv``, at the top or in split folders).
+
+    Looks at a few files per folder: a large folder of text files is not listed in full.
+    """
+    if is_transcribed_folder(folder):
         return True
-    for level_one in (p for p in _visible(folder) if p.is_dir()):
-        if (level_one / TRANSCRIPT_FILE).is_file():
-            return True
-        for item in _visible(level_one):
+    for level_one in (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for item in level_one.iterdir():
             if item.is_file() and item.suffix.lower() in AUDIO_SUFFIXES:
                 return True
+            # A few files of each label folder tell: label folders hold one kind of file.
             if item.is_dir() and any(
-                p.suffix.lower() in AUDIO_SUFFIXES for p in _visible(item) if p.is_file()
+                p.suffix.lower() in AUDIO_SUFFIXES for p in itertools.islice(item.iterdir(), 20)
             ):
                 return True
     return False
