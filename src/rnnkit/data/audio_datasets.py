@@ -70,7 +70,7 @@ def is_audio_folder(folder: Path) -> bool:
     if is_transcribed_folder(folder):
         return True
     for level_one in (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for item in level_one.iterdir():
+        for item in itertools.islice(level_one.iterdir(), 50):
             if item.is_file() and item.suffix.lower() in AUDIO_SUFFIXES:
                 return True
             # A few files of each label folder tell: label folders hold one kind of file.
