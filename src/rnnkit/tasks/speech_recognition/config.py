@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from rnnkit.config import SplitConfig, StrictModel
-from rnnkit.data.audio import FeatureSettings
+from rnnkit.data.audio_settings import FeatureSettings
 from rnnkit.errors import ConfigError
 
 DEFAULT_SAMPLE_RATE = 16000
