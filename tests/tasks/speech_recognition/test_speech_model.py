@@ -6,8 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import rnnkit.nn
 from rnnkit.tasks.speech_recognition.decode import greedy_decode
 from rnnkit.tasks.speech_recognition.model import ConvSubsampling, SpeechRecognizer, ctc_loss
+
+
+def bilstm(hidden: int, layers: int):
+    def build(size: int) -> torch.nn.Module:
+        return rnnkit.nn.LSTM(size, hidden, layers, batch_first=True, bidirectional=True)
+
+    return build
 
 
 @pytest.mark.parametrize("layers", [0, 1, 2])
@@ -21,7 +29,7 @@ def test_subsampled_lengths_match_the_convolution(layers):
 
 def test_padding_does_not_change_a_sequences_output():
     torch.manual_seed(0)
-    model = SpeechRecognizer(6, 5, hidden_size=8, num_layers=2, subsampling_layers=1).eval()
+    model = SpeechRecognizer(6, 5, bilstm(8, 2), subsampling_layers=1).eval()
     short = torch.randn(1, 9, 6)
     padded = torch.cat([short, torch.randn(1, 7, 6)], dim=1)  # padding of random values
     batch = torch.cat([padded, torch.randn(1, 16, 6)])
@@ -68,7 +76,9 @@ def test_a_tiny_model_learns_to_transcribe_a_toy_task():
     targets = torch.nn.utils.rnn.pad_sequence([torch.tensor(w) for w in data], batch_first=True)
     target_lengths = torch.tensor([len(w) for w in data])
 
-    model = SpeechRecognizer(3, 3, cell="gru", hidden_size=16, num_layers=1)
+    model = SpeechRecognizer(
+        3, 3, lambda size: rnnkit.nn.GRU(size, 16, batch_first=True, bidirectional=True)
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
     for _ in range(60):
         log_probs, out_lengths = model(batch, lengths)

@@ -10,6 +10,7 @@ import soundfile
 import torch
 from speech_corpus import make_corpus
 
+import rnnkit.nn
 from rnnkit.errors import DataError
 from rnnkit.tasks.speech_recognition.config import SpeechDataConfig
 from rnnkit.tasks.speech_recognition.data import collate_utterances, prepare_speech
@@ -36,7 +37,12 @@ def test_files_through_the_pipeline_match_the_prepared_features(tmp_path, normal
     )
     data = prepare_speech(config, seed=0)
     torch.manual_seed(0)
-    model = SpeechRecognizer(20, len(data.tokens), hidden_size=8, subsampling_layers=1).eval()
+    model = SpeechRecognizer(
+        20,
+        len(data.tokens),
+        lambda size: rnnkit.nn.GRU(size, 8, batch_first=True),
+        subsampling_layers=1,
+    ).eval()
 
     # The info survives JSON, as it does in a run directory.
     info = json.loads(json.dumps(speech_info(data.settings, data.norm, data.tokens)))

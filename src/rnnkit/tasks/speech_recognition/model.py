@@ -13,7 +13,7 @@ length ``L`` to ``floor((L - 1) / 2) + 1``. Trained with torch's CTC loss
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -55,41 +55,30 @@ class SpeechRecognizer(nn.Module):
     Args:
         input_size: features per frame F.
         num_symbols: output size S (the blank and every character or word).
-        cell: ``lstm`` or ``gru`` (rnnkit.nn layers; torch.nn-compatible weights).
-        hidden_size, num_layers, bidirectional, dropout: the recurrent stack; ``dropout``
-            also applies before the output layer.
+        recurrent: builds the recurrent stack from its input size: a batch-first layer
+            taking ``lengths=`` with ``hidden_size`` and ``bidirectional`` attributes
+            (an ``rnnkit.nn`` LSTM, GRU or RNN; see :func:`build_model`).
         subsampling_layers: stride-2 convolutions in front (0: none).
         conv_channels: their channels.
+        dropout: on the recurrent outputs, before the output layer.
     """
 
     def __init__(
         self,
         input_size: int,
         num_symbols: int,
+        recurrent: Callable[[int], nn.Module],
         *,
-        cell: Literal["lstm", "gru"] = "lstm",
-        hidden_size: int = 128,
-        num_layers: int = 2,
-        bidirectional: bool = True,
-        dropout: float = 0.0,
         subsampling_layers: int = 0,
         conv_channels: int = 64,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        from rnnkit import nn as rnn_layers
-
         self.subsample = ConvSubsampling(input_size, conv_channels, subsampling_layers)
-        layer_class = {"lstm": rnn_layers.LSTM, "gru": rnn_layers.GRU}[cell]
-        self.rnn = layer_class(
-            self.subsample.output_size,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-            bidirectional=bidirectional,
-        )
+        self.rnn = recurrent(self.subsample.output_size)
+        directions = 2 if self.rnn.bidirectional else 1
         self.dropout = nn.Dropout(dropout)
-        self.output = nn.Linear(hidden_size * (2 if bidirectional else 1), num_symbols)
+        self.output = nn.Linear(self.rnn.hidden_size * directions, num_symbols)
 
     def output_lengths(self, lengths: Tensor) -> Tensor:
         """Output frames of inputs of ``lengths`` frames."""
