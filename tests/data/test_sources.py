@@ -92,7 +92,8 @@ def test_folder_of_split_text_files_is_a_corpus(tmp_path):
     for split in ("train", "valid", "test"):
         (tmp_path / f"{split}.txt").write_text(split, encoding="utf-8")
     loaded = sources.load(f"file://{tmp_path}")
-    assert loaded.splits == {s: tmp_path / f"{s}.txt" for s in ("train", "valid", "test")}
+    names = {"train": "train", "val": "valid", "test": "test"}
+    assert loaded.splits == {s: tmp_path / f"{f}.txt" for s, f in names.items()}
 
 
 def test_csv_is_read_faithfully_as_a_series(tmp_path):
@@ -239,7 +240,7 @@ def test_hub_dataset_becomes_labelled_text_with_label_names(monkeypatch, tmp_pat
     fake_hub(monkeypatch, calls)
     loaded = sources.load("hf://owner/reviews:plain@v1", cache_dir=tmp_path)
     assert calls == [("owner/reviews", "plain", "v1", str(tmp_path / "hf"))]
-    assert loaded.kind == "labelled_text" and set(loaded.splits) == {"train", "valid"}
+    assert loaded.kind == "labelled_text" and set(loaded.splits) == {"train", "val"}
     assert loaded.splits["train"].to_dict("list") == {
         "text": ["bad", "good"],
         "label": ["neg", "pos"],
@@ -392,8 +393,8 @@ def count_tokens(path: Path) -> int:
 @pytest.mark.parametrize(
     "name,expected",
     [
-        ("ptb", {"train": 929_589, "valid": 73_760, "test": 82_430}),
-        ("wikitext-2", {"train": 2_088_628, "valid": 217_646, "test": 245_569}),
+        ("ptb", {"train": 929_589, "val": 73_760, "test": 82_430}),
+        ("wikitext-2", {"train": 2_088_628, "val": 217_646, "test": 245_569}),
     ],
 )
 def test_word_corpora_have_their_published_token_counts(name, expected):
@@ -507,7 +508,7 @@ def test_catalog_series_are_read_faithfully(name, rows, columns):
 
 def test_synthetic_catalog_entry_is_generated_with_catalog_meta():
     loaded = sources.load("adding")
-    assert loaded.kind == "synthetic" and set(loaded.splits) == {"train", "valid", "test"}
+    assert loaded.kind == "synthetic" and set(loaded.splits) == {"train", "val", "test"}
     assert loaded.meta["citation"].startswith("Hochreiter") and loaded.meta["seed"] == 0
     assert rnnkit.data.get("adding") == []
 

@@ -33,12 +33,13 @@ import re
 import tarfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from rnnkit.data import catalog, download
+from rnnkit.data.types import LoadedDataset
 from rnnkit.errors import (
     CredentialsError,
     DataError,
@@ -50,7 +51,7 @@ from rnnkit.errors import (
 log = logging.getLogger(__name__)
 
 UCI_API_URL = "https://archive.ics.uci.edu/api/dataset"
-SPLIT_NAMES = ("train", "valid", "validation", "dev", "test")
+SPLIT_NAMES = ("train", "val", "valid", "validation", "dev", "test")
 TEXT_SUFFIXES = (".txt", ".tokens", ".raw")
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar.xz", ".tar")
@@ -64,16 +65,6 @@ _TASK_OF_KIND = {
 
 class UnsupportedSourceError(DataError):
     """A dataset string whose scheme or form is not one rnnkit reads."""
-
-
-@dataclass(frozen=True)
-class LoadedDataset:
-    """A dataset read from its source, split as the source splits it."""
-
-    name: str
-    kind: str  # corpus | labelled_text | series | sequences | synthetic
-    splits: dict[str, Any]
-    meta: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -254,7 +245,9 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
         return LoadedDataset(entry.name, "series", {"all": _co2_frame()}, meta)
     paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline)
     if entry.loader == "text":
-        splits = {file.split: path for file, path in zip(entry.files, paths, strict=True)}
+        splits = {
+            _split_name(file.split): path for file, path in zip(entry.files, paths, strict=True)
+        }
         return LoadedDataset(entry.name, "corpus", splits, meta)
     if entry.loader == "csv":
         return LoadedDataset(entry.name, "series", {"all": _read_csv(paths[0])}, meta)
@@ -468,7 +461,7 @@ def _read_folder(folder: Path) -> tuple[str, dict[str, Any]]:
         folder, entries = entries[0], _visible(entries[0])
     subdirs = [p for p in entries if p.is_dir()]
     if not subdirs:
-        splits = {p.stem: p for p in entries if p.is_file() and p.stem in SPLIT_NAMES}
+        splits = {_split_name(p.stem): p for p in entries if p.is_file() and p.stem in SPLIT_NAMES}
         if splits:
             return "corpus", splits
         raise DataError(
@@ -476,7 +469,7 @@ def _read_folder(folder: Path) -> tuple[str, dict[str, Any]]:
             "<folder>/<label>/*.txt or <folder>/<split>/<label>/*.txt"
         )
     if all(p.name in SPLIT_NAMES for p in subdirs):
-        return "labelled_text", {p.name: _read_labelled_files(p) for p in subdirs}
+        return "labelled_text", {_split_name(p.name): _read_labelled_files(p) for p in subdirs}
     return "labelled_text", {"all": _read_labelled_files(folder)}
 
 
@@ -598,7 +591,8 @@ def _load_hub(
 
 
 def _split_name(split: str) -> str:
-    return "valid" if split in {"validation", "dev"} else split
+    """rnnkit's name of a split: train, val or test (valid, validation and dev are val)."""
+    return "val" if split in {"valid", "validation", "dev"} else split
 
 
 def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir, meta: dict):
