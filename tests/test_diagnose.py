@@ -327,7 +327,7 @@ def test_diagnose_is_deterministic(adding_run) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--split", "dev"], "--split 'dev' is not one of train, valid, test"),
+        (["--split", "dev"], "--split 'dev' is not one of train, val, test"),
         (["--batches", "0"], "--batches 0 must be at least 1"),
     ],
 )

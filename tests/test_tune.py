@@ -314,11 +314,11 @@ def test_a_failure_every_trial_meets_stops_the_search_early(tmp_path: Path) -> N
 
 def test_bad_combination_is_a_failed_trial_not_a_crash(tmp_path: Path) -> None:
     # Each value is valid alone; valid 0.6 + test 0.5 leaves no training data.
-    space = {"data.split.valid": [0.2, 0.6], "data.split.test": [0.5]}
+    space = {"data.split.val": [0.2, 0.6], "data.split.test": [0.5]}
     config = base_config(sampler="grid", space=space)
     summary = tune(config, study_dir=tmp_path, run_trial=scored_trial)
 
-    bad = next(r for r in summary.trials if r.params["data.split.valid"] == 0.6)
+    bad = next(r for r in summary.trials if r.params["data.split.val"] == 0.6)
     assert bad.state == "FAIL"
     assert "ConfigError" in bad.reason and "leaves no training data" in bad.reason
     assert [r.state for r in summary.trials if r is not bad] == ["COMPLETE"]
