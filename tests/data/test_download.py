@@ -286,7 +286,8 @@ def test_tar_with_escaping_member_is_refused_and_nothing_is_written(tmp_path, me
         download.extract(archive, dest)
     assert not dest.exists()
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "cache" / "evil.txt").exists()
-    assert list((tmp_path / "cache" / "inner").iterdir()) == []  # no staging folder left
+    # No staging folder left; only the (empty) lock file that serialises unpacking.
+    assert [p.name for p in (tmp_path / "cache" / "inner").iterdir()] == [".bad.lock"]
 
 
 @pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt", "a/../../evil.txt"])

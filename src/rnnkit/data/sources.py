@@ -124,6 +124,12 @@ _SHA256 = re.compile(r"^sha256=(?P<hex>[0-9a-fA-F]{64})$")
 
 def parse(spec: str) -> Spec:
     """Which source ``spec`` names; a malformed or unknown one is a one-line UserError."""
+    if not isinstance(spec, str) or not spec.strip():
+        # An empty name would otherwise be read as the current directory.
+        raise UnsupportedSourceError(
+            f"empty dataset name {spec!r}: give a catalog name (see `rnnkit data list`), "
+            "hf://, uci://, kaggle://, an https:// URL or a local path"
+        )
     spec = spec.strip()
     scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
     if scheme == "hf":
@@ -204,8 +210,18 @@ def load(
     return _load_path(_existing(source.path), _stem(source.path), *columns, {}, cache_dir)
 
 
-def resolve(spec: str, *, cache_dir: str | Path | None = None, offline: bool = False) -> list[Path]:
-    """Local paths of the dataset's files, fetched and verified; archives are unpacked."""
+def resolve(
+    spec: str,
+    *,
+    cache_dir: str | Path | None = None,
+    offline: bool = False,
+    copy: bool = False,
+) -> list[Path]:
+    """Local paths of the dataset's files, fetched and verified; archives are unpacked.
+
+    Files found in a mirror folder are used where they lie (and said so at INFO level)
+    unless ``copy``, which copies them into the cache so that they are found without it.
+    """
     source = parse(spec)
     if isinstance(source, CatalogSpec):
         entry = catalog.lookup(source.name)
@@ -213,7 +229,8 @@ def resolve(spec: str, *, cache_dir: str | Path | None = None, offline: bool = F
             return [_write_co2_csv(cache_dir)]
         if not entry.files:  # generated in memory: nothing on disk
             return []
-        paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline)
+        paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline, copy=copy)
+        _say_if_read_from_mirror(paths, spec, cache_dir)
         # Archives unpack beside where the cache keeps them (e.g. imdb/aclImdb_v1/).
         folders = [PurePosixPath(f.mirror_path).parent for f in entry.files]
         return [_unpacked(p, cache_dir, folder) for p, folder in zip(paths, folders, strict=True)]
@@ -226,8 +243,26 @@ def resolve(spec: str, *, cache_dir: str | Path | None = None, offline: bool = F
         files = _fetch_kaggle(source, cache_dir, offline)
         return [_pick_kaggle_file(source, files)] if source.file else files
     if isinstance(source, UrlSpec):
-        return [_unpacked(_fetch_url(source, cache_dir, offline), cache_dir)]
+        path = _fetch_url(source, cache_dir, offline, copy=copy)
+        _say_if_read_from_mirror([path], spec, cache_dir)
+        return [_unpacked(path, cache_dir)]
     return [_existing(source.path).resolve()]
+
+
+def _say_if_read_from_mirror(paths: list[Path], spec: str, cache_dir) -> None:
+    root = download.cache_root(cache_dir)
+    outside = [p for p in paths if not download.in_folder(p, root)]
+    if outside:
+        log.info(
+            "%d file(s) are read from the mirror %s and were not copied into the cache %s: "
+            "a later --offline run without %s needs the mirror again "
+            "(`rnnkit data get %s --copy` keeps a copy in the cache)",
+            len(outside),
+            download.mirror_location(),
+            root,
+            download.MIRROR_ENV,
+            spec,
+        )
 
 
 # ----------------------------------------------------------------------------- catalog
@@ -496,7 +531,7 @@ def _read_labelled_files(folder: Path):
 # ----------------------------------------------------------------------------- https://
 
 
-def _fetch_url(source: UrlSpec, cache_dir, offline: bool) -> Path:
+def _fetch_url(source: UrlSpec, cache_dir, offline: bool, copy: bool = False) -> Path:
     import hashlib
 
     name = PurePosixPath(unquote(urlparse(source.url).path)).name
@@ -506,7 +541,7 @@ def _fetch_url(source: UrlSpec, cache_dir, offline: bool) -> Path:
     key = hashlib.sha256(source.url.encode()).hexdigest()[:16]
     file = catalog.RemoteFile(name, source.url, source.sha256, None, f"url/{key}/{name}")
     # Without a hash, fetch() warns that the download is unverified.
-    return download.fetch(file, cache_dir=cache_dir, offline=offline)
+    return download.fetch(file, cache_dir=cache_dir, offline=offline, copy=copy)
 
 
 # ----------------------------------------------------------------------------- hf://
