@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import rnnkit.data
-from rnnkit.data import sources
+from rnnkit.data import catalog, sources
 from rnnkit.data.sources import CatalogSpec, HubSpec, KaggleSpec, LocalSpec, UciSpec, UrlSpec
 from rnnkit.errors import (
     CredentialsError,
@@ -69,6 +69,8 @@ def test_parse_recognises_every_source(spec, expected):
         ("https://x.org/a.csv#md5=00", r"bad URL fragment 'md5=00'.*#sha256="),
         ("s3://bucket/key", r"unsupported scheme 's3://'.*hf://, uci://"),
         ("ptbb", r"unknown dataset 'ptbb': did you mean ptb"),
+        ("", r"empty dataset name '': give a catalog name"),
+        ("  ", r"empty dataset name '  ': give a catalog name"),
     ],
 )
 def test_bad_specs_are_one_line_user_errors(spec, message):
@@ -373,6 +375,54 @@ def test_co2_is_bundled_weekly_with_gaps_and_a_date_column():
     assert len(frame) == 2284 and frame["co2"].isna().sum() == 59
     assert loaded.meta["date_column"] == "date" and loaded.meta["target"] == "co2"
     assert rnnkit.data.get("co2")[0].read_text().startswith("date,co2\n1958-03-29,316.1\n")
+
+
+def test_get_of_an_empty_name_is_a_data_error_not_the_current_directory(tmp_path):
+    with pytest.raises(DataError, match=r"^empty dataset name ''"):
+        rnnkit.data.get("", cache_dir=tmp_path)
+
+
+def test_imdb_offline_miss_names_the_archive_and_the_mirror_repack(tmp_path):
+    with pytest.raises(OfflineError) as err:
+        rnnkit.data.get("imdb", cache_dir=tmp_path, offline=True)
+    assert "imdb/aclImdb_v1.tar.gz or imdb/aclImdb_labelled.tar.xz" in str(err.value)
+
+
+@pytest.fixture
+def mirrored_demo(tmp_path, monkeypatch) -> Path:
+    """A catalog entry 'mirror-demo' whose one file lies only in a mirror folder."""
+    body = b"a b c\n"
+    (tmp_path / "mirror" / "demo").mkdir(parents=True)
+    (tmp_path / "mirror" / "demo" / "train.txt").write_bytes(body)
+    monkeypatch.setenv("RNNKIT_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setattr(catalog, "_CATALOG", dict(catalog._CATALOG))
+    file = catalog.RemoteFile(
+        "train.txt", None, hashlib.sha256(body).hexdigest(), len(body), "demo/train.txt", "train"
+    )
+    ptb = catalog.lookup("ptb")
+    catalog.register(dataclasses.replace(ptb, name="mirror-demo", files=(file,)))
+    return tmp_path / "mirror"
+
+
+def test_get_from_a_mirror_folder_says_the_files_are_not_cached(mirrored_demo, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    with caplog.at_level(logging.INFO, logger="rnnkit.data.sources"):
+        assert rnnkit.data.get("mirror-demo", cache_dir=cache) == [
+            mirrored_demo / "demo" / "train.txt"
+        ]
+    assert f"1 file(s) are read from the mirror {mirrored_demo}" in caplog.text
+    assert f"not copied into the cache {cache}" in caplog.text
+    assert "rnnkit data get mirror-demo --copy" in caplog.text
+
+
+def test_get_with_copy_fills_the_cache_for_later_offline_runs(mirrored_demo, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    (path,) = rnnkit.data.get("mirror-demo", cache_dir=cache, copy=True)
+    assert path == cache / "demo" / "train.txt" and path.read_bytes() == b"a b c\n"
+    monkeypatch.delenv("RNNKIT_MIRROR")
+    assert rnnkit.data.get("mirror-demo", cache_dir=cache, offline=True) == [path]
+    loaded = sources.load("mirror-demo", cache_dir=cache, offline=True)
+    assert loaded.splits["train"] == path
 
 
 def test_catalog_offline_miss_names_the_files(tmp_path):

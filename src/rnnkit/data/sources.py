@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from rnnkit.data import catalog, download
+from rnnkit.data.local_files import read_csv, read_folder, read_table, table_dataset
 from rnnkit.errors import (
     CredentialsError,
     DataError,
@@ -50,7 +51,6 @@ from rnnkit.errors import (
 log = logging.getLogger(__name__)
 
 UCI_API_URL = "https://archive.ics.uci.edu/api/dataset"
-SPLIT_NAMES = ("train", "valid", "validation", "dev", "test")
 TEXT_SUFFIXES = (".txt", ".tokens", ".raw")
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar.xz", ".tar")
@@ -292,7 +292,7 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
         splits = {file.split: path for file, path in zip(entry.files, paths, strict=True)}
         return LoadedDataset(entry.name, "corpus", splits, meta)
     if entry.loader == "csv":
-        return LoadedDataset(entry.name, "series", {"all": _read_csv(paths[0])}, meta)
+        return LoadedDataset(entry.name, "series", {"all": read_csv(paths[0])}, meta)
     if entry.loader == "imdb":
         return LoadedDataset(entry.name, "labelled_text", read_imdb_archive(paths[0]), meta)
     if entry.loader == "indoor_movement":
@@ -419,13 +419,13 @@ def _load_path(
     if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
         path = _unpacked(path, cache_dir)
     if path.is_dir():
-        kind, splits = _read_folder(path)
+        kind, splits = read_folder(path)
     else:
         suffix = path.suffix.lower()
         if suffix in TEXT_SUFFIXES:
             kind, splits = "corpus", {"train": path}
         elif suffix in TABLE_SUFFIXES:
-            kind, splits = _table_dataset(_read_table(path), path, text_column, label_column)
+            kind, splits = table_dataset(read_table(path), path, text_column, label_column)
         else:
             raise DataError(
                 f"cannot read {path.name}: supported files are "
@@ -438,94 +438,6 @@ def _load_path(
         "citation": "",
     }
     return LoadedDataset(name, kind, splits, {**base, **meta})
-
-
-def _read_csv(path: Path, sep: str = ","):
-    import pandas as pd
-
-    try:
-        return pd.read_csv(path, sep=sep)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise DataError(
-            f"cannot parse {path} as {'TSV' if sep == chr(9) else 'CSV'}: {err}"
-        ) from None
-
-
-def _read_table(path: Path):
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(path)
-    if suffix == ".tsv":
-        return _read_csv(path, sep="\t")
-    if suffix in {".jsonl", ".ndjson"}:
-        try:
-            return pd.read_json(path, lines=True)
-        except ValueError as err:
-            raise DataError(f"cannot parse {path} as JSON lines: {err}") from None
-    try:
-        return pd.read_parquet(path)
-    except ImportError:
-        raise MissingExtraError("pyarrow", "hub", f"reading {path.name}") from None
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot parse {path} as Parquet: {err}") from None
-
-
-def _table_dataset(frame, path: Path, text_column: str | None, label_column: str | None):
-    """A table is labelled text when columns are named (or called text/label), else a series."""
-    columns = list(frame.columns)
-    if text_column is None and label_column is None and not {"text", "label"} <= set(columns):
-        return "series", {"all": frame}
-    text_column = text_column or "text"
-    label_column = label_column or "label"
-    for role, column in (("text_column", text_column), ("label_column", label_column)):
-        if column not in columns:
-            raise DataError(
-                f"{role} {column!r} is not a column of {path.name}; its columns are "
-                f"{', '.join(map(str, columns))}"
-            )
-    labelled = frame[[text_column, label_column]].dropna()
-    labelled = labelled.astype(str).set_axis(["text", "label"], axis=1).reset_index(drop=True)
-    return "labelled_text", {"all": labelled}
-
-
-def _visible(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-
-
-def _read_folder(folder: Path) -> tuple[str, dict[str, Any]]:
-    """A folder of text files by label (``<label>/*``, or ``<split>/<label>/*``), or of
-    split text files (``train.txt``, ``valid.txt``, ``test.txt``)."""
-    entries = _visible(folder)
-    # An archive that unpacks to one top folder (aclImdb/): look inside it.
-    while len(entries) == 1 and entries[0].is_dir():
-        folder, entries = entries[0], _visible(entries[0])
-    subdirs = [p for p in entries if p.is_dir()]
-    if not subdirs:
-        splits = {p.stem: p for p in entries if p.is_file() and p.stem in SPLIT_NAMES}
-        if splits:
-            return "corpus", splits
-        raise DataError(
-            f"{folder} has no label subfolders and no train/valid/test text files; expected "
-            "<folder>/<label>/*.txt or <folder>/<split>/<label>/*.txt"
-        )
-    if all(p.name in SPLIT_NAMES for p in subdirs):
-        return "labelled_text", {p.name: _read_labelled_files(p) for p in subdirs}
-    return "labelled_text", {"all": _read_labelled_files(folder)}
-
-
-def _read_labelled_files(folder: Path):
-    import pandas as pd
-
-    texts, labels = [], []
-    for label_dir in (p for p in _visible(folder) if p.is_dir()):
-        for file in (p for p in _visible(label_dir) if p.is_file()):
-            texts.append(file.read_text(encoding="utf-8", errors="replace"))
-            labels.append(label_dir.name)
-    if not texts:
-        raise DataError(f"{folder} has label subfolders but no files in them")
-    return pd.DataFrame({"text": texts, "label": labels})
 
 
 # ----------------------------------------------------------------------------- https://
