@@ -30,7 +30,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from rnnkit.data.files import env_number, file_lock
+from rnnkit.data.files import env_number, file_lock, umask
 from rnnkit.errors import DownloadError, UnsafeArchiveError
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,8 @@ def extract(archive: str | Path, dest: str | Path, limits: UnpackLimits | None =
 def _unpack_into_place(archive: Path, dest: Path, stamp: str, limits: UnpackLimits) -> None:
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
     try:
+        # mkdtemp makes it 0700; the unpacked folder gets what mkdir would give it.
+        staging.chmod(0o777 & ~umask())
         if zipfile.is_zipfile(archive):
             _extract_zip(archive, staging, limits)
         elif tarfile.is_tarfile(archive):

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process umask."""
     # os.umask can only be read by setting it; set it straight back.
     mask = os.umask(0o022)
     os.umask(mask)
@@ -27,7 +28,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
