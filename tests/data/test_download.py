@@ -503,6 +503,14 @@ def test_unwritable_cache_is_a_one_line_error(server, tmp_path):
     assert "cannot write" in one_line(err) and "--cache-dir" in str(err.value)
 
 
+def test_cache_whose_memo_cannot_be_written_still_serves_verified_files(server, cache):
+    url = server.serve("/blob.bin", BODY)
+    (cache / "verified.json").mkdir(parents=True)  # as unwritable as a read-only cache
+    assert fetch(remote(url), cache).read_bytes() == BODY
+    assert fetch(remote(url), cache).read_bytes() == BODY  # hashed again, not fetched
+    assert server.hits("/blob.bin") == 1
+
+
 # ----------------------------------------------------------------------------- in-place edits
 
 

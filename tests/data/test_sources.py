@@ -574,3 +574,18 @@ def test_hub_offline_miss_is_an_offline_error(monkeypatch, tmp_path):
     with pytest.raises(OfflineError, match=r"hf://owner/name is not in the cache"):
         sources.load("hf://owner/name", cache_dir=tmp_path, offline=True)
     assert seen == [True]
+
+
+def test_dataset_that_is_not_a_string_is_named_by_its_type_only():
+    frame = pd.DataFrame({"text": ["a"] * 100, "label": ["x"] * 100})
+    with pytest.raises(DataError) as err:
+        sources.parse(frame)
+    assert str(err.value) == (
+        "a dataset is named by a string (a catalog name, URI or path), not a DataFrame"
+    )
+
+
+def test_unwritable_cache_for_a_bundled_dataset_is_one_line(tmp_path):
+    (tmp_path / "co2").write_text("a file where the folder should be")
+    with pytest.raises(DataError, match=r"^cannot write .*co2\.csv .*--cache-dir"):
+        rnnkit.data.get("co2", cache_dir=tmp_path)

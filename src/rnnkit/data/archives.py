@@ -61,21 +61,22 @@ class UnpackLimits:
             max_ratio=env_number(MAX_RATIO_ENV, cls.max_ratio),
         )
 
-    def check(self, archive: Path, unpacked: int) -> None:
-        """Raise :class:`UnsafeArchiveError` if ``unpacked`` bytes break a limit."""
+    def check(self, name: str, packed: int, unpacked: int) -> None:
+        """Raise :class:`UnsafeArchiveError` if an archive of ``packed`` bytes breaks a
+        limit by unpacking to ``unpacked`` bytes."""
         if self.max_bytes > 0 and unpacked > self.max_bytes:
             raise UnsafeArchiveError(
-                f"refusing to unpack {archive.name}: it unpacks to more than "
+                f"refusing to unpack {name}: it unpacks to more than "
                 f"{_size(self.max_bytes)} (the limit; raise it with {MAX_BYTES_ENV})"
             )
-        packed = max(archive.stat().st_size, 1)
+        packed = max(packed, 1)
         if (
             self.max_ratio > 0
             and unpacked > self.ratio_floor
             and unpacked / packed > self.max_ratio
         ):
             raise UnsafeArchiveError(
-                f"refusing to unpack {archive.name}: {_size(packed)} unpack to more than "
+                f"refusing to unpack {name}: {_size(packed)} unpack to more than "
                 f"{_size(unpacked)}, over {self.max_ratio:g} times its size (a zip bomb? "
                 f"raise the limit with {MAX_RATIO_ENV})"
             )
@@ -217,7 +218,7 @@ def _extract_zip(archive: Path, dest: Path, limits: UnpackLimits) -> None:
         # A zip lists every member's size up front, and reading a member never yields
         # more than its listed size: the limits are checked before anything is written.
         total = sum(info.file_size for info in infos)
-        limits.check(archive, total)
+        limits.check(archive.name, archive.stat().st_size, total)
         _check_free_space(archive, dest, total)
         files = {info.filename.rstrip("/") for info in infos if not info.is_dir()}
         for info in infos:
@@ -246,7 +247,7 @@ def _extract_tar(archive: Path, dest: Path, limits: UnpackLimits) -> None:
     # just before it is written into the staging folder, which the caller removes if a
     # later member is refused. Its header gives its size, so the limits hold before a
     # large member is written.
-    unpacked = 0
+    unpacked, packed = 0, archive.stat().st_size
     with tarfile.open(archive, "r|*") as tf:
         for member in tf:
             # The "data" filter would strip a leading "/" silently: refuse it instead.
@@ -258,7 +259,7 @@ def _extract_tar(archive: Path, dest: Path, limits: UnpackLimits) -> None:
             except tarfile.FilterError as err:
                 raise _unsafe(archive, member.name, f"is unsafe ({err})") from None
             unpacked += member.size
-            limits.check(archive, unpacked)
+            limits.check(archive.name, packed, unpacked)
             target = dest / safe.name
             if safe.isdir():
                 target.mkdir(parents=True, exist_ok=True)

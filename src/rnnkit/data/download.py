@@ -67,6 +67,7 @@ __all__ = [
     "file_sha256",
     "in_folder",
     "mirror_location",
+    "write_cache_text",
 ]
 
 
@@ -151,6 +152,14 @@ def cache_path(file: RemoteFile, cache_dir: str | Path | None = None) -> Path:
 def in_folder(path: Path, folder: Path) -> bool:
     """Whether ``path`` lies inside ``folder`` (both resolved)."""
     return path.resolve().is_relative_to(folder.resolve())
+
+
+def write_cache_text(path: Path, text: str) -> None:
+    """Write a file of the cache atomically; an unwritable cache is a one-line error."""
+    try:
+        atomic_write_text(path, text)
+    except OSError as err:
+        raise DownloadError(f"cannot write {path} ({_os_reason(err)}): {_FIX_WRITABLE}") from None
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -705,7 +714,7 @@ def availability(files: Iterable[RemoteFile], cache_dir: str | Path | None = Non
         return "bundled"
     root = cache_root(cache_dir)
     mirror = mirror_location()
-    folder = None if mirror is None or _is_url(mirror) else Path(mirror).expanduser()
+    folder = None if mirror is None or _is_url(mirror) else _mirror_folder(mirror)
     places = []
     for file in files:
         copies = file.candidates

@@ -124,7 +124,13 @@ _SHA256 = re.compile(r"^sha256=(?P<hex>[0-9a-fA-F]{64})$")
 
 def parse(spec: str) -> Spec:
     """Which source ``spec`` names; a malformed or unknown one is a one-line UserError."""
-    if not isinstance(spec, str) or not spec.strip():
+    if not isinstance(spec, str):
+        # Never the value itself: a DataFrame would print as a page.
+        raise UnsupportedSourceError(
+            f"a dataset is named by a string (a catalog name, URI or path), not a "
+            f"{type(spec).__name__}"
+        )
+    if not spec.strip():
         # An empty name would otherwise be read as the current directory.
         raise UnsupportedSourceError(
             f"empty dataset name {spec!r}: give a catalog name (see `rnnkit data list`), "
@@ -310,8 +316,7 @@ def _co2_frame():
 def _write_co2_csv(cache_dir) -> Path:
     path = download.cache_root(cache_dir) / "co2" / "co2.csv"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        download.atomic_write_text(path, _co2_frame().to_csv(index=False))
+        download.write_cache_text(path, _co2_frame().to_csv(index=False))
     return path
 
 
@@ -557,7 +562,7 @@ def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir,
         path = folder / f"{_split_name(split)}.txt"
         if not path.is_file():
             lines = (str(row[text_column]) for row in part)
-            download.atomic_write_text(path, "\n".join(lines) + "\n")
+            download.write_cache_text(path, "\n".join(lines) + "\n")
         splits[_split_name(split)] = path
     return LoadedDataset(name, "corpus", splits, {**meta, "task": "language_model"})
 
@@ -577,7 +582,7 @@ def _fetch_uci(source: UciSpec, cache_dir, offline: bool) -> tuple[Path, dict]:
         )
     else:
         metadata = _uci_metadata(source.dataset_id)
-        download.atomic_write_text(meta_path, json.dumps(metadata, indent=1))
+        download.write_cache_text(meta_path, json.dumps(metadata, indent=1))
     data_url = metadata.get("data_url")
     if not data_url:
         raise DataError(
