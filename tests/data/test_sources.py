@@ -589,3 +589,25 @@ def test_unwritable_cache_for_a_bundled_dataset_is_one_line(tmp_path):
     (tmp_path / "co2").write_text("a file where the folder should be")
     with pytest.raises(DataError, match=r"^cannot write .*co2\.csv .*--cache-dir"):
         rnnkit.data.get("co2", cache_dir=tmp_path)
+
+
+def test_uci_metadata_from_a_trickling_server_stops_at_the_deadline(server, monkeypatch, tmp_path):
+    answer = json.dumps({"status": 200, "data": {"name": "x" * 5000}}).encode()
+    server.serve("/api/dataset?id=7", answer, trickle_s=0.05, trickle_bytes=10)
+    monkeypatch.setattr(sources, "UCI_API_URL", f"{server.url}/api/dataset")
+    monkeypatch.setenv("RNNKIT_DOWNLOAD_DEADLINE", "0.5")
+    with pytest.raises(DataError, match=r"within 0\.5 s.*RNNKIT_DOWNLOAD_DEADLINE"):
+        sources.load("uci://7", cache_dir=tmp_path)
+
+
+def test_uci_damaged_metadata_in_the_cache_is_fetched_again(server, monkeypatch, tmp_path):
+    data_url = server.serve("/static/public/9/d.csv", b"a,b\n1,2\n")
+    answer = {"status": 200, "data": {"uci_id": 9, "name": "Nine", "data_url": data_url}}
+    server.serve("/api/dataset?id=9", json.dumps(answer).encode())
+    monkeypatch.setattr(sources, "UCI_API_URL", f"{server.url}/api/dataset")
+    (tmp_path / "uci" / "9").mkdir(parents=True)
+    (tmp_path / "uci" / "9" / "metadata.json").write_text('{"data_url": ')  # cut short
+    assert sources.load("uci://9", cache_dir=tmp_path).splits["all"].shape == (1, 2)
+    (tmp_path / "uci" / "9" / "metadata.json").write_text("[]")  # JSON, but no object
+    with pytest.raises(OfflineError, match=r"uci://9 is not cached"):
+        sources.load("uci://9", cache_dir=tmp_path, offline=True)

@@ -573,15 +573,14 @@ def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir,
 def _fetch_uci(source: UciSpec, cache_dir, offline: bool) -> tuple[Path, dict]:
     folder = download.cache_root(cache_dir) / "uci" / str(source.dataset_id)
     meta_path = folder / "metadata.json"
-    if meta_path.is_file():
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    elif offline:
+    metadata = _json_object(meta_path) if meta_path.is_file() else None
+    if metadata is None and offline:
         raise OfflineError(
             f"offline and uci://{source.dataset_id} is not cached under {folder}; "
             "fetch it once online with `rnnkit data get`"
         )
-    else:
-        metadata = _uci_metadata(source.dataset_id)
+    if metadata is None:  # not cached, or the cached copy is damaged
+        metadata = _uci_metadata(source.dataset_id, folder)
         download.write_cache_text(meta_path, json.dumps(metadata, indent=1))
     data_url = metadata.get("data_url")
     if not data_url:
@@ -601,15 +600,25 @@ def _fetch_uci(source: UciSpec, cache_dir, offline: bool) -> tuple[Path, dict]:
     return path, _uci_meta(metadata)
 
 
-def _uci_metadata(dataset_id: int) -> dict:
-    import requests
-
-    url = f"{UCI_API_URL}?id={dataset_id}"
+def _json_object(path: Path) -> dict | None:
+    """The JSON object in ``path``, or ``None`` if it cannot be read as one."""
     try:
-        response = requests.get(url, timeout=30)
-        answer = response.json()
-    except (requests.RequestException, ValueError) as err:
-        raise DownloadError(f"cannot read UCI metadata from {url}: {err}") from None
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _uci_metadata(dataset_id: int, folder: Path) -> dict:
+    """The UCI API's record of ``dataset_id``, fetched as a download (deadline, minimum
+    rate, DNS and redirect errors in one line)."""
+    url = f"{UCI_API_URL}?id={dataset_id}"
+    answer_path = folder / ".metadata-answer.json"
+    download.download(url, answer_path, progress=False)
+    answer = _json_object(answer_path)
+    answer_path.unlink(missing_ok=True)
+    if answer is None:
+        raise DownloadError(f"cannot read UCI metadata from {url}: the answer is not JSON")
     if answer.get("status") != 200 or not isinstance(answer.get("data"), dict):
         raise DataError(
             f"no UCI dataset with id {dataset_id}: find the id on https://archive.ics.uci.edu"
