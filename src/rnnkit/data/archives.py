@@ -130,8 +130,10 @@ def _stamp(archive: Path) -> str:
 
 
 def _unpacked_already(dest: Path, stamp: str) -> bool:
-    marker = dest / EXTRACTED_MARKER
-    return marker.is_file() and marker.read_text(encoding="utf-8") == stamp
+    try:
+        return (dest / EXTRACTED_MARKER).read_text(encoding="utf-8") == stamp
+    except (OSError, ValueError):  # missing, or damaged: unpack again
+        return False
 
 
 def _os_reason(err: OSError) -> str:

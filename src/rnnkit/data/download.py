@@ -531,7 +531,7 @@ def _download_locked(
                 raise DownloadError(f"cannot download {url}: {_first_line(err)}") from None
             if attempt + 1 < retry.attempts:
                 delay = retry.backoff_s * 2**attempt
-                pace.check_deadline(extra_s=delay, why=str(last_error))
+                pace.check_deadline(extra_s=delay, why=_first_line(last_error))
                 log.info("retrying %s in %.1fs (%s)", url, delay, last_error)
                 time.sleep(delay)
     if last_error is not None:
