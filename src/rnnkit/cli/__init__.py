@@ -300,6 +300,10 @@ def data_get(
     offline: Annotated[
         bool, typer.Option("--offline", help="No network: use only the cache and a mirror folder.")
     ] = False,
+    copy: Annotated[
+        bool,
+        typer.Option("--copy", help="Copy files found in a mirror folder into the cache."),
+    ] = False,
 ) -> None:
     """Fetch and verify a dataset; print the local path of each file, one per line.
 
@@ -307,7 +311,7 @@ def data_get(
     """
     from rnnkit.data import get
 
-    for path in get(dataset, cache_dir=cache_dir, offline=offline):
+    for path in get(dataset, cache_dir=cache_dir, offline=offline, copy=copy):
         typer.echo(str(path))
 
 
