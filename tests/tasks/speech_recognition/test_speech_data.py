@@ -11,7 +11,7 @@ from speech_corpus import make_corpus, make_utterance
 
 from rnnkit.data.batches import BucketBatchSampler
 from rnnkit.errors import ConfigError
-from rnnkit.tasks.speech_recognition.config import SpeechDataConfig
+from rnnkit.tasks.speech_recognition.config import SpeechData
 from rnnkit.tasks.speech_recognition.data import collate_utterances, prepare_speech
 
 
@@ -21,7 +21,7 @@ def corpus(tmp_path) -> Path:
 
 
 def test_prepare_fits_on_train_and_carves_validation(corpus, tmp_path):
-    config = SpeechDataConfig(
+    config = SpeechData(
         dataset=str(corpus), units="word", cache_dir=str(tmp_path / "cache"), n_mels=20
     )
     data = prepare_speech(config, seed=0)
@@ -47,7 +47,7 @@ def test_prepare_fits_on_train_and_carves_validation(corpus, tmp_path):
 
 
 def test_given_tokens_and_norm_are_kept(corpus, tmp_path):
-    config = SpeechDataConfig(dataset=str(corpus), units="char", cache_dir=str(tmp_path / "c"))
+    config = SpeechData(dataset=str(corpus), units="char", cache_dir=str(tmp_path / "c"))
     first = prepare_speech(config, seed=0)
     again = prepare_speech(config, seed=0, tokens=first.tokens, norm=first.norm)
     assert again.tokens is first.tokens and again.norm is first.norm
@@ -58,4 +58,4 @@ def test_a_dataset_of_another_kind_is_refused(tmp_path):
     for label in ("a", "b"):
         make_utterance(tmp_path / label / "0.wav", ["low"])
     with pytest.raises(ConfigError, match="is audio classes, not transcribed audio"):
-        prepare_speech(SpeechDataConfig(dataset=str(tmp_path)), seed=0)
+        prepare_speech(SpeechData(dataset=str(tmp_path)), seed=0)

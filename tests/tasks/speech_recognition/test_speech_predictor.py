@@ -12,7 +12,7 @@ from speech_corpus import make_corpus
 
 import rnnkit.nn
 from rnnkit.errors import DataError
-from rnnkit.tasks.speech_recognition.config import SpeechDataConfig
+from rnnkit.tasks.speech_recognition.config import SpeechData
 from rnnkit.tasks.speech_recognition.data import collate_utterances, prepare_speech
 from rnnkit.tasks.speech_recognition.decode import beam_decode, greedy_decode
 from rnnkit.tasks.speech_recognition.model import SpeechRecognizer
@@ -28,7 +28,7 @@ from rnnkit.tasks.speech_recognition.predictor import (
 @pytest.mark.parametrize("normalize", ["global", "utterance"])
 def test_files_through_the_pipeline_match_the_prepared_features(tmp_path, normalize):
     corpus = make_corpus(tmp_path / "corpus", {"train": 6, "test": 3})
-    config = SpeechDataConfig(
+    config = SpeechData(
         dataset=str(corpus),
         units="word",
         n_mels=20,
@@ -69,6 +69,6 @@ def test_files_through_the_pipeline_match_the_prepared_features(tmp_path, normal
 def test_a_clip_too_short_to_transcribe_is_named(tmp_path):
     path = tmp_path / "tick.wav"
     soundfile.write(path, np.zeros(50), 8000, subtype="PCM_16")
-    settings = SpeechDataConfig(dataset="x").feature_settings(8000)
+    settings = SpeechData(dataset="x").feature_settings(8000)
     with pytest.raises(DataError, match=r"tick\.wav: clip of 50 samples is shorter than one frame"):
         load_waves([path], settings)

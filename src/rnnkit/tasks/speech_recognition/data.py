@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from rnnkit.data.audio import FeatureNorm, FeatureSettings, extract_features
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.tasks.speech_recognition.config import SpeechDataConfig
+from rnnkit.tasks.speech_recognition.config import SpeechData
 from rnnkit.tasks.speech_recognition.tokens import CTCTokens
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def split_utterances(
     for name in ("train", "val"):
         if out[name].empty:
             raise DataError(
-                f"the {name} split is empty: {len(source)} clips with data.split.valid="
+                f"the {name} split is empty: {len(source)} clips with data.split.val="
                 f"{valid:g}; use a larger dataset or fraction"
             )
     return out
@@ -97,7 +97,7 @@ def collate_utterances(batch: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, 
 
 
 @dataclass
-class SpeechData:
+class PreparedSpeech:
     """Everything prepared from the data: features, texts and paths per split, and what was
     fitted on train (the symbols, the feature normalisation)."""
 
@@ -135,11 +135,11 @@ def _utterance_normalised(features: np.ndarray, eps: float) -> np.ndarray:
 
 
 def prepare_speech(
-    config: SpeechDataConfig,
+    config: SpeechData,
     seed: int,
     tokens: CTCTokens | None = None,
     norm: FeatureNorm | None = None,
-) -> SpeechData:
+) -> PreparedSpeech:
     """Load, split and featurise the data; fit symbols and normalisation on train unless
     given (a resumed run or an evaluation passes the saved ones)."""
     from rnnkit.data import sources
@@ -151,7 +151,7 @@ def prepare_speech(
             "transcribed audio: speech_recognition reads a folder with transcripts.tsv "
             "(<file><TAB><text>) or a catalog entry such as fsdd-connected"
         )
-    frames = split_utterances(loaded.splits, config.split.valid, config.split.test, seed)
+    frames = split_utterances(loaded.splits, config.split.val, config.split.test, seed)
     # data.sample_rate, else the catalog's, else the first training clip's own rate.
     native = loaded.meta.get("sample_rate") or _file_rate(frames["train"]["path"].iloc[0])
     settings = config.feature_settings(native)
@@ -178,7 +178,7 @@ def prepare_speech(
         len(tokens),
         tokens.units,
     )
-    return SpeechData(
+    return PreparedSpeech(
         settings=settings,
         tokens=tokens,
         norm=norm,
@@ -190,7 +190,7 @@ def prepare_speech(
 
 
 __all__ = [
-    "SpeechData",
+    "PreparedSpeech",
     "UtteranceDataset",
     "collate_utterances",
     "prepare_speech",

@@ -14,10 +14,14 @@ length ``L`` to ``floor((L - 1) / 2) + 1``. Trained with torch's CTC loss
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from rnnkit.tasks.speech_recognition.config import SpeechRecognitionConfig
+from rnnkit.tasks.stack import make_recurrent
 
 
 class ConvSubsampling(nn.Module):
@@ -116,4 +120,17 @@ def ctc_loss(
     )
 
 
-__all__ = ["ConvSubsampling", "SpeechRecognizer", "ctc_loss"]
+def build_model(config: SpeechRecognitionConfig, info: dict[str, Any]) -> SpeechRecognizer:
+    """The acoustic model a run's config and ``preprocess/info.json`` describe."""
+    model = config.model
+    return SpeechRecognizer(
+        info["input_size"],
+        info["num_symbols"],
+        lambda size: make_recurrent(model, size, bidirectional=model.bidirectional),
+        subsampling_layers=model.subsampling_layers,
+        conv_channels=model.conv_channels,
+        dropout=model.output_dropout,
+    )
+
+
+__all__ = ["ConvSubsampling", "SpeechRecognizer", "build_model", "ctc_loss"]

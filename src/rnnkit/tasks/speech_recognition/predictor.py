@@ -2,8 +2,10 @@
 
 :class:`SpeechPipeline` is the whole path from samples to symbol log-probabilities as one
 torch module (features, normalisation, acoustic model), so it runs on the model's device
-and exports as one graph. :func:`transcribe` reads files, runs the pipeline and decodes.
-The run directory keeps what it needs in ``info`` (:func:`speech_info`)::
+and exports as one graph. :func:`transcribe` reads files, runs the pipeline and decodes;
+:class:`SpeechRecognitionPredictor` is what ``rnnkit.load`` returns for a run.
+The run directory keeps what it needs in ``preprocess/info.json`` and
+``preprocess/speech.json`` (:func:`speech_info`)::
 
     {"features": {...FeatureSettings...}, "norm": {...}, "tokens": {...},
      "input_size": F, "num_symbols": S}
@@ -22,8 +24,11 @@ from torch.nn.utils.rnn import pad_sequence
 
 from rnnkit.data.audio import AudioFeatures, FeatureNorm, FeatureSettings, load_audio
 from rnnkit.errors import DataError
+from rnnkit.tasks.predictor import Predictor
 from rnnkit.tasks.speech_recognition.decode import beam_decode, greedy_decode
 from rnnkit.tasks.speech_recognition.tokens import CTCTokens
+
+SPEECH_FILE = "speech.json"
 
 
 def speech_info(settings: FeatureSettings, norm: FeatureNorm, tokens: CTCTokens) -> dict:
@@ -111,4 +116,51 @@ def transcribe(
     return texts
 
 
-__all__ = ["SpeechPipeline", "load_waves", "parts_from_info", "speech_info", "transcribe"]
+class SpeechRecognitionPredictor(Predictor):
+    """A trained speech recogniser: ``transcribe(paths)`` gives one text per audio file."""
+
+    _pipeline: SpeechPipeline | None = None
+
+    def pipeline(self) -> SpeechPipeline:
+        """Samples -> log-probabilities: the run's features, normalisation and model."""
+        if self._pipeline is None:
+            settings, norm, _ = parts_from_info(self.info)
+            self._pipeline = SpeechPipeline(settings, norm, self.model).eval()
+        return self._pipeline
+
+    def transcribe(
+        self,
+        paths: str | Path | Sequence[str | Path],
+        *,
+        decoder: str | None = None,
+        beam_size: int | None = None,
+    ) -> list[str]:
+        """One transcript per audio file (WAV, FLAC, OGG; resampled to the model's rate).
+
+        ``decoder`` (``greedy`` or ``beam``) and ``beam_size`` default to the run's
+        ``model.decoder`` and ``model.beam_size``.
+        """
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        decoder = decoder or self.config.model.decoder
+        if decoder not in ("greedy", "beam"):
+            raise DataError(f"unknown decoder {decoder!r}: use greedy or beam")
+        _, _, tokens = parts_from_info(self.info)
+        return transcribe(
+            self.pipeline(),
+            tokens,
+            list(paths),
+            decoder=decoder,
+            beam_size=beam_size or self.config.model.beam_size,
+        )
+
+
+__all__ = [
+    "SPEECH_FILE",
+    "SpeechPipeline",
+    "SpeechRecognitionPredictor",
+    "load_waves",
+    "parts_from_info",
+    "speech_info",
+    "transcribe",
+]
