@@ -126,6 +126,10 @@ def test_settings_frames_and_errors():
     with pytest.raises(ConfigError, match="n_mfcc=50 must be between 1 and n_mels=40"):
         FeatureSettings(kind="mfcc", n_mfcc=50)
     assert FeatureSettings(n_mels=40).key() != FeatureSettings(n_mels=41).key()
+    # Keys that do not change the values do not change the cache key.
+    assert FeatureSettings(n_mfcc=13).key() == FeatureSettings(n_mfcc=20).key()
+    assert FeatureSettings("mfcc", n_mfcc=13).key() != FeatureSettings("mfcc", n_mfcc=20).key()
+    assert FeatureSettings("raw", n_mels=20).key() == FeatureSettings("raw", n_mels=40).key()
 
 
 # ----------------------------------------------------------------------------- features

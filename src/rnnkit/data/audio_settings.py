@@ -87,8 +87,14 @@ class FeatureSettings:
         return 1 + (num_samples - self.n_fft) // self.hop_length
 
     def key(self) -> str:
-        """A short hash of the settings (and of the feature code's version)."""
+        """A short hash of the settings that decide the values (and of the feature code's
+        version): ``n_mfcc`` counts only for MFCCs, the mel keys not for raw frames."""
         state = {**asdict(self), "version": _FEATURE_VERSION}
+        if self.kind != "mfcc":
+            del state["n_mfcc"]
+        if self.kind == "raw":
+            for unused in ("n_mels", "f_min", "f_max"):
+                del state[unused]
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
