@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 
 TRANSCRIPT_FILE = "transcripts.tsv"
 SOURCES_FILE = "sources.tsv"  # fsdd-connected: the recordings each utterance joins
-SPLIT_FOLDERS = ("train", "val", "valid", "validation", "dev", "test")
+# Split folder names (as rnnkit.data.local_files reads them; not imported from there, which
+# imports this module).
+SPLIT_NAMES = ("train", "val", "valid", "validation", "dev", "test")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 FSDD_RATE = 8000
 FSDD_TEST_INDICES = range(0, 5)  # the dataset README: recordings 0-4 are the test set
@@ -50,12 +52,12 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]):
     return pd.DataFrame(rows, columns=columns)
 
 
+def split_name(split: str) -> str:
+    return "val" if split in {"valid", "validation", "dev"} else split
+
+
 def _visible(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-
-
-def _canonical_split(name: str) -> str:
-    return "val" if name in {"valid", "validation", "dev"} else name
 
 
 # ----------------------------------------------------------------------------- class folders
@@ -99,8 +101,8 @@ def read_audio_classes(folder: str | Path) -> dict[str, Any]:
             f"{folder} has no label folders: expected <folder>/<label>/*.wav or "
             "<folder>/<split>/<label>/*.wav"
         )
-    if all(p.name in SPLIT_FOLDERS for p in subdirs):
-        return {_canonical_split(p.name): _read_label_folders(p) for p in subdirs}
+    if all(p.name in SPLIT_NAMES for p in subdirs):
+        return {split_name(p.name): _read_label_folders(p) for p in subdirs}
     return {"all": _read_label_folders(folder)}
 
 
@@ -163,9 +165,9 @@ def read_transcribed_folder(folder: str | Path) -> dict[str, Any]:
     if (folder / TRANSCRIPT_FILE).is_file():
         return {"all": read_transcripts(folder / TRANSCRIPT_FILE)}
     splits = {
-        _canonical_split(p.name): read_transcripts(p / TRANSCRIPT_FILE)
+        split_name(p.name): read_transcripts(p / TRANSCRIPT_FILE)
         for p in _visible(folder)
-        if p.is_dir() and p.name in SPLIT_FOLDERS and (p / TRANSCRIPT_FILE).is_file()
+        if p.is_dir() and p.name in SPLIT_NAMES and (p / TRANSCRIPT_FILE).is_file()
     }
     if not splits:
         raise DataError(

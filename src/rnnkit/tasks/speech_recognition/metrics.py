@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-METRICS: dict[str, str] = {"wer": "min", "cer": "min", "sentence_accuracy": "max"}
-
 
 def normalize_text(text: str) -> str:
     """Whitespace collapsed to single spaces, trimmed (the form transcripts are scored in)."""
@@ -39,4 +37,4 @@ def transcription_metrics(references: Sequence[str], hypotheses: Sequence[str]) 
     }
 
 
-__all__ = ["METRICS", "normalize_text", "transcription_metrics"]
+__all__ = ["normalize_text", "transcription_metrics"]
