@@ -125,7 +125,7 @@ class TrainConfig(StrictModel):
     gradient_clip: float | None = Field(None, gt=0.0)
     gradient_clip_algorithm: Literal["norm", "value"] = "norm"
     max_epochs: int = Field(10, ge=1)
-    max_steps: int = Field(-1, ge=-1)
+    max_steps: int = Field(-1, ge=-1)  # -1: no limit; 0 would save an untrained model
     limit_train_batches: int | float | None = None
     limit_val_batches: int | float | None = None
     val_check_interval: int | float = 1.0
@@ -139,6 +139,17 @@ class TrainConfig(StrictModel):
     checkpoint_every_n_steps: int | None = Field(None, ge=1)
     log_every_n_steps: int = Field(50, ge=1)
     progress_bar: bool = True
+
+    @model_validator(mode="after")
+    def _trains_something(self) -> TrainConfig:
+        if self.max_steps == 0:
+            raise ValueError("max_steps = 0 trains nothing; use -1 (no limit) or at least 1")
+        if self.limit_train_batches is not None and self.limit_train_batches <= 0:
+            raise ValueError(
+                f"limit_train_batches = {self.limit_train_batches} trains nothing; "
+                "use a fraction in (0, 1] or a number of batches >= 1"
+            )
+        return self
 
 
 class RangeSpec(StrictModel):
