@@ -114,14 +114,14 @@ def train_command(
     Example: rnnkit train configs/ptb-word-small.yaml train.max_epochs=1
     Continue it to 13 epochs: rnnkit train --resume RUN_DIR --max-epochs 13
     """
-    from rnnkit.engine import api
-
     if resume is not None:
         if config is not None or overrides:
             raise UserError(
                 "--resume RUN_DIR takes no CONFIG or overrides: it reuses the run's "
                 "(--max-epochs N extends it)"
             )
+        from rnnkit.engine import api
+
         result = api.resume(resume, max_epochs=max_epochs)
     else:
         if max_epochs is not None:
@@ -131,7 +131,13 @@ def train_command(
             )
         if config is None:
             raise UserError("rnnkit train needs a CONFIG file (or --resume RUN_DIR)")
-        result = api.train(config, overrides=overrides or None, run_dir=run_dir)
+        from rnnkit.tasks import load_config
+
+        # Checked before the engine (and Lightning) is imported: a bad key is reported at once.
+        resolved = load_config(config, overrides or None)
+        from rnnkit.engine import api
+
+        result = api.train(resolved, run_dir=run_dir)
     if result is not None:
         typer.echo(str(result))
 
