@@ -43,6 +43,7 @@ figure { margin: 1em 0; } figcaption { font-size: .85em; color: #555; }
 img { max-width: 100%; }
 pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .85em; }
 .note { color: #666; font-style: italic; }
+.warning { color: #a40000; font-weight: bold; }
 .verdict-vanishing, .verdict-exploding { color: #b00; font-weight: 600; }
 .verdict-healthy { color: #070; font-weight: 600; }
 """
@@ -67,7 +68,7 @@ def build_html(run_dir: Path) -> str:
     diagnostics = _read_json(run_dir / "diagnostics.json")
     sections = [
         _headline(run_dir, config),
-        _section("Metrics", metrics_table(metrics)),
+        _section("Metrics", metrics_table(metrics) + _beaten_note(config, metrics)),
         _section("Training curves", _curves(run_dir)),
         _section("Task plots", _task_plots(run_dir)),
     ]
@@ -166,6 +167,23 @@ def _task_plots(run_dir: Path) -> str:
     if not plots:
         return '<p class="note">This task wrote no plots.</p>'
     return "\n".join(_image(p, p.stem.replace("_", " ")) for p in plots)
+
+
+def _beaten_note(config: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """A warning line for each baseline that does better than the model."""
+    from rnnkit.errors import ConfigError
+    from rnnkit.evaluate.compare import beaten_by
+    from rnnkit.tasks import get_spec
+
+    try:
+        directions = get_spec(str(config.get("task"))).metrics
+    except ConfigError:
+        return ""
+    notes = [
+        f"Baseline {name} does better than the model on {', '.join(names)}."
+        for name, names in beaten_by(metrics, directions).items()
+    ]
+    return "".join(f'<p class="warning">{html.escape(n)}</p>' for n in notes)
 
 
 def _task_sections(run_dir: Path, config: dict[str, Any]) -> list[tuple[str, str]]:
