@@ -163,7 +163,14 @@ class GracefulInterrupt(Callback):
 
 
 class ProgressBar(RichProgressBar):
-    """Rich progress bar without Lightning's version number."""
+    """Rich progress bar without Lightning's version number, counting epochs from 1
+    ("Epoch 1/1" for a one-epoch run, where Lightning shows "Epoch 0/0")."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        description = f"Epoch {current_epoch + 1}"
+        if self.trainer.max_epochs is not None and self.trainer.max_epochs > 0:
+            description += f"/{self.trainer.max_epochs}"
+        return f"{description:{len(self.validation_description)}}"
 
     def get_metrics(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, module)
