@@ -54,7 +54,6 @@ layer and direction.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -75,19 +74,23 @@ IMPLS = ("auto", "fused", "reference")
 State = tuple[Tensor, ...]  # (h,) or, for the LSTM, (h, c); each (L*D, B, H)
 
 
-class _RecurrentBase(nn.Module):
+class _RecurrentBase(nn.RNNBase):
     """Stacked, optionally bidirectional recurrent layers over one kind of cell.
 
-    Subclasses set ``num_gates`` and ``num_states`` and implement ``_step`` (one time step
-    of the cell on a tuple of states), ``_fused_kernel`` and ``_fused_unsupported``.
+    A ``torch.nn.RNNBase``: torch.nn's constructor checks, parameters, initialisation,
+    ``_flat_weights``, ``all_weights``, ``flatten_parameters``, ``check_forward_args``
+    and pickling. Subclasses set ``num_gates``, ``num_states`` and ``torch_name`` and
+    implement ``_step`` (one time step of the cell on a tuple of states),
+    ``_fused_kernel`` and ``_fused_sequence``.
     """
 
     num_gates: ClassVar[int]
     num_states: ClassVar[int] = 1
-    mode: str  # torch.nn's name for the kernel: 'LSTM', 'GRU', 'RNN_TANH' or 'RNN_RELU'
+    torch_name: ClassVar[str]  # torch.nn's class, as its error messages name it
 
     def __init__(
         self,
+        mode: str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -95,16 +98,32 @@ class _RecurrentBase(nn.Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         *,
         layer_norm: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float | tuple[float, float] = 0.0,
         weight_drop: float = 0.0,
         impl: str = "auto",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
+        # torch.nn's checks (types, ranges, messages) and parameters, registered and
+        # initialised in torch.nn's order: the same seed gives the same weights.
+        nn.RNNBase.__init__(
+            self,
+            mode,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device,
+            dtype,
+        )
         name = type(self).__name__
         zoneout_rates = (zoneout,)
         if isinstance(zoneout, tuple | list):
@@ -116,14 +135,6 @@ class _RecurrentBase(nn.Module):
                 )
             zoneout_rates = tuple(zoneout)
         for arg, value in (
-            ("input_size", input_size),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
-        for arg, value in (
-            ("dropout", dropout),
             ("recurrent_dropout", recurrent_dropout),
             *(("zoneout", rate) for rate in zoneout_rates),
             ("weight_drop", weight_drop),
@@ -132,19 +143,6 @@ class _RecurrentBase(nn.Module):
                 raise ValueError(f"{name}: {arg} must be a number in [0, 1), got {value!r}")
         if impl not in IMPLS:
             raise ValueError(f"{name}: unknown impl {impl!r}: expected one of {', '.join(IMPLS)}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                f"{name}: dropout={dropout} acts between stacked layers only and has no "
-                "effect with num_layers=1",
-                stacklevel=3,
-            )
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bias = bias
-        self.batch_first = batch_first
-        self.dropout = float(dropout)
-        self.bidirectional = bidirectional
         self.num_directions = 2 if bidirectional else 1
         self.layer_norm = layer_norm
         self.recurrent_dropout = float(recurrent_dropout)
@@ -159,42 +157,22 @@ class _RecurrentBase(nn.Module):
         reason = self._fused_unsupported()
         if impl == "fused" and reason is not None:
             raise ValueError(f"{name}: impl='fused' is not available: {reason}")
-
-        factory = {"device": device, "dtype": dtype}
-        gate_size = self.num_gates * hidden_size
-        # Registration order is torch.nn's: reset_parameters then draws the same numbers.
-        self._flat_weight_names: list[str] = []
-        for layer in range(num_layers):
-            layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
-            for direction in range(self.num_directions):
-                suffix = _suffix(layer, direction)
-                shapes = {
-                    f"weight_ih{suffix}": (gate_size, layer_input_size),
-                    f"weight_hh{suffix}": (gate_size, hidden_size),
-                }
-                if bias:
-                    shapes[f"bias_ih{suffix}"] = (gate_size,)
-                    shapes[f"bias_hh{suffix}"] = (gate_size,)
-                for param_name, shape in shapes.items():
-                    self.register_parameter(param_name, nn.Parameter(torch.empty(shape, **factory)))
-                    self._flat_weight_names.append(param_name)
         if layer_norm:
-            # After torch.nn's parameters, so that their initial values stay torch.nn's.
+            # After torch.nn's parameters (and outside ``_flat_weights``): torch.nn's keep
+            # their initial values and the kernels' weight lists stay torch.nn's.
+            gate_size = self.num_gates * hidden_size
+            factory = {"device": device, "dtype": dtype}
             for layer in range(num_layers):
                 for direction in range(self.num_directions):
                     suffix = _suffix(layer, direction)
-                    shapes = {
-                        f"ln_ih_weight{suffix}": gate_size,
-                        f"ln_hh_weight{suffix}": gate_size,
-                    }
+                    sizes = {f"ln_ih_weight{suffix}": gate_size, f"ln_hh_weight{suffix}": gate_size}
                     if self.num_states == 2:
-                        shapes[f"ln_cell_weight{suffix}"] = hidden_size
-                        shapes[f"ln_cell_bias{suffix}"] = hidden_size
-                    for param_name, size in shapes.items():
-                        self.register_parameter(
-                            param_name, nn.Parameter(torch.empty(size, **factory))
-                        )
-        self.reset_parameters()
+                        sizes[f"ln_cell_weight{suffix}"] = hidden_size
+                        sizes[f"ln_cell_bias{suffix}"] = hidden_size
+                    for param_name, size in sizes.items():
+                        value = 0.0 if "_bias" in param_name else 1.0
+                        parameter = nn.Parameter(torch.full((size,), value, **factory))
+                        self.register_parameter(param_name, parameter)
 
     # ----------------------------------------------------------------- parameters
 
@@ -203,7 +181,7 @@ class _RecurrentBase(nn.Module):
 
         Layer-norm gains start at 1 and shifts at 0.
         """
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         for name, parameter in self.named_parameters():
             if name.startswith("ln_"):
                 with torch.no_grad():
@@ -211,12 +189,10 @@ class _RecurrentBase(nn.Module):
             else:
                 nn.init.uniform_(parameter, -bound, bound)
 
-    @property
-    def all_weights(self) -> list[list[nn.Parameter]]:
-        """Parameters per layer and direction, in the order torch.nn lists them."""
-        per_direction = 4 if self.bias else 2
-        flat = [getattr(self, name) for name in self._flat_weight_names]
-        return [flat[i : i + per_direction] for i in range(0, len(flat), per_direction)]
+    def _state_sizes(self) -> tuple[int, ...]:
+        """Units of each state: h has proj_size of them when the LSTM projects, c never."""
+        h_size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        return (h_size, self.hidden_size)[: self.num_states]
 
     def _direction_weights(self, layer: int, direction: int) -> CellWeights:
         """The weights one layer and direction use in this forward pass.
@@ -239,6 +215,7 @@ class _RecurrentBase(nn.Module):
             ln_hh_weight=optional("ln_hh_weight"),
             ln_cell_weight=optional("ln_cell_weight"),
             ln_cell_bias=optional("ln_cell_bias"),
+            weight_hr=optional("weight_hr") if self.proj_size > 0 else None,
         )
 
     def _zoneout_rates(self) -> tuple[float, float]:
@@ -250,15 +227,14 @@ class _RecurrentBase(nn.Module):
 
     def _step_masks(self, steps: int, batch: int, like: Tensor) -> StepMasks:
         """Recurrent-dropout and zoneout masks of one layer and direction for one batch."""
+        h_size = self._state_sizes()[0]
         recurrent = None
         if self.training and self.recurrent_dropout > 0:
-            recurrent = recurrent_dropout_mask(
-                batch, self.hidden_size, self.recurrent_dropout, like
-            )
+            recurrent = recurrent_dropout_mask(batch, h_size, self.recurrent_dropout, like)
         hidden_rate, cell_rate = self._zoneout_rates()
         keep_h = keep_c = None
         if hidden_rate > 0:
-            keep_h = zoneout_keep(steps, batch, self.hidden_size, hidden_rate, self.training, like)
+            keep_h = zoneout_keep(steps, batch, h_size, hidden_rate, self.training, like)
         if cell_rate > 0 and self.num_states == 2:
             keep_c = zoneout_keep(steps, batch, self.hidden_size, cell_rate, self.training, like)
         # Zoneout draws 0/1 keep weights in training; evaluation uses the rate itself.
@@ -266,46 +242,10 @@ class _RecurrentBase(nn.Module):
             recurrent=recurrent, keep_h=keep_h, keep_c=keep_c, keep_binary=self.training
         )
 
-    def flatten_parameters(self) -> None:
-        """Puts the weights in one contiguous cuDNN buffer (GPU only; a no-op elsewhere).
-
-        Without it cuDNN copies all weights into such a buffer on every call. It runs
-        after the module moves (``.cuda()``, ``.to()``); call it again after replacing a
-        parameter object.
-        """
-        weights = [getattr(self, name) for name in self._flat_weight_names]
-        first = weights[0]
-        if not all(
-            w.is_cuda and w.dtype == first.dtype and torch.backends.cudnn.is_acceptable(w)
-            for w in weights
-        ):
-            return
-        if len({w.data_ptr() for w in weights}) != len(weights):
-            return  # aliased weights cannot share one buffer
-        import torch.backends.cudnn.rnn as cudnn_rnn
-
-        with torch.cuda.device_of(first), torch.no_grad():
-            if torch._use_cudnn_rnn_flatten_weight():
-                torch._cudnn_rnn_flatten_weight(
-                    weights,
-                    4 if self.bias else 2,
-                    self.input_size,
-                    cudnn_rnn.get_cudnn_mode(self.mode),
-                    self.hidden_size,
-                    0,  # proj_size
-                    self.num_layers,
-                    self.batch_first,
-                    self.bidirectional,
-                )
-
-    def _apply(self, fn, recurse=True):
-        result = super()._apply(fn, recurse)
-        self.flatten_parameters()
-        return result
-
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         defaults = {
+            "proj_size": 0,
             "num_layers": 1,
             "bias": True,
             "batch_first": False,
@@ -322,6 +262,15 @@ class _RecurrentBase(nn.Module):
             if value != default:
                 text += f", {key}={value!r}"
         return text
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        # torch.jit.script calls this on every submodule before compiling it.
+        name = type(self).__name__
+        raise RuntimeError(
+            f"torch.jit.script cannot compile rnnkit.nn.{name} (its forward takes lengths and "
+            "runs Python kernels); use torch.jit.trace(model, example_inputs) or "
+            f"torch.export.export(model, args), or load its state dict into torch.nn.{name}"
+        )
 
     # ----------------------------------------------------------------- dispatch
 
@@ -357,40 +306,44 @@ class _RecurrentBase(nn.Module):
 
     # ----------------------------------------------------------------- forward
 
+    @torch.compiler.disable  # like torch.nn's layers, left to eager under torch.compile
     def forward(
         self,
-        x: Tensor | PackedSequence,
+        input: Tensor | PackedSequence,  # torch.nn's name for it
         hx: Tensor | tuple[Tensor, Tensor] | None = None,
         lengths: Tensor | Sequence[int] | None = None,
     ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, Tensor]]:
         """Runs the layers over a batch of sequences; see the module docstring for shapes."""
-        if isinstance(x, PackedSequence):
+        self._update_flat_weights()  # parameters swapped in (functional_call, weight norm)
+        if isinstance(input, PackedSequence):
             if lengths is not None:
                 raise ValueError("lengths must be None when the input is a PackedSequence")
-            return self._forward_packed(x, hx)
-        name = type(self).__name__
+            return self._forward_packed(input, hx)
+        x = input
         if x.dim() not in (2, 3):
+            # torch.nn's messages (the RNN's alone says "tensor").
+            tensor = " tensor" if self.torch_name == "RNN" else ""
             raise ValueError(
-                f"{name}: expected input of 3 dimensions (batched) or 2 (unbatched), "
-                f"got shape {tuple(x.shape)}"
+                f"{self.torch_name}: Expected input to be 2D or 3D, got {x.dim()}D{tensor} instead"
             )
         batched = x.dim() == 3
         batch_dim = 0 if self.batch_first else 1
         if not batched:
             if lengths is not None:
                 raise ValueError(
-                    f"{name}: lengths need batched 3-D input, got shape {tuple(x.shape)}"
+                    f"{type(self).__name__}: lengths need batched 3-D input, "
+                    f"got shape {tuple(x.shape)}"
                 )
             x = x.unsqueeze(batch_dim)
-        self._check_input(x)
         batch_size, steps = x.size(batch_dim), x.size(1 - batch_dim)
-        states = self._initial_states(hx, x, batch_size, batched)
+        states = self._initial_states(self._given_states(hx, batched), x, batch_size)
+        self.check_forward_args(x, self._user_state(states), None)  # torch.nn's checks
         lengths_cpu = None if lengths is None else _check_lengths(lengths, batch_size, steps)
         if lengths_cpu is not None and bool((lengths_cpu == steps).all()):
             lengths_cpu = None  # nothing is padded: the unpacked kernels are faster
 
         path = self._resolve_impl()
-        if path == "fused" and not self._extended and not _packed_on_cpu(x, lengths_cpu):
+        if path == "fused" and not self._extended and not self._own_padded_kernels(x, lengths_cpu):
             output, states = self._run_fused(x, states, lengths_cpu)
         elif self.batch_first:
             output, states = self._run_reference(
@@ -405,40 +358,54 @@ class _RecurrentBase(nn.Module):
             states = tuple(s.squeeze(1) for s in states)
         return output, self._user_state(states)
 
-    def _check_input(self, x: Tensor) -> None:
-        name = type(self).__name__
-        if x.size(-1) != self.input_size:
-            raise ValueError(
-                f"{name}: input has {x.size(-1)} features, expected input_size={self.input_size}"
-            )
-        weight = self.weight_ih_l0
-        if x.dtype != weight.dtype:
-            raise ValueError(f"{name}: input dtype is {x.dtype}, the weights' is {weight.dtype}")
+    def _own_padded_kernels(self, x: Tensor, lengths: Tensor | None) -> bool:
+        """Whether a padded batch runs :mod:`rnnkit.nn.fused` instead of torch's packed kernel.
 
-    def _initial_states(
-        self, hx: Tensor | tuple[Tensor, Tensor] | None, x: Tensor, batch_size: int, batched: bool
-    ) -> State:
-        """hx as a tuple of (L*D, B, H) tensors; zeros when None."""
-        shape = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
+        See :func:`_packed_on_cpu`; those kernels have no projection, so an LSTM with
+        ``proj_size`` keeps torch's.
+        """
+        return self.proj_size == 0 and _packed_on_cpu(x, lengths)
+
+    def _given_states(
+        self, hx: Tensor | tuple[Tensor, Tensor] | None, batched: bool
+    ) -> State | None:
+        """hx as a tuple of batched states (unbatched ones get a batch dimension), or None.
+
+        Checks the number of tensors and their dimensions (torch.nn's messages); the sizes
+        are ``check_forward_args``'s.
+        """
         if hx is None:
-            zeros = x.new_zeros(shape)
-            return (zeros,) * self.num_states
+            return None
         given = (hx,) if isinstance(hx, Tensor) else tuple(hx)
         if len(given) != self.num_states:
             expected = "a pair (h_0, c_0)" if self.num_states == 2 else "one tensor h_0"
             raise ValueError(
                 f"{type(self).__name__}: hx must be {expected}, got {len(given)} tensors"
             )
-        expected_shape = shape if batched else (shape[0], shape[2])  # unbatched: (L*D, H)
-        for state in given:
-            if tuple(state.shape) != expected_shape:
-                raise ValueError(
-                    f"{type(self).__name__}: initial state has shape {tuple(state.shape)}, "
-                    f"expected {expected_shape}"
+        dims = 3 if batched else 2
+        if any(state.dim() != dims for state in given):
+            kind = "batched 3-D" if batched else "unbatched 2-D"
+            if self.num_states == 2:
+                raise RuntimeError(
+                    f"For {kind} input, hx and cx should also be {dims}-D but got "
+                    f"({given[0].dim()}-D, {given[1].dim()}-D) tensors"
                 )
-        if not batched:
-            given = tuple(s.unsqueeze(1) for s in given)
-        return given
+            raise RuntimeError(
+                f"For {kind} input, hx should also be {dims}-D but got {given[0].dim()}-D tensor"
+            )
+        return given if batched else tuple(s.unsqueeze(1) for s in given)
+
+    def _initial_states(self, given: State | None, x: Tensor, batch_size: int) -> State:
+        """The given states, or zeros of shape (L*D, B, state size) each."""
+        if given is not None:
+            return given
+        layers = self.num_layers * self.num_directions
+        sizes = self._state_sizes()
+        zeros = x.new_zeros(layers, batch_size, sizes[0])
+        # h and c share one zero tensor unless a projection makes h smaller.
+        return tuple(
+            zeros if size == sizes[0] else x.new_zeros(layers, batch_size, size) for size in sizes
+        )
 
     def _user_state(self, states: State) -> Tensor | tuple[Tensor, Tensor]:
         return states if self.num_states == 2 else states[0]
@@ -451,7 +418,7 @@ class _RecurrentBase(nn.Module):
     def _call_kernel(self, data: Tensor, batch_sizes: Tensor | None, states: State) -> tuple:
         """torch's sequence kernel on the layer's own parameters (no copies on CPU)."""
         kernel = self._fused_kernel()
-        weights = [getattr(self, name) for name in self._flat_weight_names]
+        weights = self._flat_weights  # torch.nn's list, kept current by RNNBase
         # The LSTM kernel takes the pair (h, c); the others take h alone.
         hx = list(states) if self.num_states == 2 else states[0]
         if batch_sizes is None:
@@ -615,13 +582,13 @@ class _RecurrentBase(nn.Module):
     def _forward_packed(
         self, packed: PackedSequence, hx: Tensor | tuple[Tensor, Tensor] | None
     ) -> tuple[PackedSequence, Tensor | tuple[Tensor, Tensor]]:
-        self._check_input(packed.data)
         batch_size = int(packed.batch_sizes[0])
-        states = self._initial_states(hx, packed.data, batch_size, batched=True)
+        states = self._initial_states(self._given_states(hx, True), packed.data, batch_size)
+        self.check_forward_args(packed.data, self._user_state(states), packed.batch_sizes)
         if packed.sorted_indices is not None:
             states = tuple(s.index_select(1, packed.sorted_indices) for s in states)
         path = self._resolve_impl()
-        torch_packed = packed.data.device.type != "cpu" or torch.jit.is_tracing()
+        torch_packed = not self._own_padded_kernels(packed.data, packed.batch_sizes)
         if path == "fused" and not self._extended and torch_packed:
             result = self._call_kernel(packed.data, packed.batch_sizes, states)
             data, final = result[0], tuple(result[1:])
@@ -639,40 +606,44 @@ class _RecurrentBase(nn.Module):
         return output_packed, self._user_state(final)
 
 
-class RNN(_RecurrentBase):
+class RNN(_RecurrentBase, nn.RNN):
     """Elman RNN layers: h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), f = tanh or relu.
 
-    Drop-in for ``torch.nn.RNN``; see the module docstring for ``forward`` and ``impl``.
+    Drop-in for ``torch.nn.RNN`` (the same arguments in the same order, ``nonlinearity``
+    fourth); see the module docstring for ``forward`` and ``impl``.
     """
 
     num_gates = 1
+    torch_name = "RNN"
 
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
+        nonlinearity: str = "tanh",
         bias: bool = True,
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         *,
-        nonlinearity: str = "tanh",
         layer_norm: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
         weight_drop: float = 0.0,
         impl: str = "auto",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
+        proj_size: int | None = None,
     ) -> None:
+        _refuse_projection(proj_size)
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(
-                f"RNN: unknown nonlinearity {nonlinearity!r}: expected 'tanh' or 'relu'"
+                f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
             )
-        # Set before the base constructor, which asks the subclass about its kernel.
         self.nonlinearity = nonlinearity
         super().__init__(
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
             input_size,
             hidden_size,
             num_layers,
@@ -680,18 +651,15 @@ class RNN(_RecurrentBase):
             batch_first,
             dropout,
             bidirectional,
+            0,
+            device,
+            dtype,
             layer_norm=layer_norm,
             recurrent_dropout=recurrent_dropout,
             zoneout=zoneout,
             weight_drop=weight_drop,
             impl=impl,
-            device=device,
-            dtype=dtype,
         )
-
-    @property
-    def mode(self) -> str:
-        return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
@@ -724,17 +692,68 @@ class RNN(_RecurrentBase):
         return output, (h_n,)
 
 
-class LSTM(_RecurrentBase):
+class LSTM(_RecurrentBase, nn.LSTM):
     """LSTM layers (Hochreiter & Schmidhuber 1997; forget gate of Gers et al. 2000).
 
     Gates (i, f, g, o) in torch.nn's order; equations in :func:`rnnkit.nn.cells.lstm_step`.
-    Drop-in for ``torch.nn.LSTM`` (without ``proj_size``); ``hx`` and the returned state
-    are pairs (h, c).
+    Drop-in for ``torch.nn.LSTM``; ``hx`` and the returned state are pairs (h, c).
+
+    ``proj_size=P > 0`` projects each h_t to P units with ``weight_hr_l{k}`` (P, H), as
+    torch.nn.LSTM does (Sak et al. 2014): h and the output have P units (D*P for the
+    output), c keeps H. It runs on torch's kernels (packed ones for padded batches), or
+    with extended options on the reference loop: :mod:`rnnkit.nn.fused` has no projection,
+    so ``impl="fused"`` is refused for that combination.
     """
 
     num_gates = 4
     num_states = 2
-    mode = "LSTM"
+    torch_name = "LSTM"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        layer_norm: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float | tuple[float, float] = 0.0,
+        weight_drop: float = 0.0,
+        impl: str = "auto",
+    ) -> None:
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device,
+            dtype,
+            layer_norm=layer_norm,
+            recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout,
+            weight_drop=weight_drop,
+            impl=impl,
+        )
+
+    def _fused_unsupported(self) -> str | None:
+        if self.proj_size > 0 and self._extended:
+            return (
+                "rnnkit.nn.fused's kernels for the extended options have no projection "
+                "(proj_size); use impl='auto' or 'reference'"
+            )
+        return None
 
     def _fused_kernel(self) -> Callable[..., tuple]:
         return _VF.lstm
@@ -754,6 +773,7 @@ class LSTM(_RecurrentBase):
             recurrent_mask=masks.recurrent,
             keep_h=_at(masks.keep_h, t),
             keep_c=_at(masks.keep_c, t),
+            weight_hr=weights.weight_hr,
         )
 
     def _fused_sequence(
@@ -763,7 +783,7 @@ class LSTM(_RecurrentBase):
         return output, (h_n, c_n)
 
 
-class GRU(_RecurrentBase):
+class GRU(_RecurrentBase, nn.GRU):
     """GRU layers (Cho et al. 2014); equations in :func:`rnnkit.nn.cells.gru_step`.
 
     Gates (r, z, n) in torch.nn's order. ``reset_after=True`` (default) is torch's and
@@ -772,7 +792,7 @@ class GRU(_RecurrentBase):
     """
 
     num_gates = 3
-    mode = "GRU"
+    torch_name = "GRU"
 
     def __init__(
         self,
@@ -783,6 +803,8 @@ class GRU(_RecurrentBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         *,
         reset_after: bool = True,
         layer_norm: bool = False,
@@ -790,12 +812,13 @@ class GRU(_RecurrentBase):
         zoneout: float = 0.0,
         weight_drop: float = 0.0,
         impl: str = "auto",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
+        proj_size: int | None = None,
     ) -> None:
+        _refuse_projection(proj_size)
         # Set before the base constructor, which asks the subclass about its kernel.
         self.reset_after = reset_after
         super().__init__(
+            "GRU",
             input_size,
             hidden_size,
             num_layers,
@@ -803,13 +826,14 @@ class GRU(_RecurrentBase):
             batch_first,
             dropout,
             bidirectional,
+            0,
+            device,
+            dtype,
             layer_norm=layer_norm,
             recurrent_dropout=recurrent_dropout,
             zoneout=zoneout,
             weight_drop=weight_drop,
             impl=impl,
-            device=device,
-            dtype=dtype,
         )
 
     def extra_repr(self) -> str:
@@ -853,6 +877,12 @@ class GRU(_RecurrentBase):
     ) -> tuple[Tensor, State]:
         output, h_n = fused.gru_sequence(x, state[0], weights, masks)
         return output, (h_n,)
+
+
+def _refuse_projection(proj_size: int | None) -> None:
+    """torch.nn's error for ``proj_size`` given to an RNN or a GRU (even 0)."""
+    if proj_size is not None:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
 
 
 def _at(steps: Tensor | None, t: int) -> Tensor | None:
