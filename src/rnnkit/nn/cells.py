@@ -202,6 +202,23 @@ def gru_step(
     return _zoneout(h, (1 - update) * new + update * h, keep_h)
 
 
+class ScriptRefused:
+    """Makes ``torch.jit.script`` refuse an rnnkit.nn module with a message naming what works.
+
+    TorchScript compiles a subset of Python that rnnkit's forward passes are not written
+    in; torch.jit.script calls ``__prepare_scriptable__`` on every submodule first.
+    """
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        name = type(self).__name__
+        raise RuntimeError(
+            f"torch.jit.script cannot compile rnnkit.nn.{name}: it is not written in "
+            "TorchScript's subset of Python. Trace it (torch.jit.trace(model, example_inputs)), "
+            f"export it (torch.export.export(model, args)), or load its state dict into "
+            f"torch.nn.{name} (the same parameters) to script that"
+        )
+
+
 def _check_cell_sizes(name: str, input_size: int, hidden_size: int) -> None:
     """torch.nn's cells take any size >= 0 (0 gives empty states); name a bad one clearly."""
     for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
@@ -259,7 +276,7 @@ def _check_cell_call(
     return x, tuple(prepared), batched
 
 
-class RNNCell(nn.RNNCell):
+class RNNCell(ScriptRefused, nn.RNNCell):
     """Elman RNN cell (Elman 1990): h_t = f(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh).
 
     ``f`` is tanh or relu (``nonlinearity``). ``forward(x (B, I), h (B, H) | None)``
@@ -289,7 +306,7 @@ class RNNCell(nn.RNNCell):
         return h_next if batched else h_next.squeeze(0)
 
 
-class LSTMCell(nn.LSTMCell):
+class LSTMCell(ScriptRefused, nn.LSTMCell):
     """LSTM cell (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
 
     See :func:`lstm_step` for the equations. ``forward(x (B, I), (h, c) | None)`` returns
@@ -319,7 +336,7 @@ class LSTMCell(nn.LSTMCell):
         return h_next.squeeze(0), c_next.squeeze(0)
 
 
-class GRUCell(nn.GRUCell):
+class GRUCell(ScriptRefused, nn.GRUCell):
     """GRU cell (Cho et al. 2014); see :func:`gru_step` for the equations.
 
     ``reset_after=True`` applies the reset gate after the recurrent matrix product (torch,

@@ -53,7 +53,9 @@ layer and direction.
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -63,7 +65,14 @@ from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.nn import fused
-from rnnkit.nn.cells import NONLINEARITIES, gru_step, lstm_step, project_input, rnn_step
+from rnnkit.nn.cells import (
+    NONLINEARITIES,
+    ScriptRefused,
+    gru_step,
+    lstm_step,
+    project_input,
+    rnn_step,
+)
 from rnnkit.nn.fused import CellWeights, StepMasks
 from rnnkit.nn.regularization import drop_weight, recurrent_dropout_mask, zoneout_keep
 
@@ -74,7 +83,30 @@ IMPLS = ("auto", "fused", "reference")
 State = tuple[Tensor, ...]  # (h,) or, for the LSTM, (h, c); each (L*D, B, H)
 
 
-class _RecurrentBase(nn.RNNBase):
+def _eager_under_compile(method: Callable) -> Callable:
+    """``method`` as ``torch.compiler.disable`` makes it: run eagerly under torch.compile.
+
+    torch.compile leaves torch.nn's recurrent layers to eager (a graph break); rnnkit's
+    run the same kernels, and tracing their Python loops would compile for minutes and
+    run no faster. The disabled copy is made at the first call after ``torch._dynamo``
+    has been imported (torch.compile imports it), so that importing rnnkit.nn does not
+    (it takes seconds); until then nothing can be compiling and the method runs as is.
+    """
+    disabled = None
+
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        nonlocal disabled
+        if "torch._dynamo" not in sys.modules:
+            return method(*args, **kwargs)
+        if disabled is None:
+            disabled = torch.compiler.disable(method)
+        return disabled(*args, **kwargs)
+
+    return run
+
+
+class _RecurrentBase(ScriptRefused, nn.RNNBase):
     """Stacked, optionally bidirectional recurrent layers over one kind of cell.
 
     A ``torch.nn.RNNBase``: torch.nn's constructor checks, parameters, initialisation,
@@ -263,15 +295,6 @@ class _RecurrentBase(nn.RNNBase):
                 text += f", {key}={value!r}"
         return text
 
-    def __prepare_scriptable__(self) -> nn.Module:
-        # torch.jit.script calls this on every submodule before compiling it.
-        name = type(self).__name__
-        raise RuntimeError(
-            f"torch.jit.script cannot compile rnnkit.nn.{name} (its forward takes lengths and "
-            "runs Python kernels); use torch.jit.trace(model, example_inputs) or "
-            f"torch.export.export(model, args), or load its state dict into torch.nn.{name}"
-        )
-
     # ----------------------------------------------------------------- dispatch
 
     def _check_extended_options(self) -> None:
@@ -306,7 +329,7 @@ class _RecurrentBase(nn.RNNBase):
 
     # ----------------------------------------------------------------- forward
 
-    @torch.compiler.disable  # like torch.nn's layers, left to eager under torch.compile
+    @_eager_under_compile
     def forward(
         self,
         input: Tensor | PackedSequence,  # torch.nn's name for it
