@@ -223,14 +223,16 @@ def exportable_copy(model: nn.Module) -> nn.Module:
         options: dict[str, Any] = {}
         if isinstance(layer, rnn.RNN):
             options["nonlinearity"] = layer.nonlinearity
+        if isinstance(layer, rnn.LSTM):
+            options["proj_size"] = layer.proj_size
         plain = type(layer)(
-            layer.input_size,
-            layer.hidden_size,
-            layer.num_layers,
-            layer.bias,
-            layer.batch_first,
-            0.0,  # dropout between layers is off at inference
-            layer.bidirectional,
+            input_size=layer.input_size,
+            hidden_size=layer.hidden_size,
+            num_layers=layer.num_layers,
+            bias=layer.bias,
+            batch_first=layer.batch_first,
+            dropout=0.0,  # dropout between layers is off at inference
+            bidirectional=layer.bidirectional,
             impl="fused",
             **options,
         )
