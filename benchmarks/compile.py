@@ -3,7 +3,8 @@
 The model is ``Linear -> recurrent layer -> Linear`` (time-major, float32, CPU); one
 step is a forward pass, a loss over the output and backward. For each layer variant
 the table gives the eager step time, the first compiled step (compilation included)
-and the compiled step time afterwards (medians of ``--repeats`` steps):
+and the compiled step time afterwards (medians of ``--repeats`` rounds in which all
+eager and compiled steps run once each, in a fresh random order):
 
 * ``torch.nn``: torch.nn.LSTM / GRU / RNN;
 * ``rnnkit``: rnnkit.nn's layer with the same arguments (torch's kernels);
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 import statistics
 import time
 
@@ -40,6 +42,9 @@ CELLS = {
     "gru": (torch.nn.GRU, rnnkit.nn.GRU),
     "rnn": (torch.nn.RNN, rnnkit.nn.RNN),
 }
+
+
+VARIANTS = ("torch.nn", "rnnkit", "rnnkit+ext")
 
 
 class Model(torch.nn.Module):
@@ -73,13 +78,32 @@ def step(model: torch.nn.Module, x: torch.Tensor) -> float:
     return time.perf_counter() - start
 
 
-def measure(model: Model, x: torch.Tensor, repeats: int) -> dict[str, float]:
-    eager = statistics.median(step(model, x) for _ in range(repeats))
-    torch._dynamo.reset()
-    compiled = torch.compile(model)
-    first = step(compiled, x)
-    steady = statistics.median(step(compiled, x) for _ in range(repeats))
-    return {"eager": eager, "first": first, "compiled": steady}
+def measure(models: dict[str, Model], x: torch.Tensor, repeats: int) -> dict[str, dict[str, float]]:
+    """Per variant: the first compiled step, then eager and compiled steps interleaved.
+
+    Each round runs every (variant, eager or compiled) step once in a fresh random order,
+    so that machine noise hits all of them alike; the medians over rounds are reported.
+    """
+    compiled, first = {}, {}
+    for name, model in models.items():
+        torch._dynamo.reset()
+        compiled[name] = torch.compile(model)
+        first[name] = step(compiled[name], x)
+    runs = [(name, kind) for name in models for kind in ("eager", "compiled")]
+    times: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    for _ in range(repeats):
+        random.shuffle(runs)
+        for name, kind in runs:
+            model = models[name] if kind == "eager" else compiled[name]
+            times[name, kind].append(step(model, x))
+    return {
+        name: {
+            "eager": statistics.median(times[name, "eager"]),
+            "first": first[name],
+            "compiled": statistics.median(times[name, "compiled"]),
+        }
+        for name in models
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    random.seed(0)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch._inductor.config.fx_graph_cache = False
     torch._functorch.config.enable_autograd_cache = False
@@ -99,13 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     for batch, steps, input_size, hidden_size in parse_sizes(args.sizes):
         x = torch.randn(steps, batch, input_size)
         for cell in args.cells.split(","):
-            for variant in ("torch.nn", "rnnkit", "rnnkit+ext"):
-                logger.info("running %s %s at %s", variant, cell, (batch, steps))
-                result = measure(build(variant, cell, input_size, hidden_size), x, args.repeats)
+            logger.info("running %s at %s", cell, (batch, steps))
+            models = {v: build(v, cell, input_size, hidden_size) for v in VARIANTS}
+            for variant, result in measure(models, x, args.repeats).items():
                 rows.append(((batch, steps, input_size, hidden_size), cell, variant, result))
     print(
         f"torch {torch.__version__}, {args.threads} thread(s), float32, CPU; "
-        f"forward+backward of Linear -> layer -> Linear, median of {args.repeats} steps"
+        f"forward+backward of Linear -> layer -> Linear, median of {args.repeats} interleaved rounds"
     )
     print("| (B, T, I, H) | cell | layer | eager ms | first compiled step s | compiled ms |")
     print("|---|---|---|---|---|---|")
