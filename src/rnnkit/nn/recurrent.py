@@ -1,15 +1,20 @@
 """Recurrent layers: RNN, LSTM and GRU, drop-in replacements for torch.nn's.
 
 A layer stacks ``num_layers`` layers of one or two directions and runs the time loop.
-Parameter names, shapes, gate order and initialisation are torch.nn's
-(``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
-``weight_ih_l0_reverse``, ...), so a torch.nn state dict loads unchanged and gives the
-same outputs, final states and gradients.
+Each class subclasses torch.nn's (``RNN(torch.nn.RNN)``, ...): the constructor takes
+torch.nn's arguments in torch.nn's order and runs torch.nn's checks, and parameter
+names, shapes, gate order, initialisation, ``_flat_weights`` and ``flatten_parameters``
+are torch.nn's (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
+``weight_hr_l0`` with the LSTM's ``proj_size``, ``weight_ih_l0_reverse``, ...), so a
+torch.nn state dict loads unchanged and gives the same outputs, final states and
+gradients. Only ``forward`` is rnnkit's; torch.compile leaves it to eager, as it leaves
+torch.nn's, and torch.jit.script refuses it naming the alternatives.
 
-``forward(x, hx=None, lengths=None)`` takes x of shape (T, B, I), or (B, T, I) with
-``batch_first=True``, or unbatched (T, I); ``hx`` of shape (L*D, B, H) (a pair of them
-for the LSTM); and optionally ``lengths`` (B,), the true length of each sequence in any
-order. It returns ``(output, h_n)`` or, for the LSTM, ``(output, (h_n, c_n))`` with
+``forward(input, hx=None, lengths=None)`` takes input of shape (T, B, I), or (B, T, I)
+with ``batch_first=True``, or unbatched (T, I); ``hx`` of shape (L*D, B, H) (a pair of
+them for the LSTM, h with P units when ``proj_size=P``); and optionally ``lengths`` (B,),
+the true length of each sequence in any order. Bad shapes and dtypes raise torch.nn's
+exceptions. It returns ``(output, h_n)`` or, for the LSTM, ``(output, (h_n, c_n))`` with
 output (T, B, D*H). With ``lengths``, outputs at padded steps are zero, padded inputs
 have no influence, final states are taken at each sequence's last real step, and the
 reverse direction starts at each sequence's own end: the results of torch's packed
