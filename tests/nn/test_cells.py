@@ -254,3 +254,20 @@ def test_cells_are_torch_cells() -> None:
     assert repr(GRUCell(3, 4, bias=False, reset_after=False)) == (
         "GRUCell(3, 4, bias=False, reset_after=False)"
     )
+
+
+@pytest.mark.parametrize("kind", PAIRS)
+def test_a_loop_over_a_cell_compiles_into_one_graph_like_torchs(kind: str) -> None:
+    ours_cls, _, kwargs = PAIRS[kind]
+    cell = ours_cls(INPUT_SIZE, HIDDEN_SIZE, **kwargs)
+
+    def run(x: torch.Tensor):
+        state = None
+        for t in range(x.size(0)):
+            state = cell(x[t], state)
+        return _as_tuple(state)
+
+    x = torch.randn(3, BATCH, INPUT_SIZE)
+    compiled = torch.compile(run, backend="eager", fullgraph=True)  # no graph break allowed
+    for a, b in zip(compiled(x), run(x), strict=True):
+        torch.testing.assert_close(a, b)
