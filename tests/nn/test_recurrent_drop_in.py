@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-import rnnkit.nn
 from rnnkit.nn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 STEPS, BATCH, INPUT_SIZE, HIDDEN_SIZE, PROJ_SIZE = 5, 3, 3, 5, 2
@@ -259,15 +258,3 @@ def test_torch_compile_leaves_the_layer_to_eager() -> None:
         torch.testing.assert_close(compiled(x), model(x))
         # The Linear and tanh before the layer; the layer's loop would add hundreds of ops.
         assert counter.op_count <= 3
-
-
-def test_rnnkit_nn_import_does_not_import_dynamo() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, rnnkit.nn; print('torch._dynamo' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
-    assert rnnkit.nn.LSTM.forward.__wrapped__  # the undecorated forward stays reachable
