@@ -27,15 +27,16 @@ from rnnkit.nn.regularization import drop_weight, recurrent_dropout_mask, zoneou
 
 IMPLS = ("auto", "fused", "reference")
 
-State = tuple[Tensor, ...]  # (h,) or, for the LSTM, (h, c); each (L*D, B, H)
+# (h,) or, for the LSTM, (h, c); each (L*D, B, H), h (L*D, B, P) with proj_size=P
+State = tuple[Tensor, ...]
 
 
 def _eager_under_compile(method: Callable) -> Callable:
     """``method`` as ``torch.compiler.disable`` makes it: run eagerly under torch.compile.
 
     torch.compile leaves torch.nn's recurrent layers to eager (a graph break); rnnkit's
-    run the same kernels, and tracing their Python loops would compile for minutes and
-    run no faster. The disabled copy is made at the first call after ``torch._dynamo``
+    run the same kernels, and dynamo tracing their Python code step by step compiled for
+    half a minute and ran 18 times slower (``benchmarks/compile.py``). The disabled copy is made at the first call after ``torch._dynamo``
     has been imported (torch.compile imports it), so that importing rnnkit.nn does not
     (it takes seconds); until then nothing can be compiling and the method runs as is.
     """
