@@ -175,6 +175,8 @@ def exportable_copy(model: nn.Module) -> nn.Module:
         options: dict[str, Any] = {}
         if isinstance(layer, rnn.RNN):
             options["nonlinearity"] = layer.nonlinearity
+        if isinstance(layer, rnn.LSTM):
+            options["proj_size"] = layer.proj_size
         plain = type(layer)(
             input_size=layer.input_size,
             hidden_size=layer.hidden_size,
