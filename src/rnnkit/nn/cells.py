@@ -123,6 +123,7 @@ def lstm_step(
     keep_h: Tensor | None = None,
     keep_c: Tensor | None = None,
     weight_hr: Tensor | None = None,
+    gates_out: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """LSTM step with a forget gate; ``x_proj`` (B, 4H) is W_x x_t + b_x, gates (i, f, g, o).
 
@@ -137,6 +138,8 @@ def lstm_step(
     keyword options are the extended ones of the module docstring. With a projection
     ``weight_hr`` W_hr (P, H) (torch.nn.LSTM's ``proj_size=P``, Sak et al. 2014),
     h_t = W_hr (o_t ⊙ tanh(c_t)) has P units, and so have ``h`` and ``weight_hh`` (4H, P).
+    A dict given as ``gates_out`` receives the step's gate activations ("input",
+    "forget", "cell", "output"; detached), for diagnostics.
     """
     gates = x_proj + _project_state(h, weight_hh, bias_hh, ln_hh_weight, recurrent_mask)  # (B, 4H)
     input_gate, forget_gate, candidate, output_gate = gates.chunk(4, dim=-1)
@@ -144,6 +147,13 @@ def lstm_step(
     forget_gate = torch.sigmoid(forget_gate)
     candidate = torch.tanh(candidate)
     output_gate = torch.sigmoid(output_gate)
+    if gates_out is not None:
+        gates_out.update(
+            input=input_gate.detach(),
+            forget=forget_gate.detach(),
+            cell=candidate.detach(),
+            output=output_gate.detach(),
+        )
     c_next = forget_gate * c + input_gate * candidate
     if ln_cell_weight is not None:
         h_next = output_gate * torch.tanh(_layer_norm(c_next, ln_cell_weight, ln_cell_bias))
@@ -164,6 +174,7 @@ def gru_step(
     ln_hh_weight: Tensor | None = None,
     recurrent_mask: Tensor | None = None,
     keep_h: Tensor | None = None,
+    gates_out: dict[str, Tensor] | None = None,
 ) -> Tensor:
     """GRU step; ``x_proj`` (B, 3H) is W_x x_t + b_x with gates (r, z, n).
 
@@ -177,7 +188,8 @@ def gru_step(
 
     Returns h_t (B, H). Layer norm (``ln_hh_weight``) needs ``reset_after=True``: the
     whole recurrent projection W_hh h_{t-1} is normalised, then b_hh added. The other
-    keyword options are the extended ones of the module docstring.
+    keyword options are the extended ones of the module docstring. A dict given as
+    ``gates_out`` receives the gate activations ("reset", "update", "new"; detached).
     """
     hidden_size = h.size(-1)
     x_reset, x_update, x_new = x_proj.chunk(3, dim=-1)
@@ -199,6 +211,8 @@ def gru_step(
         reset = torch.sigmoid(x_reset + h_reset)
         update = torch.sigmoid(x_update + h_update)
         new = torch.tanh(x_new + F.linear(reset * h_rec, weight_hh[2 * hidden_size :], new_bias))
+    if gates_out is not None:
+        gates_out.update(reset=reset.detach(), update=update.detach(), new=new.detach())
     return _zoneout(h, (1 - update) * new + update * h, keep_h)
 
 

@@ -436,9 +436,17 @@ class _RecurrentBase(ScriptRefused, nn.RNNBase):
     # ----------------------------------------------------------------- reference path
 
     def _step(
-        self, x_proj: Tensor, state: State, weights: CellWeights, masks: StepMasks, t: int
+        self,
+        x_proj: Tensor,
+        state: State,
+        weights: CellWeights,
+        masks: StepMasks,
+        t: int,
+        gates_out: dict[str, Tensor] | None = None,
     ) -> State:
-        """One time step of the cell: x_proj (B, G*H) and state -> next state."""
+        """One time step of the cell: x_proj (B, G*H) and state -> next state.
+
+        ``gates_out``, when given, receives the step's gate activations (diagnostics)."""
         raise NotImplementedError
 
     def _fused_sequence(

@@ -138,7 +138,13 @@ class RNN(_RecurrentBase, nn.RNN):
         return _VF.rnn_tanh if self.nonlinearity == "tanh" else _VF.rnn_relu
 
     def _step(
-        self, x_proj: Tensor, state: State, weights: CellWeights, masks: StepMasks, t: int
+        self,
+        x_proj: Tensor,
+        state: State,
+        weights: CellWeights,
+        masks: StepMasks,
+        t: int,
+        gates_out: dict[str, Tensor] | None = None,
     ) -> State:
         h_next = rnn_step(
             x_proj,
@@ -226,7 +232,13 @@ class LSTM(_RecurrentBase, nn.LSTM):
         return _VF.lstm
 
     def _step(
-        self, x_proj: Tensor, state: State, weights: CellWeights, masks: StepMasks, t: int
+        self,
+        x_proj: Tensor,
+        state: State,
+        weights: CellWeights,
+        masks: StepMasks,
+        t: int,
+        gates_out: dict[str, Tensor] | None = None,
     ) -> State:
         return lstm_step(
             x_proj,
@@ -241,6 +253,7 @@ class LSTM(_RecurrentBase, nn.LSTM):
             keep_h=_at(masks.keep_h, t),
             keep_c=_at(masks.keep_c, t),
             weight_hr=weights.weight_hr,
+            gates_out=gates_out,
         )
 
     def _fused_sequence(
@@ -325,7 +338,13 @@ class GRU(_RecurrentBase, nn.GRU):
         return _VF.gru
 
     def _step(
-        self, x_proj: Tensor, state: State, weights: CellWeights, masks: StepMasks, t: int
+        self,
+        x_proj: Tensor,
+        state: State,
+        weights: CellWeights,
+        masks: StepMasks,
+        t: int,
+        gates_out: dict[str, Tensor] | None = None,
     ) -> State:
         h_next = gru_step(
             x_proj,
@@ -336,6 +355,7 @@ class GRU(_RecurrentBase, nn.GRU):
             ln_hh_weight=weights.ln_hh_weight,
             recurrent_mask=masks.recurrent,
             keep_h=_at(masks.keep_h, t),
+            gates_out=gates_out,
         )
         return (h_next,)
 
