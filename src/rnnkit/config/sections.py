@@ -128,11 +128,11 @@ class TrainConfig(StrictModel):
     max_steps: int = Field(-1, ge=-1)  # -1: no limit; 0 would save an untrained model
     limit_train_batches: int | float | None = None
     limit_val_batches: int | float | None = None
-    val_check_interval: int | float = 1.0
+    val_check_interval: int | float = Field(1.0, gt=0)
     early_stopping: EarlyStoppingConfig | None = None
     precision: Literal["32", "64", "bf16-mixed", "16-mixed"] = "32"
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
-    devices: int | str | list[int] = 1
+    devices: int | str | list[int] = 1  # a count >= 1, "auto", or device indices
     strategy: str = "auto"
     num_nodes: int = Field(1, ge=1)
     deterministic: bool = False
@@ -142,6 +142,8 @@ class TrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _trains_something(self) -> TrainConfig:
+        if isinstance(self.devices, int) and self.devices < 1:
+            raise ValueError(f"devices = {self.devices}: use 1 or more, 'auto', or a list")
         if self.max_steps == 0:
             raise ValueError("max_steps = 0 trains nothing; use -1 (no limit) or at least 1")
         if self.limit_train_batches is not None and self.limit_train_batches <= 0:

@@ -68,7 +68,10 @@ def train(
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
         target = Path(inherited)
         return _fit(resolved, target, None, callbacks=callbacks, final_splits=final_splits)
+    check_settings(resolved)
     target = Path(run_dir) if run_dir is not None else checkpoint.new_run_dir(resolved.name)
+    if target.exists() and not target.is_dir():
+        raise RunDirError(f"--run-dir {target} is a file; give a folder (new or empty)")
     created = not target.exists()
     if not created and any(p.name != checkpoint.LOCK_FILE for p in target.iterdir()):
         # Training a new config into an old run would mix its preprocessing and metrics
@@ -132,6 +135,25 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
         update["baselines"] = baselines
     checkpoint.write_metrics(run_dir, update)
     return update
+
+
+def check_settings(config: Config) -> None:
+    """Settings that depend on the task or the machine, checked before any work: an
+    early-stopping monitor the task never logs, a GPU asked for where there is none."""
+    spec = get_spec(config.task)
+    stopping = config.train.early_stopping
+    if stopping is not None:
+        valid = [f"val/{name}" for name in spec.logged] + ["train/loss"]
+        if stopping.monitor not in valid:
+            raise ConfigError(
+                f"config key 'train.early_stopping.monitor' = {stopping.monitor!r}: a "
+                f"{config.task} run does not log it; valid: {', '.join(valid)}"
+            )
+    if config.train.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"config key 'train.accelerator' = {config.train.accelerator!r}: this machine has "
+            "no CUDA GPU that torch can use; use 'cpu' or 'auto'"
+        )
 
 
 # --------------------------------------------------------------------------- internals
