@@ -105,7 +105,11 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
 
     run_dir = Path(run_dir)
     predictor = load(run_dir)
-    out_dir = Path(output) if output is not None else run_dir / EXPORT_DIR
+    if output is not None:
+        out_dir = Path(output)
+    else:
+        # The default folder is inside the run: a link there must not send files elsewhere.
+        out_dir = checkpoint.inside(run_dir, run_dir / EXPORT_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FORMATS[format]
 
@@ -309,6 +313,7 @@ def _copy_preprocessing(run_dir: Path, out_dir: Path) -> list[str]:
     target = out_dir / checkpoint.PREPROCESS_DIR
     copied = []
     for path in sorted(source.glob("*.json")):
+        checkpoint.inside(run_dir, path)  # a linked file from elsewhere is not copied
         destination = target / path.name
         if path.resolve() != destination.resolve():
             with checkpoint.atomic_path(destination) as temporary:

@@ -163,7 +163,9 @@ def _task_plots(run_dir: Path) -> str:
     from rnnkit.diagnose import GATES_PLOT, GRADIENT_PLOT
 
     own = {CURVES_PLOT, TRAINING_GRADIENTS_PLOT, GRADIENT_PLOT, GATES_PLOT}
-    plots = [p for p in sorted(run_dir.glob("*.png")) if p.name not in own]
+    plots = [
+        p for p in sorted(run_dir.glob("*.png")) if p.name not in own and _own_file(run_dir, p)
+    ]
     if not plots:
         return '<p class="note">This task wrote no plots.</p>'
     return "\n".join(_image(p, p.stem.replace("_", " ")) for p in plots)
@@ -347,6 +349,20 @@ def plot_training_gradients(frame: Any, path: Path) -> Path | None:
 
 def _section(title: str, body: str) -> str:
     return f"<section>\n<h2>{html.escape(title)}</h2>\n{body}\n</section>"
+
+
+def _own_file(run_dir: Path, path: Path) -> bool:
+    """Whether ``path`` stays inside the run directory (a linked PNG from elsewhere is
+    left out of the report, with a warning, rather than embedded)."""
+    from rnnkit.errors import RunDirError
+    from rnnkit.rundir import inside
+
+    try:
+        inside(run_dir, path)
+    except RunDirError as err:
+        log.warning("report: %s", err)
+        return False
+    return True
 
 
 def _image(path: Path, caption: str) -> str:

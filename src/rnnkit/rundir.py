@@ -104,6 +104,22 @@ def training_lock(run_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def inside(run_dir: Path, path: Path) -> Path:
+    """``path`` resolved (symbolic links followed), refused if it leaves ``run_dir``.
+
+    Run directories are shared and downloaded: a link inside one must not make rnnkit
+    read or write a file elsewhere.
+    """
+    root = Path(run_dir).resolve()
+    resolved = Path(path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise RunDirError(
+            f"{path} leads outside the run directory {run_dir} (to {resolved}); "
+            "rnnkit reads and writes only inside it"
+        )
+    return resolved
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -94,3 +94,43 @@ def test_a_damaged_file_is_one_line_naming_it(
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+
+
+def test_links_out_of_a_run_directory_are_not_followed(finished: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy = tmp_path / "copy"
+    for path in finished.rglob("*"):
+        if path.is_file() and "checkpoints" not in path.parts:
+            target = copy / path.relative_to(finished)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    (copy / "export").symlink_to(elsewhere, target_is_directory=True)
+    from rnnkit.export import export
+
+    with pytest.raises(RunDirError, match=r"leads outside the run directory"):
+        export(copy, "torchscript")
+    assert list(elsewhere.iterdir()) == []
+    # A PNG linked from elsewhere is left out of the report, not embedded.
+    secret = elsewhere / "secret.png"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\n" + b"secret" * 10)
+    (copy / "export").unlink()
+    (copy / "stolen.png").symlink_to(secret)
+    from rnnkit.report import build_html
+
+    assert "stolen" not in build_html(copy)
+
+
+def test_a_text_pipeline_pointing_elsewhere_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from rnnkit.data.text import TextPipeline
+    from rnnkit.errors import DataError
+
+    pipeline = TextPipeline("word").fit(["a b c", "b c d"])
+    pipeline.save(tmp_path / "p")
+    meta = json.loads((tmp_path / "p" / "text_pipeline.json").read_text())
+    meta["vocab_file"] = "../../etc/passwd"
+    (tmp_path / "p" / "text_pipeline.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"vocab_file = '../../etc/passwd' must be a file name"):
+        TextPipeline.load(tmp_path / "p")

@@ -588,6 +588,13 @@ class TextPipeline:
         }
         if missing := sorted(expected - set(data)):
             raise DataError(f"{path}: missing setting {missing[0]!r}")
+        for key in ("vocab_file", "tokenizer_file"):
+            name = data[key]
+            # File names only, beside this file: never a path that leads elsewhere.
+            if name is not None and (not isinstance(name, str) or Path(name).name != name):
+                raise DataError(f"{path}: {key} = {name!r} must be a file name in {directory}")
+            if name is not None and (directory / name).is_symlink():
+                raise DataError(f"{path}: {key} {name!r} is a link; rnnkit reads plain files")
         pipeline = cls(
             data["tokenizer"],
             CleaningOptions(**data["cleaning"]),
