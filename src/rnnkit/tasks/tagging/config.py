@@ -1,0 +1,86 @@
+"""The ``data:`` and ``model:`` config sections of ``task: tagging``.
+
+A tagger reads sentences with one tag per token (a CoNLL-U treebank or a CoNLL column
+file, see :mod:`rnnkit.data.conll`), represents each word by a word embedding and a
+character encoding of its spelling, runs a bidirectional recurrent stack over the
+sentence, and scores the tags per token with a softmax or a linear-chain CRF.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from rnnkit.config import SplitConfig, StrictModel
+
+
+class TaggingDataConfig(StrictModel):
+    """Where the tagged sentences come from and how they become batches."""
+
+    # A catalog name (ud-english-ewt), a CoNLL-U or column file (split by `split`), or a
+    # folder of train/dev/test files.
+    dataset: str
+    cache_dir: str | None = None
+    offline: bool = False
+    split: SplitConfig = Field(default_factory=SplitConfig)  # for a single file only
+    # CoNLL-U: upos | xpos (default upos). Column files: a 0-based column (default -1,
+    # the last one).
+    tag_column: Literal["upos", "xpos"] | int | None = None
+    token_column: int = 0  # column files only; CoNLL-U reads FORM
+    # Words: the word vocabulary is fitted on the training split. Lowercasing applies to
+    # word lookups only: the character encoder always sees the original spelling, so
+    # capitalisation still counts.
+    lowercase: bool = False
+    min_freq: int = Field(1, ge=1)  # rarer training words become <unk>
+    max_vocab_size: int | None = Field(None, ge=3)
+    # Characters: per word, the first max_word_length characters are encoded.
+    char_min_freq: int = Field(1, ge=1)
+    max_word_length: int = Field(30, ge=1)
+    # Loading.
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int | None = Field(None, ge=1)
+    bucket_by_length: bool = True  # batches of sentences of similar length
+    num_workers: int = Field(0, ge=0)
+
+    @field_validator("tag_column")
+    @classmethod
+    def _no_bool_column(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("a tag column is upos, xpos or a column number")
+        return value
+
+
+class TaggingModelConfig(StrictModel):
+    """Word + character features -> recurrent stack -> per-token softmax or CRF."""
+
+    # Recurrent stack (the keys every recurrent task shares; see rnnkit.nn).
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    nonlinearity: Literal["tanh", "relu"] = "tanh"  # Elman RNN only
+    reset_after: bool = True  # GRU: torch/cuDNN formulation; False is Cho et al. 2014
+    hidden_size: int = Field(128, ge=1)
+    num_layers: int = Field(2, ge=1)
+    bidirectional: bool = True  # a tag depends on the words on both sides
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers
+    layer_norm: bool = False
+    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    zoneout: float = Field(0.0, ge=0.0, lt=1.0)
+    weight_drop: float = Field(0.0, ge=0.0, lt=1.0)
+
+    # Word features.
+    embedding_size: int = Field(100, ge=1)
+    word_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # training: words -> <unk> at this rate
+
+    # Character features: each word's characters through a small encoder.
+    char_encoder: Literal["lstm", "cnn", "none"] = "lstm"
+    char_embedding_size: int = Field(32, ge=1)
+    # lstm: units per direction (the word gets 2x this); cnn: number of filters.
+    char_hidden_size: int = Field(64, ge=1)
+    char_kernel_size: int = Field(3, ge=1)  # cnn only
+
+    # Between layers (locked: one mask per sentence) and before the output layer.
+    input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    output_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+    # Output: a softmax per token, or a linear-chain CRF over the sentence.
+    crf: bool = False
