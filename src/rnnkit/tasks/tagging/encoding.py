@@ -148,17 +148,24 @@ def collate(batch: Sequence[EncodedSentence], tag_pad: int = 0) -> dict[str, Ten
     T is the longest sentence and W the longest word of the batch; padding is 0 (tags:
     ``tag_pad``; padded tags never count, the lengths say where each sentence ends).
     """
-    lengths = torch.tensor([len(s.words) for s in batch], dtype=torch.long)  # (B,)
-    steps = int(lengths.max())
+    lengths = [len(s.words) for s in batch]
+    steps = max(lengths)
     width = max(len(c) for s in batch for c in s.chars)
-    words = torch.zeros(len(batch), steps, dtype=torch.long)  # (B, T)
-    chars = torch.zeros(len(batch), steps, width, dtype=torch.long)  # (B, T, W)
-    tags = torch.full((len(batch), steps), tag_pad, dtype=torch.long)  # (B, T)
-    for b, sentence in enumerate(batch):
-        n = len(sentence.words)
-        words[b, :n] = torch.tensor(sentence.words)
-        for t, spelling in enumerate(sentence.chars):
-            chars[b, t, : len(spelling)] = torch.tensor(spelling)
-        if sentence.tags is not None:
-            tags[b, :n] = torch.tensor(sentence.tags)
-    return {"words": words, "chars": chars, "lengths": lengths, "tags": tags}
+    # Padded Python lists first, then one tensor each: far cheaper than per-word copies.
+    blank_word = [0] * width
+    words = [s.words + [0] * (steps - len(s.words)) for s in batch]
+    chars = [
+        [c + [0] * (width - len(c)) for c in s.chars] + [blank_word] * (steps - len(s.words))
+        for s in batch
+    ]
+    tags = [
+        (s.tags if s.tags is not None else [tag_pad] * len(s.words))
+        + [tag_pad] * (steps - len(s.words))
+        for s in batch
+    ]
+    return {
+        "words": torch.tensor(words, dtype=torch.long),  # (B, T)
+        "chars": torch.tensor(chars, dtype=torch.long),  # (B, T, W)
+        "lengths": torch.tensor(lengths, dtype=torch.long),  # (B,)
+        "tags": torch.tensor(tags, dtype=torch.long),  # (B, T)
+    }

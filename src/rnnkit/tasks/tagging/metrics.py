@@ -45,7 +45,9 @@ def accuracy(gold: Tags, predicted: Tags) -> float:
     total = sum(len(g) for g in gold)
     if total == 0:
         raise DataError("no tokens to score")
-    correct = sum(a == b for g, p in zip(gold, predicted, strict=True) for a, b in zip(g, p, strict=True))
+    correct = sum(
+        a == b for g, p in zip(gold, predicted, strict=True) for a, b in zip(g, p, strict=True)
+    )
     return correct / total
 
 

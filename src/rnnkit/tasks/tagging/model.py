@@ -117,7 +117,13 @@ class Tagger(nn.Module):
         if self.chars is not None:
             inputs = torch.cat([inputs, self._char_features(chars, mask)], dim=2)  # (B, T, E+C)
         inputs = self.input_dropout(inputs)
-        outputs, _ = self.recurrent(inputs, lengths=lengths.to("cpu", torch.long))  # (B, T, D·H)
+        lengths = lengths.to("cpu", torch.long)
+        # A batch of sentences of one length (frequent with length buckets) needs no
+        # lengths: the layer then runs its faster unpadded path, with the same result.
+        if bool((lengths == steps).all()):
+            outputs, _ = self.recurrent(inputs)  # (B, T, D·H)
+        else:
+            outputs, _ = self.recurrent(inputs, lengths=lengths)  # (B, T, D·H)
         return self.head(self.output_dropout(outputs))  # (B, T, K)
 
     def _char_features(self, chars: Tensor, mask: Tensor) -> Tensor:
