@@ -61,6 +61,22 @@ class TaggingPredictor:
 
         return cls.from_state(load_file(str(weights)), TaggingVocab.load(vocab), config)
 
+    def predict_encoded(self, encoded: Sequence[EncodedSentence]) -> list[list[str]]:
+        """Tag names for already encoded sentences (evaluation), in their order."""
+        device = next(self.model.parameters()).device
+        out: list[list[str]] = []
+        for start in range(0, len(encoded), self.batch_size):
+            chunk = encoded[start : start + self.batch_size]
+            batch = collate(chunk)
+            ids = self.model.decode(
+                batch["words"].to(device), batch["chars"].to(device), batch["lengths"]
+            )  # (B, T)
+            out.extend(
+                self.vocab.decode_tags(ids[row, : len(s.words)].tolist())
+                for row, s in enumerate(chunk)
+            )
+        return out
+
     def tag(self, sentences: str | Sequence[str | Sequence[str]]) -> list[list[tuple[str, str]]]:
         """(token, tag) pairs per sentence; one string is one sentence."""
         if isinstance(sentences, str):
@@ -69,15 +85,7 @@ class TaggingPredictor:
         results: list[list[tuple[str, str]]] = [[] for _ in tokenised]
         # Empty sentences have nothing to tag; the others go through in batches.
         todo = [i for i, tokens in enumerate(tokenised) if tokens]
-        device = next(self.model.parameters()).device
-        for start in range(0, len(todo), self.batch_size):
-            indices = todo[start : start + self.batch_size]
-            encoded = [EncodedSentence(*self.vocab.encode_tokens(tokenised[i])) for i in indices]
-            batch = collate(encoded)
-            ids = self.model.decode(
-                batch["words"].to(device), batch["chars"].to(device), batch["lengths"]
-            )  # (B, T)
-            for row, i in enumerate(indices):
-                tags = self.vocab.decode_tags(ids[row, : len(tokenised[i])].tolist())
-                results[i] = list(zip(tokenised[i], tags, strict=True))
+        encoded = [EncodedSentence(*self.vocab.encode_tokens(tokenised[i])) for i in todo]
+        for i, tags in zip(todo, self.predict_encoded(encoded), strict=True):
+            results[i] = list(zip(tokenised[i], tags, strict=True))
         return results
