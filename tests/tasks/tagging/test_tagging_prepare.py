@@ -62,3 +62,15 @@ def test_bio_tags_are_detected_and_batches_are_bucketed(tmp_path):
     assert data.scheme == "BIO"
     loader = prepare.make_loader(data.encoded["train"], 2, shuffle=False)
     assert [b["lengths"].tolist() for b in loader] == [[1, 2], [3, 4], [5, 6], [7, 8]]
+
+
+@pytest.mark.data
+@pytest.mark.slow  # parses the whole treebank: about 10 s
+def test_ud_english_ewt_upos_baselines():
+    data = prepare.prepare(TaggingDataConfig(dataset="ud-english-ewt", offline=True))
+    assert len(data.vocab.tags) == 17 and data.scheme is None
+    assert len(data.vocab.words) == 2 + 19_674  # every training word form (min_freq 1)
+    scores = prepare.baselines(data.sentences, "test")
+    # 21,631 and 22,346 of the 25,094 test words.
+    assert scores["most_frequent_tag"]["accuracy"] == pytest.approx(21_631 / 25_094)
+    assert scores["suffix_shape"]["accuracy"] == pytest.approx(22_346 / 25_094)
