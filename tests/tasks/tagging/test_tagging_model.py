@@ -144,3 +144,15 @@ def test_it_learns_a_toy_tagging_problem(data, crf):
     assert float(loss.detach()) < 0.05
     mask = torch.arange(4)[None, :] < batch["lengths"][:, None]
     assert torch.equal(model.eval().decode(*args)[mask], batch["tags"][mask])
+
+
+def test_char_lstm_grouped_by_length_matches_one_padded_call_with_lengths():
+    torch.manual_seed(6)
+    encoder = CharEncoder(20, 4, 3, "lstm", kernel_size=3)
+    chars = torch.tensor([[2, 3, 4, 0], [5, 0, 0, 0], [6, 7, 8, 9], [3, 2, 0, 0], [7, 0, 0, 0]])
+    lengths = (chars != 0).sum(1)
+    grouped = encoder(chars)
+    _, (h_n, _) = encoder.lstm(encoder.embedding(chars), lengths=lengths)
+    torch.testing.assert_close(grouped, torch.cat([h_n[0], h_n[1]], 1))
+    grouped.sum().backward()
+    assert encoder.embedding.weight.grad[0].eq(0).all()  # padding gets no gradient

@@ -60,13 +60,24 @@ class CharEncoder(nn.Module):
 
     def forward(self, chars: Tensor) -> Tensor:
         lengths = (chars != PAD_ID).sum(1).clamp(min=1)  # (N,)
-        embedded = self.embedding(chars)  # (N, W, Ec)
         if self.kind == "lstm":
-            _, (h_n, _) = self.lstm(embedded, lengths=lengths.cpu())  # h_n (2, N, Hc)
-            return torch.cat([h_n[0], h_n[1]], dim=1)  # (N, 2·Hc): forward end, backward end
+            return self._lstm_by_length(chars, lengths)
+        embedded = self.embedding(chars)  # (N, W, Ec)
         features = self.conv(embedded.transpose(1, 2)).transpose(1, 2)  # (N, W, Hc)
         real = valid_mask(lengths, chars.shape[1])  # (N, W)
         return features.masked_fill(~real[..., None], float("-inf")).amax(1)  # (N, Hc)
+
+    def _lstm_by_length(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        # Words of one length run together without padding: a dozen unpadded calls are
+        # faster on a CPU than one padded call with lengths, and give the same states.
+        out = chars.new_zeros(chars.shape[0], self.output_size, dtype=self.embedding.weight.dtype)
+        for length in lengths.unique().tolist():
+            rows = (lengths == length).nonzero().squeeze(1)  # (n,)
+            embedded = self.embedding(chars[rows, :length])  # (n, L, Ec)
+            _, (h_n, _) = self.lstm(embedded)  # h_n (2, n, Hc)
+            # Forward direction's state after the last character, backward's after the first.
+            out = out.index_copy(0, rows, torch.cat([h_n[0], h_n[1]], dim=1))  # (N, 2·Hc)
+        return out
 
 
 class Tagger(nn.Module):
