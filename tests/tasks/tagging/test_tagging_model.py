@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.data.conll import Sentence
-from rnnkit.tasks.tagging.config import TaggingModelConfig
+from rnnkit.tasks.tagging.config import TaggingModel
 from rnnkit.tasks.tagging.encoding import TaggingVocab, collate, encode_sentences
 from rnnkit.tasks.tagging.model import UNK_ID, CharEncoder, Tagger
 
@@ -18,14 +18,14 @@ SENTENCES = [
 ]
 
 
-def small(**options) -> TaggingModelConfig:
+def small(**options) -> TaggingModel:
     sizes = {
         "hidden_size": 12,
         "embedding_size": 6,
         "char_embedding_size": 5,
         "char_hidden_size": 4,
     }
-    return TaggingModelConfig(**{**sizes, **options})
+    return TaggingModel(**{**sizes, **options})
 
 
 @pytest.fixture

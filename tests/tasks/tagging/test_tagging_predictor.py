@@ -9,14 +9,14 @@ import sys
 import pytest
 import torch
 from pydantic import ValidationError
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from rnnkit.data.conll import Sentence
 from rnnkit.errors import DataError, UserError
-from rnnkit.tasks.tagging.config import TaggingDataConfig, TaggingModelConfig
+from rnnkit.tasks.tagging.config import TaggingData, TaggingModel
 from rnnkit.tasks.tagging.encoding import TaggingVocab, collate, encode_sentences
 from rnnkit.tasks.tagging.model import Tagger
-from rnnkit.tasks.tagging.predictor import TaggingPredictor, tokenize
+from rnnkit.tasks.tagging.predictor import format_tagged, tag_sentences, tokenize
 
 SENTENCES = [
     Sentence(("The", "dog", "runs", "."), ("DET", "NOUN", "VERB", "PUNCT"), 1),
@@ -63,25 +63,25 @@ def test_tokenisation_is_whitespace():
 
 
 @pytest.mark.parametrize("crf", [False, True])
-def test_predictor_from_files_tags_like_the_model(tmp_path, crf):
+def test_tag_sentences_tags_like_the_model_after_a_weights_round_trip(tmp_path, crf):
     torch.manual_seed(0)
     vocab = TaggingVocab.fit(SENTENCES)
-    config = TaggingModelConfig(hidden_size=8, embedding_size=4, char_hidden_size=3, crf=crf)
+    config = TaggingModel(hidden_size=8, embedding_size=4, char_hidden_size=3, crf=crf)
     model = Tagger(len(vocab.words), len(vocab.chars), len(vocab.tags), config).eval()
     save_file(model.state_dict(), str(tmp_path / "model.safetensors"))
     vocab.save(tmp_path / "vocab.json")
-    predictor = TaggingPredictor.from_files(
-        tmp_path / "model.safetensors", tmp_path / "vocab.json", config
-    )
-    tagged = predictor.tag(["The dog runs .", "", "the cat"])
+    loaded = Tagger(len(vocab.words), len(vocab.chars), len(vocab.tags), config)
+    loaded.load_state_dict(load_file(str(tmp_path / "model.safetensors")))
+    loaded_vocab = TaggingVocab.load(tmp_path / "vocab.json")
+    tagged = tag_sentences(loaded, loaded_vocab, ["The dog runs .", "", "the cat"])
     batch = collate(encode_sentences(vocab, SENTENCES[:1]))
     expected = model.decode(batch["words"], batch["chars"], batch["lengths"])[0].tolist()
-    assert tagged[0] == list(
-        zip(["The", "dog", "runs", "."], vocab.decode_tags(expected), strict=True)
-    )
+    tokens = ["The", "dog", "runs", "."]
+    assert tagged[0] == list(zip(tokens, vocab.decode_tags(expected), strict=True))
     assert tagged[1] == [] and [token for token, _ in tagged[2]] == ["the", "cat"]
-    assert predictor.tag("The dog runs .") == tagged[:1]
-    assert predictor.tag([["The", "dog", "runs", "."]]) == tagged[:1]
+    assert tag_sentences(loaded, loaded_vocab, "The dog runs .") == tagged[:1]
+    assert tag_sentences(loaded, loaded_vocab, [tokens]) == tagged[:1]
+    assert format_tagged(tagged[2]) == f"the/{tagged[2][0][1]} cat/{tagged[2][1][1]}"
 
 
 def test_inference_imports_no_training_library():
@@ -98,13 +98,10 @@ def test_inference_imports_no_training_library():
 
 
 def test_config_sections_check_their_values():
-    data = TaggingDataConfig(dataset="ud-english-ewt", tag_column="xpos")
-    assert (
-        data.tag_column == "xpos"
-        and TaggingDataConfig(dataset="x.txt", tag_column=2).tag_column == 2
-    )
+    data = TaggingData(dataset="ud-english-ewt", tag_column="xpos")
+    assert data.tag_column == "xpos" and TaggingData(dataset="x.txt", tag_column=2).tag_column == 2
     with pytest.raises(ValidationError, match="tag_column"):
-        TaggingDataConfig(dataset="x", tag_column="lemma")
+        TaggingData(dataset="x", tag_column="lemma")
     with pytest.raises(ValidationError, match="char_encodr"):
-        TaggingModelConfig(char_encodr="cnn")
-    assert TaggingModelConfig().bidirectional and not TaggingModelConfig().crf
+        TaggingModel(char_encodr="cnn")
+    assert TaggingModel().bidirectional and not TaggingModel().crf

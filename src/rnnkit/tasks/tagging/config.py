@@ -12,18 +12,13 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from rnnkit.config import SplitConfig, StrictModel
+from rnnkit.config import Config, SourceConfig, StackConfig
 
 
-class TaggingDataConfig(StrictModel):
-    """Where the tagged sentences come from and how they become batches."""
+class TaggingData(SourceConfig):
+    """Tagged sentences (``dataset``, ``split``, batch sizes: see SourceConfig) and how
+    their words and characters become ids."""
 
-    # A catalog name (ud-english-ewt), a CoNLL-U or column file (split by `split`), or a
-    # folder of train/dev/test files.
-    dataset: str
-    cache_dir: str | None = None
-    offline: bool = False
-    split: SplitConfig = Field(default_factory=SplitConfig)  # for a single file only
     # CoNLL-U: upos | xpos (default upos). Column files: a 0-based column (default -1,
     # the last one).
     tag_column: Literal["upos", "xpos"] | int | None = None
@@ -37,11 +32,7 @@ class TaggingDataConfig(StrictModel):
     # Characters: per word, the first max_word_length characters are encoded.
     char_min_freq: int = Field(1, ge=1)
     max_word_length: int = Field(30, ge=1)
-    # Loading.
-    batch_size: int = Field(32, ge=1)
-    eval_batch_size: int | None = Field(None, ge=1)
     bucket_by_length: bool = True  # batches of sentences of similar length
-    num_workers: int = Field(0, ge=0)
 
     @field_validator("tag_column")
     @classmethod
@@ -51,21 +42,12 @@ class TaggingDataConfig(StrictModel):
         return value
 
 
-class TaggingModelConfig(StrictModel):
-    """Word + character features -> recurrent stack -> per-token softmax or CRF."""
+class TaggingModel(StackConfig):
+    """Word + character features -> recurrent stack (the shared keys: cell, hidden_size,
+    num_layers, dropout, extended options) -> per-token softmax or CRF."""
 
-    # Recurrent stack (the keys every recurrent task shares; see rnnkit.nn).
-    cell: Literal["lstm", "gru", "rnn"] = "lstm"
-    nonlinearity: Literal["tanh", "relu"] = "tanh"  # Elman RNN only
-    reset_after: bool = True  # GRU: torch/cuDNN formulation; False is Cho et al. 2014
-    hidden_size: int = Field(128, ge=1)
     num_layers: int = Field(2, ge=1)
     bidirectional: bool = True  # a tag depends on the words on both sides
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers
-    layer_norm: bool = False
-    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    zoneout: float = Field(0.0, ge=0.0, lt=1.0)
-    weight_drop: float = Field(0.0, ge=0.0, lt=1.0)
 
     # Word features.
     embedding_size: int = Field(100, ge=1)
@@ -78,9 +60,15 @@ class TaggingModelConfig(StrictModel):
     char_hidden_size: int = Field(64, ge=1)
     char_kernel_size: int = Field(3, ge=1)  # cnn only
 
-    # Between layers (locked: one mask per sentence) and before the output layer.
+    # Locked dropout (one mask per sentence) on the stack's inputs and outputs.
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     output_dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
     # Output: a softmax per token, or a linear-chain CRF over the sentence.
     crf: bool = False
+
+
+class TaggingConfig(Config):
+    task: Literal["tagging"] = "tagging"
+    data: TaggingData
+    model: TaggingModel = Field(default_factory=TaggingModel)

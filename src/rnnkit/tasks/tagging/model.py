@@ -20,15 +20,17 @@ decoding writes ``pad`` (0) at padded positions.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.models.classifier import make_recurrent, valid_mask
 from rnnkit.nn import LSTM
 from rnnkit.nn.crf import CRF
 from rnnkit.nn.regularization import LockedDropout, check_probability
-from rnnkit.tasks.tagging.config import TaggingModelConfig
+from rnnkit.tasks.stack import make_recurrent, valid_mask
+from rnnkit.tasks.tagging.config import TaggingConfig, TaggingModel
 
 PAD_ID, UNK_ID = 0, 1  # in both the word and the character vocabularies
 
@@ -87,12 +89,10 @@ class Tagger(nn.Module):
         num_words: size of the word vocabulary (0 = padding, 1 = ``<unk>``).
         num_chars: size of the character vocabulary (0 = padding, 1 = ``<unk>``).
         num_tags: number of tags K.
-        config: the ``model:`` section (:class:`TaggingModelConfig`).
+        config: the ``model:`` section (:class:`TaggingModel`).
     """
 
-    def __init__(
-        self, num_words: int, num_chars: int, num_tags: int, config: TaggingModelConfig
-    ) -> None:
+    def __init__(self, num_words: int, num_chars: int, num_tags: int, config: TaggingModel) -> None:
         super().__init__()
         self.num_tags = num_tags
         self.word_dropout = check_probability("word dropout", config.word_dropout)
@@ -109,7 +109,7 @@ class Tagger(nn.Module):
             )
             features += self.chars.output_size
         self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
-        self.recurrent = make_recurrent(config, features)  # type: ignore[arg-type]
+        self.recurrent = make_recurrent(config, features, config.bidirectional)
         self.output_dropout = LockedDropout(config.output_dropout, batch_first=True)
         directions = 2 if config.bidirectional else 1
         self.head = nn.Linear(directions * config.hidden_size, num_tags)
@@ -167,3 +167,8 @@ class Tagger(nn.Module):
         if self.crf is not None:
             return self.crf.decode(emissions, mask, pad=pad)
         return emissions.argmax(-1).masked_fill(~mask, pad)
+
+
+def build_model(config: TaggingConfig, info: dict[str, Any]) -> Tagger:
+    """The tagger a run's config and ``preprocess/info.json`` describe."""
+    return Tagger(info["num_words"], info["num_chars"], info["num_tags"], config.model)

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import torch
+from torch import nn
 
+from rnnkit.config import Config
 from rnnkit.errors import UserError
-from rnnkit.tasks.tagging.config import TaggingModelConfig
+from rnnkit.rundir import PREPROCESS_DIR
+from rnnkit.tasks.predictor import Predictor
 from rnnkit.tasks.tagging.encoding import EncodedSentence, TaggingVocab, collate
 from rnnkit.tasks.tagging.model import Tagger
 
+VOCAB_FILE = "vocab.json"
 TOKENISATION = "whitespace: one token per run of non-space characters (str.split())"
+
+Sentences = str | Sequence[str | Sequence[str]]
 
 
 def tokenize(sentence: str | Sequence[str]) -> list[str]:
@@ -32,60 +38,53 @@ def tokenize(sentence: str | Sequence[str]) -> list[str]:
     return tokens
 
 
-class TaggingPredictor:
-    """Tags for sentences: ``tag(["The quick brown fox ."])`` -> ``[[("The", "DET"), ...]]``.
+def predict_encoded(
+    model: Tagger, vocab: TaggingVocab, encoded: Sequence[EncodedSentence], batch_size: int = 64
+) -> list[list[str]]:
+    """Tag names for encoded sentences, in their order (Viterbi with a CRF, else argmax)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[list[str]] = []
+    for start in range(0, len(encoded), batch_size):
+        chunk = encoded[start : start + batch_size]
+        batch = collate(chunk)
+        ids = model.decode(
+            batch["words"].to(device), batch["chars"].to(device), batch["lengths"]
+        )  # (B, T)
+        out.extend(
+            vocab.decode_tags(ids[row, : len(s.words)].tolist()) for row, s in enumerate(chunk)
+        )
+    return out
 
-    Decoding is Viterbi when the model has a CRF, the per-token argmax otherwise.
-    """
 
-    def __init__(self, model: Tagger, vocab: TaggingVocab, batch_size: int = 64) -> None:
-        self.model = model.eval()
-        self.vocab = vocab
-        self.batch_size = batch_size
+def tag_sentences(
+    model: Tagger, vocab: TaggingVocab, sentences: Sentences, batch_size: int = 64
+) -> list[list[tuple[str, str]]]:
+    """(token, tag) pairs per sentence; one string is one sentence; empty ones give []."""
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    tokenised = [tokenize(s) for s in sentences]
+    results: list[list[tuple[str, str]]] = [[] for _ in tokenised]
+    todo = [i for i, tokens in enumerate(tokenised) if tokens]
+    encoded = [EncodedSentence(*vocab.encode_tokens(tokenised[i])) for i in todo]
+    for i, tags in zip(todo, predict_encoded(model, vocab, encoded, batch_size), strict=True):
+        results[i] = list(zip(tokenised[i], tags, strict=True))
+    return results
 
-    @classmethod
-    def from_state(
-        cls, state_dict: dict[str, torch.Tensor], vocab: TaggingVocab, config: TaggingModelConfig
-    ) -> TaggingPredictor:
-        """Rebuild the model from its config and vocabulary sizes and load the weights."""
-        model = Tagger(len(vocab.words), len(vocab.chars), len(vocab.tags), config)
-        model.load_state_dict(state_dict)
-        return cls(model, vocab)
 
-    @classmethod
-    def from_files(
-        cls, weights: str | Path, vocab: str | Path, config: TaggingModelConfig
-    ) -> TaggingPredictor:
-        """From a safetensors file of the model's weights and the vocabulary JSON."""
-        from safetensors.torch import load_file
+def format_tagged(pairs: Sequence[tuple[str, str]]) -> str:
+    """One line ``token/TAG token/TAG ...`` (the CLI's output)."""
+    return " ".join(f"{token}/{tag}" for token, tag in pairs)
 
-        return cls.from_state(load_file(str(weights)), TaggingVocab.load(vocab), config)
 
-    def predict_encoded(self, encoded: Sequence[EncodedSentence]) -> list[list[str]]:
-        """Tag names for already encoded sentences (evaluation), in their order."""
-        device = next(self.model.parameters()).device
-        out: list[list[str]] = []
-        for start in range(0, len(encoded), self.batch_size):
-            chunk = encoded[start : start + self.batch_size]
-            batch = collate(chunk)
-            ids = self.model.decode(
-                batch["words"].to(device), batch["chars"].to(device), batch["lengths"]
-            )  # (B, T)
-            out.extend(
-                self.vocab.decode_tags(ids[row, : len(s.words)].tolist())
-                for row, s in enumerate(chunk)
-            )
-        return out
+class TaggingPredictor(Predictor):
+    """``tag(["The quick brown fox ."])`` -> ``[[("The", "DET"), ("quick", "ADJ"), ...]]``."""
 
-    def tag(self, sentences: str | Sequence[str | Sequence[str]]) -> list[list[tuple[str, str]]]:
-        """(token, tag) pairs per sentence; one string is one sentence."""
-        if isinstance(sentences, str):
-            sentences = [sentences]
-        tokenised = [tokenize(s) for s in sentences]
-        results: list[list[tuple[str, str]]] = [[] for _ in tokenised]
-        # Empty sentences have nothing to tag; the others go through in batches.
-        todo = [i for i, tokens in enumerate(tokenised) if tokens]
-        encoded = [EncodedSentence(*self.vocab.encode_tokens(tokenised[i])) for i in todo]
-        for i, tags in zip(todo, self.predict_encoded(encoded), strict=True):
-            results[i] = list(zip(tokenised[i], tags, strict=True))
-        return results
+    def __init__(self, run_dir: Path, config: Config, info: dict[str, Any], model: nn.Module):
+        super().__init__(run_dir, config, info, model)
+        self.vocab = TaggingVocab.load(Path(run_dir) / PREPROCESS_DIR / VOCAB_FILE)
+
+    def tag(self, sentences: Sentences) -> list[list[tuple[str, str]]]:
+        """(token, tag) pairs per sentence. A string is split at whitespace (see
+        :data:`TOKENISATION`); a list of strings is taken as the tokens."""
+        return tag_sentences(self.model, self.vocab, sentences)  # type: ignore[arg-type]

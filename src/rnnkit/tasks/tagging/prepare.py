@@ -21,7 +21,7 @@ from rnnkit.data.batches import BucketBatchSampler, split_indices
 from rnnkit.data.conll import Sentence
 from rnnkit.errors import DataError
 from rnnkit.tasks.tagging import metrics
-from rnnkit.tasks.tagging.config import TaggingDataConfig
+from rnnkit.tasks.tagging.config import TaggingData
 from rnnkit.tasks.tagging.encoding import EncodedSentence, TaggingVocab, collate, encode_sentences
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
-class TaggingData:
+class PreparedSentences:
     """Sentences and their ids per split, the vocabulary, and the chunk scheme if any."""
 
     sentences: dict[str, list[Sentence]]
@@ -39,7 +39,7 @@ class TaggingData:
     scheme: str | None  # BIO | BIOES when the tags are chunk tags (entity metrics apply)
 
 
-def load_sentences(data: TaggingDataConfig, seed: int = 0) -> dict[str, list[Sentence]]:
+def load_sentences(data: TaggingData, seed: int = 0) -> dict[str, list[Sentence]]:
     """Sentences per split (train, val, test) for ``data.dataset``."""
     options = {"tag_column": data.tag_column, "token_column": data.token_column}
     spec = data.dataset
@@ -61,9 +61,9 @@ def load_sentences(data: TaggingDataConfig, seed: int = 0) -> dict[str, list[Sen
 
 
 def _carve_missing(
-    splits: dict[str, list[Sentence]], data: TaggingDataConfig, seed: int
+    splits: dict[str, list[Sentence]], data: TaggingData, seed: int
 ) -> dict[str, list[Sentence]]:
-    missing = {"val": data.split.valid, "test": data.split.test}
+    missing = {"val": data.split.val, "test": data.split.test}
     fractions = {name: f for name, f in missing.items() if name not in splits}
     if not fractions:
         return {name: splits[name] for name in SPLITS}
@@ -72,21 +72,29 @@ def _carve_missing(
         len(train), valid=fractions.get("val", 0.0), test=fractions.get("test", 0.0), seed=seed
     )
     out = {"train": [train[i] for i in parts["train"]]}
-    for name, key in (("val", "valid"), ("test", "test")):
-        out[name] = splits[name] if name in splits else [train[i] for i in parts[key]]
+    for name in ("val", "test"):
+        chosen = parts[name] if name in parts else parts[_older_name(name)]
+        out[name] = splits[name] if name in splits else [train[i] for i in chosen]
         if not out[name]:
             raise DataError(
-                f"{data.dataset}: the {name} split is empty; raise data.split."
-                f"{'valid' if name == 'val' else 'test'} or provide a {name} file"
+                f"{data.dataset}: the {name} split is empty; raise data.split.{name} or "
+                f"provide a {name} file"
             )
     log.info("split %s: %s", data.dataset, ", ".join(f"{k} {len(v)}" for k, v in out.items()))
     return out
 
 
-def prepare(data: TaggingDataConfig, seed: int = 0) -> TaggingData:
-    """Read, split, fit the vocabulary on train, encode every split."""
+def _older_name(split: str) -> str:
+    # split_indices may still name the validation part "valid".
+    return "valid" if split == "val" else split
+
+
+def prepare(
+    data: TaggingData, seed: int = 0, vocab: TaggingVocab | None = None
+) -> PreparedSentences:
+    """Read and split; fit the vocabulary on train (unless given); encode every split."""
     sentences = load_sentences(data, seed)
-    vocab = TaggingVocab.fit(
+    vocab = vocab or TaggingVocab.fit(
         sentences["train"],
         lowercase=data.lowercase,
         min_freq=data.min_freq,
@@ -106,7 +114,7 @@ def prepare(data: TaggingDataConfig, seed: int = 0) -> TaggingData:
         len(vocab.tags),
         f" ({scheme})" if scheme else "",
     )
-    return TaggingData(sentences, encoded, vocab, scheme)
+    return PreparedSentences(sentences, encoded, vocab, scheme)
 
 
 def make_loader(
