@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import rnnkit
@@ -78,3 +80,14 @@ def test_unknown_tag_column_key_and_value_are_config_errors(tmp_path, capsys):
         from rnnkit.tasks.tagging.prepare import load_sentences
 
         load_sentences(load_config(config).data)
+
+
+def test_report_shows_the_most_confused_tags(run_dir):
+    from rnnkit.tasks.tagging.report import sections
+
+    tags = json.loads((run_dir / "test_tags.json").read_text())
+    assert set(tags) == {"most_confused", "per_tag"}
+    titles = [title for title, _ in sections(run_dir, {})]
+    assert titles == ["Most confused tags", "Per-tag scores"]
+    report = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Most confused tags" in report and "B-PER" in report

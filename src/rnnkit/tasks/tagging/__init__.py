@@ -29,6 +29,7 @@ SPEC = TaskSpec(
         "rnnkit.load(run_dir).tag(...) or `rnnkit tag RUN_DIR TEXT`"
     ),
     cli=f"{_HERE}.cli:register",
+    report=f"{_HERE}.report:sections",
     fixture=f"{_HERE}.fixture:tiny_config",
     dataset_kinds=("tagged",),
     preprocess_files=("vocab.json",),
