@@ -70,8 +70,8 @@ class Dataset:
 
     name: str
     description: str
-    task: str  # classification | language_model | forecasting
-    kind: str  # corpus | labelled_text | series | sequences | synthetic
+    task: str  # classification | language_model | forecasting | tagging
+    kind: str  # corpus | labelled_text | series | sequences | tagged | synthetic
     files: tuple[RemoteFile, ...]
     loader: Loader  # a format key in rnnkit.data.sources, or a generator function
     homepage: str
@@ -114,6 +114,7 @@ _PTB_CHAR = (
 _CHAR_RNN = ("karpathy/char-rnn", "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e")
 _PYTORCH_EXAMPLES = ("pytorch/examples", "77f55b912142e11fcfdf5b530231fb9c52f181e8")
 _BROWNLEE = ("jbrownlee/Datasets", "d20fcb6402ae34e653d4513b00f39257bb37ed7f")
+_UD_EWT = ("UniversalDependencies/UD_English-EWT", "15d613d8447b3478787d4c278730a1e48a945efb")
 
 _PTB_TERMS = (
     "Mikolov's data README: 'Penn Treebank Corpus - should be free for research purposes'; "
@@ -146,6 +147,21 @@ def _wikitext2(split: str, sha256: str, size: int) -> RemoteFile:
 
 def _brownlee(name: str, sha256: str, size: int) -> RemoteFile:
     return RemoteFile(name, _github(*_BROWNLEE, name), sha256, size, f"timeseries/{name}", "all")
+
+
+def _ud_ewt(split: str, sha256: str, size: int, xz_sha256: str, xz_size: int) -> RemoteFile:
+    # Upstream has the plain text; mirrors hold the same bytes compressed with xz.
+    name = f"en_ewt-ud-{split}.conllu"
+    xz = RemoteFile(f"{name}.xz", None, xz_sha256, xz_size, f"ud-english-ewt/{name}.xz")
+    return RemoteFile(
+        name,
+        _github(*_UD_EWT, name),
+        sha256,
+        size,
+        f"ud-english-ewt/{name}",
+        "val" if split == "dev" else split,
+        alternatives=(xz,),
+    )
 
 
 def _series(
@@ -414,6 +430,51 @@ _ENTRIES: tuple[Dataset, ...] = (
             "Change, CDIAC, Oak Ridge National Laboratory"
         ),
         defaults=MappingProxyType({"date_column": "date", "target": "co2"}),
+    ),
+    Dataset(
+        name="ud-english-ewt",
+        description=(
+            "Universal Dependencies English Web Treebank v2.16: 16,622 sentences of web "
+            "text (blogs, reviews, email, answers) with UPOS and PTB (XPOS) tags"
+        ),
+        task="tagging",
+        kind="tagged",
+        files=(
+            _ud_ewt(
+                "train",
+                "3fb78e2b55482c8ee00caa653af436c88c9e5bc9a73ce26e4ae3ddc79d2b7e7b",
+                14_203_025,
+                "7e8496d11de12deb81c6dd479785ef225439de3f281dbf78f02459633645a9ad",
+                1_419_864,
+            ),
+            _ud_ewt(
+                "dev",
+                "531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6",
+                1_805_545,
+                "343a1f0431c7eb0f7cf51f4d60d5d2b59dc0c94d26a4cd2fd4d4ab9c6af2dae4",
+                216_228,
+            ),
+            _ud_ewt(
+                "test",
+                "e266e515a0a7547657ed3d90d9ba46487d6bd251f27ad4269d4e8a427c8555cd",
+                1_804_515,
+                "694c114fe9170a1b052d7690b45ebe1081c7e8257035e5fe3462e8736a5a38fd",
+                215_272,
+            ),
+        ),
+        loader="conllu",
+        homepage="https://universaldependencies.org/treebanks/en_ewt/",
+        licence=(
+            "annotations: Creative Commons Attribution-ShareAlike 4.0 International; the "
+            "underlying texts come from the LDC English Web Treebank (parts public domain, "
+            "portions (c) 2012 Google Inc., (c) 2011 Yahoo! Inc., (c) 2012 Trustees of the "
+            "University of Pennsylvania and/or other original authors)"
+        ),
+        licence_short="CC BY-SA 4.0",
+        citation=(
+            "Silveira, Dozat, de Marneffe, Bowman, Connor, Bauer and Manning (2014), A Gold "
+            "Standard Dependency Corpus for English, LREC 2014; Universal Dependencies v2.16"
+        ),
     ),
 )
 

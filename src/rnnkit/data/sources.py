@@ -16,7 +16,8 @@ Accepted forms of ``data.dataset``::
 - ``labelled_text``: split names to DataFrames with str columns ``text`` and ``label``;
 - ``series``: ``{"all": DataFrame}`` with the columns as read (no parsing, no filling);
 - ``sequences``: ``{"all": DataFrame}`` with ``sequence`` (float32 array (T, F)),
-  ``label`` and ``group``.
+  ``label`` and ``group``;
+- ``tagged``: split names to CoNLL-U files (read by :mod:`rnnkit.data.conll`).
 
 Splitting, tokenizing, date parsing, gap filling and scaling belong to preprocessing.
 """
@@ -290,6 +291,9 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
             _split_name(file.split): path for file, path in zip(entry.files, paths, strict=True)
         }
         return LoadedDataset(entry.name, "corpus", splits, meta)
+    if entry.loader == "conllu":  # read by rnnkit.data.conll, with the task's tag column
+        splits = {file.split: path for file, path in zip(entry.files, paths, strict=True)}
+        return LoadedDataset(entry.name, "tagged", splits, meta)
     if entry.loader == "csv":
         return LoadedDataset(entry.name, "series", {"all": read_csv(paths[0])}, meta)
     if entry.loader == "imdb":
