@@ -43,7 +43,7 @@ def test_csv_with_header_reads_columns_by_name_with_quoting(tmp_path):
     assert pairs.target == ["a dog, running", "hi"]
     with pytest.raises(
         DataError,
-        match="data.source_column 'fr' is not a column of p.csv; its header names 'id', 'en', 'de'",
+        match=r"data.source_column 'fr' is not a column of p.csv; its header names 'id', 'en', 'de'",
     ):
         read_pair_table(path, source_column="fr", target_column="en")
 
@@ -70,7 +70,7 @@ def test_short_row_and_empty_source_name_the_line(tmp_path):
     with pytest.raises(DataError, match=r"^line 2 of p.tsv has 1 column\(s\)"):
         read_pair_table(path)
     path = write(tmp_path / "q.tsv", "a\tb\n \td\n")
-    with pytest.raises(DataError, match="^line 2 of q.tsv: the source sentence is empty"):
+    with pytest.raises(DataError, match=r"^line 2 of q.tsv: the source sentence is empty"):
         read_pair_table(path)
 
 
@@ -85,7 +85,7 @@ def test_aligned_files_pair_lines_and_refuse_mismatched_counts(tmp_path):
         "aligned files differ in length: c.de has 2 lines, d.en has 1;"
     )
     empty = write(tmp_path / "e.de", "ein Hund\n\n")
-    with pytest.raises(DataError, match="^line 2 of e.de: the source sentence is empty"):
+    with pytest.raises(DataError, match=r"^line 2 of e.de: the source sentence is empty"):
         read_aligned_files(empty, en)
 
 
@@ -98,7 +98,7 @@ def test_load_pairs_from_a_prefix_and_a_folder(tmp_path):
         DataError, match=r"^unknown language code 'fr' for .*corpus: it has de, en$"
     ):
         load_pairs(str(tmp_path / "corpus"), source_lang="fr", target_lang="en")
-    with pytest.raises(ConfigError, match="set data.source_lang and data.target_lang"):
+    with pytest.raises(ConfigError, match=r"set data.source_lang and data.target_lang"):
         load_pairs(str(tmp_path / "corpus"))
     folder = tmp_path / "folder"
     folder.mkdir()
