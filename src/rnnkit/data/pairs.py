@@ -456,10 +456,10 @@ def sentence_groups(pairs: SentencePairs) -> list[int]:
     return [find(i) for i in range(len(pairs))]
 
 
-def split_pairs(
+def split_pair_indices(
     pairs: SentencePairs, *, val: float = 0.1, test: float = 0.1, seed: int = 0
-) -> dict[str, SentencePairs]:
-    """Seeded train/val/test split of unsplit pairs, with no sentence in two splits.
+) -> dict[str, list[int]]:
+    """Seeded train/val/test indices of unsplit pairs, with no sentence in two splits.
 
     Whole groups of :func:`sentence_groups` go to one split, sized by pairs as closely
     as whole groups allow.
@@ -474,4 +474,12 @@ def split_pairs(
         )
     indices = split_indices(len(pairs), valid=val, test=test, seed=seed, groups=groups)
     names = {"train": "train", "valid": "val", "test": "test"}
-    return {names[name]: pairs.subset(chosen.tolist()) for name, chosen in indices.items()}
+    return {names[name]: chosen.tolist() for name, chosen in indices.items()}
+
+
+def split_pairs(
+    pairs: SentencePairs, *, val: float = 0.1, test: float = 0.1, seed: int = 0
+) -> dict[str, SentencePairs]:
+    """:func:`split_pair_indices` applied: the pairs of each split."""
+    indices = split_pair_indices(pairs, val=val, test=test, seed=seed)
+    return {name: pairs.subset(chosen) for name, chosen in indices.items()}
