@@ -76,7 +76,7 @@ def test_word_dictionary_learns_word_translations_from_co_occurrence():
     assert dictionary.table["zwei"] == "two"
     assert dictionary.table["vogel"] == "bird"
     assert dictionary.table["."] == "."
-    assert dictionary.translate("zwei vogel , berlin") == "two bird , berlin"  # unknown: copied
+    assert dictionary.translate("zwei vogel , berlin .") == "two bird, berlin."  # unknown: copied
     assert dictionary.translate_all(["ein katze"]) == ["a cat"]
     with pytest.raises(DataError, match="hold no words"):
         WordDictionary.fit(["  "], [""])

@@ -25,10 +25,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rnnkit.data.text import WordTokenizer
 from rnnkit.errors import DataError
 
 _SPACES = re.compile(r"\s+")
 _WORDS = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+_DETOKENIZER = WordTokenizer()
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,8 @@ class WordDictionary:
         return cls(table)
 
     def translate(self, source: str) -> str:
-        return " ".join(self.table.get(word, word) for word in words(source))
+        # Detokenized like the model's output ("a dog." not "a dog ."), for sacreBLEU.
+        return _DETOKENIZER.detokenize([self.table.get(word, word) for word in words(source)])
 
     def translate_all(self, sources: Iterable[str]) -> list[str]:
         return [self.translate(source) for source in sources]
