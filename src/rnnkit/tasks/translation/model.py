@@ -199,6 +199,16 @@ class Seq2Seq(nn.Module):
 
         Returns the new state and the attention weights (B, S) (None without attention).
         """
+        features, new_state, weights = self._step_features(tokens, state, encoded)
+        return self.logits(features), new_state, weights
+
+    def logits(self, features: Tensor) -> Tensor:
+        """Output features (..., F) -> logits (..., V)."""
+        return self.output(self.pre_output(self.dropout(features)))
+
+    def _step_features(
+        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput
+    ) -> tuple[Tensor, DecoderState, Tensor | None]:
         embedded = self.dropout(self.target_embedding(tokens))  # (B, E)
         weights = None
         if self.attention_kind == "bahdanau":
@@ -223,8 +233,7 @@ class Seq2Seq(nn.Module):
             output, hidden = self._run_decoder(embedded.unsqueeze(1), state.hidden)
             features = output.squeeze(1)
             new_state = DecoderState(hidden)
-        logits = self.output(self.pre_output(self.dropout(features)))  # (B, V)
-        return logits, new_state, weights
+        return features, new_state, weights  # (B, F)
 
     def forward(
         self,
@@ -242,17 +251,23 @@ class Seq2Seq(nn.Module):
         encoded, state = self.encode(source, lengths)
         if teacher_forcing >= 1.0 and not self.input_feeding and self.attention_kind != "bahdanau":
             return self._decode_parallel(target_in, state, encoded)
+        if teacher_forcing >= 1.0:
+            # The output layer, the largest matrix, runs once on all steps' features.
+            features = []
+            for t in range(target_in.shape[1]):
+                step_features, state, _ = self._step_features(target_in[:, t], state, encoded)
+                features.append(step_features)
+            return self.logits(torch.stack(features, dim=1))  # (B, T, V)
         logits_steps = []
         tokens = target_in[:, 0]
         for t in range(target_in.shape[1]):
             logits, state, _ = self.step(tokens, state, encoded)
             logits_steps.append(logits)
             if t + 1 < target_in.shape[1]:
-                tokens = target_in[:, t + 1]
-                if teacher_forcing < 1.0:
-                    own = logits.detach().argmax(-1)
-                    use_true = torch.rand(tokens.shape, device=tokens.device) < teacher_forcing
-                    tokens = torch.where(use_true, tokens, own)
+                # Each sentence takes the true token with probability teacher_forcing.
+                own = logits.detach().argmax(-1)
+                use_true = torch.rand(own.shape, device=own.device) < teacher_forcing
+                tokens = torch.where(use_true, target_in[:, t + 1], own)
         return torch.stack(logits_steps, dim=1)  # (B, T, V)
 
     def _decode_parallel(
@@ -268,7 +283,7 @@ class Seq2Seq(nn.Module):
             weights = torch.softmax(scores, dim=-1)
             context = torch.bmm(weights, encoded.memory)  # (B, T, K)
             outputs = torch.tanh(self.combine(torch.cat([context, outputs], -1)))
-        return self.output(self.pre_output(self.dropout(outputs)))  # (B, T, V)
+        return self.logits(outputs)  # (B, T, V)
 
 
 def sequence_loss(
