@@ -27,8 +27,8 @@ import lightning as L
 import torch
 from torch import nn
 
-from rnnkit.config import load as load_config
-from rnnkit.train.api import prepare_run
+from rnnkit.tasks import load_config
+from rnnkit.engine.api import prepare_run
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "ptb-word-small.yaml"
 
@@ -78,7 +78,7 @@ def plain_tokens_per_second(warmup: int, steps: int, workdir: Path) -> float:
     config = load_config(CONFIG)
     torch.manual_seed(config.seed)
     run_dir = workdir / "plain-data"
-    from rnnkit.train.language_model import LanguageModelTask
+    from rnnkit.tasks.language_model.task import LanguageModelTask
 
     prepared = LanguageModelTask().prepare(config, run_dir)  # the same token stream
     vocab_size = prepared.info["vocab_size"]

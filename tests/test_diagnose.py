@@ -27,9 +27,9 @@ from rnnkit.diagnose import (
     traced,
     verdict,
 )
+from rnnkit.engine.api import train
 from rnnkit.errors import ConfigError
 from rnnkit.nn.cells import lstm_step, project_input
-from rnnkit.train.api import train
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "adding-lstm.yaml"
 
@@ -308,7 +308,7 @@ def test_diagnose_a_run_with_extended_options(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run_dir = train(RECIPE, overrides, run_dir=tmp_path / "run")
-        result = diagnose(run_dir, split="valid", batches=1, plots=False)
+        result = diagnose(run_dir, split="val", batches=1, plots=False)
     layer = result["layers"][0]
     assert layer["cell"] == "lstm" and len(layer["grad_norm"]) == 10
     assert all(v > 0 for v in layer["grad_norm"])
@@ -319,15 +319,15 @@ def test_diagnose_a_run_with_extended_options(tmp_path) -> None:
 def test_diagnose_is_deterministic(adding_run) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        first = diagnose(adding_run, split="valid", batches=1, plots=False)
-        second = diagnose(adding_run, split="valid", batches=1, plots=False)
+        first = diagnose(adding_run, split="val", batches=1, plots=False)
+        second = diagnose(adding_run, split="val", batches=1, plots=False)
     assert first == second
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--split", "dev"], "--split 'dev' is not one of train, valid, test"),
+        (["--split", "dev"], "--split 'dev' is not one of train, val, test"),
         (["--batches", "0"], "--batches 0 must be at least 1"),
     ],
 )

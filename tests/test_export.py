@@ -20,14 +20,13 @@ import torch
 
 import rnnkit
 from rnnkit import export as export_module
+from rnnkit import rundir as checkpoint
 from rnnkit.cli import main
-from rnnkit.config import validate
 from rnnkit.data.text import TextPipeline
+from rnnkit.engine.api import train
 from rnnkit.errors import MissingExtraError, UserError
 from rnnkit.export import ExportMismatchError, export
-from rnnkit.train import checkpoint
-from rnnkit.train.api import train
-from rnnkit.train.tasks import get_task
+from rnnkit.tasks import get_spec, load_config
 
 # torch.jit.load is deprecated on torch 2.13 but still loads the files export writes.
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.load.*:DeprecationWarning")
@@ -55,7 +54,7 @@ def make_run(
     text_pipeline: bool = False,
 ) -> Path:
     """A finished run directory as rnnkit.train leaves it, with untrained weights."""
-    config = validate(
+    config = load_config(
         {"name": "tiny", "task": task, "data": data or {"dataset": "corpus.txt"}, "model": model}
     )
     if text_pipeline:
@@ -65,7 +64,7 @@ def make_run(
     checkpoint.save_config(run_dir, config)
     checkpoint.save_info(run_dir, info)
     torch.manual_seed(0)
-    built = get_task(task).build_model(config, info)
+    built = get_spec(task).build_model(config, info)
     checkpoint.save_weights(built, run_dir / checkpoint.WEIGHTS_FILE)
     return run_dir
 
@@ -116,14 +115,14 @@ RUNS: dict[str, dict[str, Any]] = {
         "info": FORECAST_INFO,
     },
     "adding": {
-        "task": "sequence_regression",
+        "task": "adding",
         "model": {"hidden_size": 8},
         "info": {"dataset": "adding", "input_size": 2, "output_size": 1, "length": 10},
         "data": {"dataset": "adding"},
     },
     # One output per step, bidirectional.
     "copy": {
-        "task": "sequence_labeling",
+        "task": "copy",
         "model": {"cell": "gru", "hidden_size": 8, "bidirectional": True},
         "info": {"dataset": "copy", "input_size": 10, "output_size": 10, "length": 5},
         "data": {"dataset": "copy"},

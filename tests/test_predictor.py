@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 import rnnkit
 from rnnkit.cli import app
+from rnnkit.engine import api
 from rnnkit.errors import UserError
-from rnnkit.predictor import sample_token
-from rnnkit.train import api
+from rnnkit.tasks.language_model.predictor import sample_token
 
 LINES = ["the cat sat on the mat", "a dog ran to the cat", "the dog sat on a mat"] * 60
 

@@ -17,14 +17,14 @@ def test_train_is_callable_before_and_after_importing_the_engine(monkeypatch) ->
         calls.append((config, overrides, run_dir))
         return Path("runs/x")
 
-    api = importlib.import_module("rnnkit.train.api")  # binds rnnkit.train to the package
+    api = importlib.import_module("rnnkit.engine.api")
     monkeypatch.setattr(api, "train", fake_train)
     assert rnnkit.train("c.yaml", {"model.hidden_size": 8}, "out") == Path("runs/x")
     assert calls == [("c.yaml", {"model.hidden_size": 8}, "out")]
 
 
 def test_tune_is_callable_after_importing_its_module(monkeypatch) -> None:
-    module = importlib.import_module("rnnkit.tune")
+    module = importlib.import_module("rnnkit.search")
     seen: list[dict] = []
 
     def fake_tune(config, overrides=None, **options):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.config import load as load_config
 from rnnkit.quickstart import comparison_rows, packaged_config_text, run
+from rnnkit.tasks import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

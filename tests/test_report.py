@@ -14,8 +14,8 @@ import pytest
 from matplotlib.image import imread
 
 from rnnkit.cli import main
+from rnnkit.engine.api import train
 from rnnkit.report import REPORT_FILE, build_html, metrics_table, write_report
-from rnnkit.train.api import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -81,7 +81,7 @@ def copy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = {
         "name": "copy-tiny",
         "seed": 0,
-        "task": "sequence_labeling",
+        "task": "copy",
         "data": {
             "dataset": "copy",
             "length": 5,
@@ -112,7 +112,7 @@ def test_training_writes_a_self_contained_report(copy_run: Path) -> None:
         "Task plots",
         "Resolved config",
     ]
-    assert "task: sequence_labeling" in text and "dataset: copy" in text  # resolved config
+    assert "task: copy" in text and "dataset: copy" in text  # resolved config
 
 
 @pytest.mark.slow

@@ -21,9 +21,10 @@ from rich.console import Console
 from rnnkit import config as config_module
 from rnnkit.config import Config
 from rnnkit.errors import ConfigError, DataError, TrainingError
-from rnnkit.tune import TrialPruning, grid_points, summarize, trials_table, tune
+from rnnkit.search import TrialPruning, grid_points, summarize, trials_table, tune
+from rnnkit.tasks import load_config
 
-tune_module = importlib.import_module("rnnkit.tune")
+tune_module = importlib.import_module("rnnkit.search.study")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -120,7 +121,7 @@ def test_rnnkit_tune_returns_the_summary(tmp_path: Path, monkeypatch) -> None:
     config = base_config(sampler="grid", space={"model.hidden_size": [8, 16]})
     # The name is the function even though the submodule rnnkit.tune is imported.
     summary = rnnkit.tune(config, {"name": "api"}, trials=3)
-    assert isinstance(summary, tune_module.StudySummary)
+    assert isinstance(summary, rnnkit.search.StudySummary)
     assert summary.study_name == "api" and summary.study_dir == tmp_path / "runs" / "api"
     assert summary.best_params == {"model.hidden_size": 8}
     assert summary.best_run_dir == tmp_path / "runs" / "api" / "trial-0000"
@@ -134,7 +135,7 @@ def test_best_yaml_is_the_best_trials_full_training_config(tmp_path: Path) -> No
     assert summary.best_config == tmp_path / "best.yaml"
     text = summary.best_config.read_text()
     assert text.startswith("# Best trial 1 of this study")
-    best = config_module.load(summary.best_config)
+    best = load_config(summary.best_config)
     assert best.train.optimizer.lr == 0.01
     assert best.model.hidden_size == 16 and best.name == "tiny"
     assert best.tune is None  # a training config, not another search
@@ -235,7 +236,7 @@ def test_interrupted_grid_continues_and_reruns_only_the_interrupted_point(tmp_pa
 
 def test_trial_of_a_dead_worker_is_failed_and_run_again(tmp_path: Path, monkeypatch) -> None:
     config = base_config(sampler="grid", space={"model.hidden_size": [16, 32]})
-    tune_config = config_module.load(config).tune
+    tune_config = load_config(config).tune
     study = tune_module._open_study("tiny", str(tmp_path / "study.journal"), tune_config)
     tune_module._fill_queue(study, tune_config)
     # A worker takes the first point and dies without a word: no heartbeat, no result.
@@ -313,11 +314,11 @@ def test_a_failure_every_trial_meets_stops_the_search_early(tmp_path: Path) -> N
 
 def test_bad_combination_is_a_failed_trial_not_a_crash(tmp_path: Path) -> None:
     # Each value is valid alone; valid 0.6 + test 0.5 leaves no training data.
-    space = {"data.split.valid": [0.2, 0.6], "data.split.test": [0.5]}
+    space = {"data.split.val": [0.2, 0.6], "data.split.test": [0.5]}
     config = base_config(sampler="grid", space=space)
     summary = tune(config, study_dir=tmp_path, run_trial=scored_trial)
 
-    bad = next(r for r in summary.trials if r.params["data.split.valid"] == 0.6)
+    bad = next(r for r in summary.trials if r.params["data.split.val"] == 0.6)
     assert bad.state == "FAIL"
     assert "ConfigError" in bad.reason and "leaves no training data" in bad.reason
     assert [r.state for r in summary.trials if r is not bad] == ["COMPLETE"]
@@ -515,7 +516,7 @@ def test_cli_tune_prints_the_table_and_exits_2_on_a_bad_key(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert "┃   lr ┃" in out and "best: trial 1, val/loss = 0.032" in out
     assert (tmp_path / "runs" / "tiny" / "best.yaml").is_file()
-    assert config_module.load(tmp_path / "runs" / "tiny" / "best.yaml").model.hidden_size == 32
+    assert load_config(tmp_path / "runs" / "tiny" / "best.yaml").model.hidden_size == 32
 
     config["tune"]["space"] = {"model.hidden_sise": [8]}
     path.write_text(json.dumps(config))
@@ -592,5 +593,5 @@ def test_real_training_trials_report_each_validation_and_a_diverging_lr_fails(
     storage = tune_module.open_storage(summary.storage)
     reported = optuna.load_study(study_name="tiny-lm", storage=storage).trials[0]
     assert sorted(reported.intermediate_values) == [1, 2]
-    assert config_module.load(summary.best_config).train.optimizer.lr == 1.0
+    assert load_config(summary.best_config).train.optimizer.lr == 1.0
     assert summary.plots == (tmp_path / "study" / "history.png",)

@@ -38,7 +38,7 @@ def train(
     run_dir: str | Path | None = None,
 ) -> Path:
     """Train the experiment a config describes; returns the run directory."""
-    from rnnkit.train.api import train as _train
+    from rnnkit.engine.api import train as _train
 
     return _train(config, overrides=overrides, run_dir=run_dir)
 
@@ -59,6 +59,6 @@ def tune(
     storage: str | None = None,
 ):
     """Run a hyperparameter search over a config; returns the study summary."""
-    from rnnkit.tune import tune as _tune
+    from rnnkit.search import tune as _tune
 
     return _tune(config, overrides=overrides, trials=trials, workers=workers, storage=storage)

@@ -23,7 +23,7 @@ measures:
 Results go to ``diagnostics.json``, ``gradient_norms.png`` (log scale) and
 ``gate_histograms.png`` in the run directory.
 
-During training, :class:`rnnkit.train.module.RecurrentModule` logs the total gradient
+During training, :class:`rnnkit.tasks.module.RecurrentModule` logs the total gradient
 norm before clipping and the fraction of steps where clipping fired, per epoch; the run
 report plots them.
 """
@@ -397,25 +397,27 @@ def verdict(ratio: float) -> str:
 
 
 def diagnose(
-    run_dir: str | Path, split: str = "valid", batches: int = 4, *, plots: bool = True
+    run_dir: str | Path, split: str = "val", batches: int = 4, *, plots: bool = True
 ) -> dict[str, Any]:
-    """Diagnose a trained run on ``batches`` batches of ``split`` (train, valid or test).
+    """Diagnose a trained run on ``batches`` batches of ``split`` (train, val or test;
+    ``valid`` is read as val).
 
     Writes ``diagnostics.json`` (and the PNG plots unless ``plots=False``) into the run
     directory and returns the same dictionary.
     """
-    from rnnkit.train import checkpoint
-    from rnnkit.train.tasks import get_task
+    from rnnkit import rundir
+    from rnnkit.tasks import get_spec, load_run_config
 
     run_dir = Path(run_dir)
     splits = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
     if split not in splits:
-        raise ConfigError(f"--split {split!r} is not one of train, valid, test")
+        raise ConfigError(f"--split {split!r} is not one of train, val, test")
     if batches < 1:
         raise ConfigError(f"--batches {batches} must be at least 1")
-    config = checkpoint.load_run_config(run_dir)
-    task = get_task(config.task)
-    _, _, model = checkpoint.load_model(run_dir, task.build_model)
+    config = load_run_config(run_dir)
+    spec = get_spec(config.task)
+    _, model = rundir.load_model(run_dir, config, spec.build_model)
+    task = spec.load_training()
     prepared = task.prepare(config, run_dir)
     loader = getattr(prepared, splits[split])
     if loader is None:
@@ -443,9 +445,7 @@ def diagnose(
         "run": config.name,
         **summarize([t for tracer in tracers for t in tracer.traces], split, seen, model),
     }
-    from rnnkit.train.checkpoint import write_json
-
-    write_json(run_dir / DIAGNOSTICS_FILE, result)
+    rundir.write_json(run_dir / DIAGNOSTICS_FILE, result)
     if plots:
         plot_gradient_norms(result, run_dir / GRADIENT_PLOT)
         plot_gate_histograms(result, run_dir / GATES_PLOT)

@@ -6,7 +6,8 @@
     io.json                 inputs and outputs (names, dtypes, shapes), the checks made
     preprocess/*.json       the run's vocabulary, scaler and labels, to prepare inputs
 
-What each task exports (batch-first everywhere, ``batch`` and ``time`` dynamic):
+What each task exports is its spec's ``export`` signature (``rnnkit/tasks/<name>/export.py``;
+batch-first everywhere, ``batch`` and ``time`` dynamic):
 
 * language model: one chunk step ``(tokens (B, T), h0, c0) -> (logits (B, T, V), h_n,
   c_n)`` (no ``c0``/``c_n`` for GRU and RNN cells), so a caller carries the state from
@@ -44,7 +45,6 @@ import shutil
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,13 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit import __version__
+from rnnkit import rundir as checkpoint
 from rnnkit.errors import MissingExtraError, UserError
-from rnnkit.train import checkpoint
+from rnnkit.tasks import get_spec
+from rnnkit.tasks.signature import Signature, TensorSpec
+from rnnkit.tasks.spec import TaskSpec, resolve
+
+__all__ = ["FORMATS", "Signature", "TensorSpec", "export", "exportable_copy", "signature"]
 
 log = logging.getLogger(__name__)
 
@@ -72,46 +77,6 @@ CHECK_SHAPES = ((3, 11), (1, 1))
 
 class ExportMismatchError(RuntimeError):
     """An exported model whose outputs differ from the PyTorch model's."""
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One input or output: its name, dtype and shape (ints, or names of dynamic axes)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int | str, ...]
-    description: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "shape": list(self.shape),
-            "description": self.description,
-        }
-
-
-@dataclass(frozen=True)
-class Signature:
-    """What is traced: a module, its inputs and outputs, and how to make sample inputs.
-
-    ``sample(batch, steps, generator)`` returns a tuple of input tensors in the order of
-    ``inputs``.
-    """
-
-    module: nn.Module
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
-    sample: Callable[[int, int, torch.Generator], tuple[Tensor, ...]]
-    extra: dict[str, Any]
-
-    def dynamic_axes(self) -> dict[str, dict[int, str]]:
-        """ONNX dynamic axes: for every tensor, the positions of its named dimensions."""
-        return {
-            spec.name: {axis: size for axis, size in enumerate(spec.shape) if isinstance(size, str)}
-            for spec in (*self.inputs, *self.outputs)
-        }
 
 
 # ----------------------------------------------------------------------------- public
@@ -144,8 +109,9 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FORMATS[format]
 
-    reference = signature(predictor.model, predictor.info)
-    exportable = signature(exportable_copy(predictor.model), predictor.info)
+    spec = get_spec(predictor.task)
+    reference = signature(predictor.model, predictor.info, spec)
+    exportable = signature(exportable_copy(predictor.model), predictor.info, spec)
     generator = torch.Generator().manual_seed(0)
     trace_inputs = exportable.sample(TRACE_BATCH, TRACE_STEPS, generator)
     checks = [(b, t, reference.sample(b, t, generator)) for b, t in CHECK_SHAPES]
@@ -181,25 +147,11 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
     return path
 
 
-def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
-    """The traced interface of a task model (see the module docstring)."""
-    from rnnkit.models.classifier import SequenceClassifier
-    from rnnkit.models.forecaster import Forecaster
-    from rnnkit.models.language_model import LanguageModel
-    from rnnkit.train.long_range import SequenceModel
-
-    if isinstance(model, LanguageModel):
-        return _language_model_signature(model)
-    if isinstance(model, SequenceClassifier):
-        return _classifier_signature(model, info)
-    if isinstance(model, Forecaster):
-        return _forecaster_signature(model, info)
-    if isinstance(model, SequenceModel):
-        return _sequence_model_signature(model, info)
-    raise UserError(
-        f"{type(model).__name__} models cannot be exported; export supports language "
-        "models, classifiers, forecasters and the synthetic sequence tasks"
-    )
+def signature(model: nn.Module, info: dict[str, Any], spec: TaskSpec) -> Signature:
+    """The traced interface of a task model, as its task declares it."""
+    if spec.export is None:
+        raise UserError(f"{spec.name} models cannot be exported: {spec.export_refusal}")
+    return resolve(spec.export)(model, info)
 
 
 def exportable_copy(model: nn.Module) -> nn.Module:
@@ -224,13 +176,13 @@ def exportable_copy(model: nn.Module) -> nn.Module:
         if isinstance(layer, rnn.RNN):
             options["nonlinearity"] = layer.nonlinearity
         plain = type(layer)(
-            layer.input_size,
-            layer.hidden_size,
-            layer.num_layers,
-            layer.bias,
-            layer.batch_first,
-            0.0,  # dropout between layers is off at inference
-            layer.bidirectional,
+            input_size=layer.input_size,
+            hidden_size=layer.hidden_size,
+            num_layers=layer.num_layers,
+            bias=layer.bias,
+            batch_first=layer.batch_first,
+            dropout=0.0,  # dropout between layers is off at inference
+            bidirectional=layer.bidirectional,
             impl="fused",
             **options,
         )
@@ -253,194 +205,6 @@ def _refuse_unexportable(layer: nn.Module) -> None:
         raise UserError(f"model.zoneout={layer.zoneout} cannot be exported: {why}")
     if getattr(layer, "reset_after", True) is False:
         raise UserError(f"model.reset_after=false cannot be exported: {why}")
-
-
-# ----------------------------------------------------------------------------- signatures
-
-
-class LanguageModelStep(nn.Module):
-    """A language model's chunk step, batch-first: ``(tokens, h0[, c0]) -> (logits,
-    h_n[, c_n])`` with tokens (B, T), states (L, B, H) and logits (B, T, V)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.has_cell = model.config.cell == "lstm"
-
-    def forward(self, tokens: Tensor, h0: Tensor, c0: Tensor | None = None) -> tuple[Tensor, ...]:
-        state = (h0, c0) if self.has_cell else h0
-        logits, state = self.model(tokens.transpose(0, 1), state)  # (T, B, V)
-        logits = logits.transpose(0, 1)  # (B, T, V)
-        if self.has_cell:
-            return logits, state[0], state[1]
-        return logits, state
-
-
-def _language_model_signature(model: nn.Module) -> Signature:
-    config = model.config
-    step = LanguageModelStep(model).eval()
-    state_shape = (config.num_layers, "batch", config.hidden_size)
-    names = ("h0", "c0") if step.has_cell else ("h0",)
-    state_inputs = tuple(
-        TensorSpec(
-            name,
-            "float32",
-            state_shape,
-            "recurrent state (layers, batch, hidden): zeros to start a text, "
-            f"the previous call's {name[0]}_n to continue it",
-        )
-        for name in names
-    )
-    state_outputs = tuple(
-        TensorSpec(f"{name[0]}_n", "float32", state_shape, "state after the chunk")
-        for name in names
-    )
-
-    def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
-        tokens = torch.randint(0, config.vocab_size, (batch, steps), generator=generator)
-        shape = (config.num_layers, batch, config.hidden_size)
-        states = tuple(torch.randn(shape, generator=generator) for _ in names)
-        return (tokens, *states)
-
-    return Signature(
-        module=step,
-        inputs=(
-            TensorSpec(
-                "tokens",
-                "int64",
-                ("batch", "time"),
-                "token ids from preprocess/text_pipeline.json",
-            ),
-            *state_inputs,
-        ),
-        outputs=(
-            TensorSpec(
-                "logits",
-                "float32",
-                ("batch", "time", config.vocab_size),
-                "next-token logits at every position (softmax gives probabilities)",
-            ),
-            *state_outputs,
-        ),
-        sample=sample,
-        extra={"vocab_size": config.vocab_size, "cell": config.cell},
-    )
-
-
-def _classifier_signature(model: nn.Module, info: dict[str, Any]) -> Signature:
-    text = info.get("input") == "text"
-    num_classes = model.head.out_features
-    if text:
-        vocab_size = model.inputs.num_embeddings
-        inputs_spec = TensorSpec(
-            "inputs",
-            "int64",
-            ("batch", "time"),
-            "token ids from preprocess/text_pipeline.json, padded with 0 after each text",
-        )
-    else:
-        channels = model.inputs.in_features
-        inputs_spec = TensorSpec(
-            "inputs",
-            "float32",
-            ("batch", "time", channels),
-            "features scaled with preprocess/scaler.json, padded after each sequence",
-        )
-
-    def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
-        if text:
-            inputs = torch.randint(1, vocab_size, (batch, steps), generator=generator)
-        else:
-            inputs = torch.randn((batch, steps, channels), generator=generator)
-        # One full-length sequence and shorter ones, so the padded path is traced and
-        # checked (all lengths equal would trace the unpadded path only).
-        lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
-        lengths[0] = steps
-        if batch > 1 and steps > 1:
-            lengths[1] = max(1, steps - 2)
-        return inputs, lengths
-
-    return Signature(
-        module=model,
-        inputs=(
-            inputs_spec,
-            TensorSpec("lengths", "int64", ("batch",), "true length of each sequence (1..time)"),
-        ),
-        outputs=(
-            TensorSpec(
-                "logits",
-                "float32",
-                ("batch", num_classes),
-                "class logits in the order of 'classes' (softmax gives probabilities)",
-            ),
-        ),
-        sample=sample,
-        extra={"classes": info.get("classes")},
-    )
-
-
-def _forecaster_signature(model: nn.Module, info: dict[str, Any]) -> Signature:
-    features, targets, horizon = model.input_size, model.num_targets, model.horizon
-
-    def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
-        return (torch.randn((batch, steps, features), generator=generator),)
-
-    return Signature(
-        module=model,
-        inputs=(
-            TensorSpec(
-                "window",
-                "float32",
-                ("batch", "time", features),
-                "the last steps of the series (trained with lookback "
-                f"{info.get('lookback')}), columns {info.get('columns')}, scaled with "
-                "preprocess/scaler.json",
-            ),
-        ),
-        outputs=(
-            TensorSpec(
-                "forecast",
-                "float32",
-                ("batch", horizon, targets),
-                f"the next {horizon} steps of {info.get('target_columns')}, scaled "
-                "(invert with preprocess/scaler.json)",
-            ),
-        ),
-        sample=sample,
-        extra={
-            "lookback": info.get("lookback"),
-            "horizon": horizon,
-            "columns": info.get("columns"),
-            "target_columns": info.get("target_columns"),
-            "frequency": info.get("frequency"),
-        },
-    )
-
-
-def _sequence_model_signature(model: nn.Module, info: dict[str, Any]) -> Signature:
-    features = model.recurrent.input_size
-    outputs = model.head.out_features
-    shape: tuple[int | str, ...] = (
-        ("batch", "time", outputs) if model.per_step else ("batch", outputs)
-    )
-
-    def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
-        return (torch.randn((batch, steps, features), generator=generator),)
-
-    return Signature(
-        module=model,
-        inputs=(TensorSpec("inputs", "float32", ("batch", "time", features), "input sequence"),),
-        outputs=(
-            TensorSpec(
-                "outputs",
-                "float32",
-                shape,
-                "class logits at every step" if model.per_step else "one prediction per sequence",
-            ),
-        ),
-        sample=sample,
-        extra={"dataset": info.get("dataset")},
-    )
 
 
 # ----------------------------------------------------------------------------- writing

@@ -1,188 +1,27 @@
 """Inference from a run directory: ``rnnkit.load(run_dir) -> Predictor``.
 
-A Predictor is built from ``config.yaml``, ``preprocess/*.json`` and
-``model.safetensors`` only: nothing is unpickled, so a run directory from elsewhere can
-be loaded without running its code. (``checkpoints/last.ckpt`` is a pickle and is read
-only to resume one's own training.)
+The predictor is the class the run's task declares (its spec's ``predictor``), built
+from ``config.yaml``, ``preprocess/*.json`` and ``model.safetensors`` only: nothing is
+unpickled, so a run directory from elsewhere can be loaded without running its code
+(``checkpoints/last.ckpt`` is a pickle and is read only to resume one's own training),
+and neither Lightning nor Optuna is imported.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import torch
-from torch import Tensor, nn
+from rnnkit import rundir
+from rnnkit.tasks import get_spec, load_run_config
+from rnnkit.tasks.predictor import Predictor
 
-from rnnkit.config import Config
-from rnnkit.errors import UserError
-from rnnkit.train import checkpoint
-
-
-class Predictor:
-    """A trained model with its preprocessing, ready for inference on CPU."""
-
-    def __init__(self, run_dir: Path, config: Config, info: dict[str, Any], model: nn.Module):
-        self.run_dir = run_dir
-        self.config = config
-        self.info = info
-        self.model = model
-        self._text_pipeline: Any = None
-
-    @property
-    def task(self) -> str:
-        return self.config.task
-
-    def __repr__(self) -> str:
-        return f"Predictor(task={self.task!r}, run_dir={str(self.run_dir)!r})"
-
-    # ------------------------------------------------------------------ language models
-
-    @torch.no_grad()
-    def generate(
-        self,
-        prompt: str = "",
-        length: int = 100,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-    ) -> str:
-        """Continue ``prompt`` with ``length`` sampled tokens; returns prompt + continuation.
-
-        The prompt goes through the run's tokenizer (unknown words become ``<unk>``).
-        ``temperature`` 0 decodes greedily; otherwise logits are divided by it and
-        restricted to the ``top_k`` likeliest tokens and/or the smallest set whose
-        probability reaches ``top_p`` (nucleus sampling, Holtzman et al. 2020) before
-        sampling. The same ``seed`` gives the same text. Word models join tokens with
-        spaces and write ``<eos>`` as a new line; character models emit characters.
-        """
-        self._require_task("language_model", "generate")
-        _check_sampling(length, temperature, top_k, top_p)
-        pipeline = self.text_pipeline()
-        vocab = pipeline.vocab
-        prompt_ids = pipeline.encode(prompt) if prompt else []
-        if not prompt_ids:
-            # Start where a line starts: after <eos> (words) or a newline (characters).
-            newline = vocab.stoi.get("\n") if self.info.get("char_level") else None
-            prompt_ids = [newline if newline is not None else vocab.eos_id]
-            prompt = ""
-        generator = torch.Generator()
-        if seed is None:
-            generator.seed()
-        else:
-            generator.manual_seed(seed)
-        banned = torch.tensor([vocab.pad_id, vocab.bos_id])  # never targets in training
-        model = self.model
-        model.eval()
-        logits, state = model(torch.tensor(prompt_ids).view(-1, 1))  # (T, 1, V)
-        next_logits = logits[-1, 0]  # (V,)
-        generated: list[int] = []
-        for _ in range(length):
-            token = sample_token(next_logits, temperature, top_k, top_p, generator, banned)
-            generated.append(token)
-            logits, state = model(torch.tensor([[token]]), state)
-            next_logits = logits[-1, 0]
-        continuation = pipeline.decode(generated)
-        if not prompt:
-            return continuation
-        separator = "" if self.info.get("char_level") or continuation.startswith("\n") else " "
-        return prompt + separator + continuation
-
-    def text_pipeline(self) -> Any:
-        """The run's fitted :class:`rnnkit.data.text.TextPipeline` (from JSON)."""
-        if self._text_pipeline is None:
-            from rnnkit.data.text import TextPipeline
-
-            self._text_pipeline = TextPipeline.load(self.run_dir / checkpoint.PREPROCESS_DIR)
-        return self._text_pipeline
-
-    # ------------------------------------------------------------------ classifiers
-
-    def predict(self, inputs: Any) -> list[dict[str, Any]]:
-        """Label and class probabilities for each input.
-
-        ``inputs`` is a text or a list of texts (text classifiers), or one or more
-        arrays of shape (steps, channels) (sequence classifiers). Returns one
-        ``{"label": name, "probabilities": {name: p, ...}}`` per input.
-        """
-        self._require_task("classification", "predict")
-        from rnnkit.train.classification import predict_inputs
-
-        pipeline = self.text_pipeline() if self.info.get("input") == "text" else None
-        return predict_inputs(self.run_dir, self.info, self.model, inputs, pipeline=pipeline)
-
-    # ------------------------------------------------------------------ forecasters
-
-    def forecast(self, horizon: int | None = None, series: Any = None) -> Any:
-        """Forecast ``horizon`` steps (default: the trained horizon) after a series.
-
-        ``series`` is None (the end of the run's own data), a CSV path or a DataFrame
-        with the training columns, the same frequency and at least ``lookback`` rows.
-        Returns a pandas DataFrame indexed by the future time steps, one column per
-        target, in the original units.
-        """
-        self._require_task("forecasting", "forecast")
-        from rnnkit.train.forecasting import forecast_from
-
-        result = forecast_from(
-            self.run_dir, self.config, self.info, self.model, horizon=horizon, series=series
-        )
-        return result.forecast
-
-    def _require_task(self, task: str, method: str) -> None:
-        if self.task != task:
-            raise UserError(f"{method}() needs a {task} run; {self.run_dir} is a {self.task} run")
-
-
-def sample_token(
-    logits: Tensor,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    generator: torch.Generator,
-    banned: Tensor | None = None,
-) -> int:
-    """One token id from ``logits`` (V,) with temperature, top-k and top-p filtering."""
-    logits = logits.float().clone()
-    if banned is not None:
-        logits[banned] = float("-inf")
-    if temperature == 0.0:
-        return int(logits.argmax())
-    logits = logits / temperature
-    if top_k is not None and top_k < logits.numel():
-        kth = torch.topk(logits, top_k).values[-1]
-        logits[logits < kth] = float("-inf")
-    if top_p is not None and top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True)
-        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        # Drop a token when the tokens before it already reach top_p: the likeliest
-        # token always stays.
-        drop = cumulative - torch.softmax(sorted_logits, dim=-1) >= top_p
-        logits[order[drop]] = float("-inf")
-    probabilities = torch.softmax(logits, dim=-1)
-    return int(torch.multinomial(probabilities, 1, generator=generator))
-
-
-def _check_sampling(
-    length: int, temperature: float, top_k: int | None, top_p: float | None
-) -> None:
-    if length < 0:
-        raise UserError(f"length={length} is negative; use 0 or more tokens")
-    if temperature < 0:
-        raise UserError(f"temperature={temperature:g} is negative; use 0 (greedy) or more")
-    if top_k is not None and top_k < 1:
-        raise UserError(f"top_k={top_k} must be at least 1 (or unset)")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise UserError(f"top_p={top_p:g} must be in (0, 1] (or unset)")
+__all__ = ["Predictor", "load"]
 
 
 def load(run_dir: str | Path) -> Predictor:
     """The Predictor of a finished run (safetensors and JSON only; nothing unpickled)."""
-    from rnnkit.train.tasks import get_task
-
     run_dir = Path(run_dir)
-    config = checkpoint.load_run_config(run_dir)
-    task = get_task(config.task)
-    config, info, model = checkpoint.load_model(run_dir, task.build_model)
-    return Predictor(run_dir, config, info, model)
+    config = load_run_config(run_dir)
+    spec = get_spec(config.task)
+    info, model = rundir.load_model(run_dir, config, spec.build_model)
+    return spec.predictor_class()(run_dir, config, info, model)

@@ -19,8 +19,6 @@ from typing import Any
 import torch
 import yaml
 
-from rnnkit import config as config_module
-
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "co2-quickstart.yaml"
@@ -42,12 +40,14 @@ def run(run_dir: Path | None = None, overrides: dict[str, Any] | None = None) ->
 
     ``overrides`` (dotted keys) exist for tests that need a shorter run.
     """
-    from rnnkit.train import checkpoint
-    from rnnkit.train.api import train
-    from rnnkit.train.forecasting import FORECAST_PLOT_SUFFIX
+    from rnnkit import rundir as checkpoint
+    from rnnkit.engine.api import train
+    from rnnkit.tasks.forecasting.task import FORECAST_PLOT_SUFFIX
 
     raw = yaml.safe_load(packaged_config_text())
-    config = config_module.load(raw, overrides)
+    from rnnkit.tasks import load_config
+
+    config = load_config(raw, overrides)
     if run_dir is None:
         run_dir = checkpoint.new_run_dir(config.name)
     # Two threads fit the two cores the quickstart is sized for; more only adds contention.

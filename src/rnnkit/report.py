@@ -50,7 +50,7 @@ pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .85em; }
 
 def write_report(run_dir: str | Path) -> Path:
     """Build ``report.html`` (and ``curves.png``) from the files of a run directory."""
-    from rnnkit.train.checkpoint import write_text
+    from rnnkit.rundir import write_text
 
     run_dir = Path(run_dir)
     path = run_dir / REPORT_FILE
@@ -71,9 +71,8 @@ def build_html(run_dir: Path) -> str:
         _section("Training curves", _curves(run_dir)),
         _section("Task plots", _task_plots(run_dir)),
     ]
-    sample = _sample(run_dir, config)
-    if sample:
-        sections.append(_section("Generated sample", sample))
+    for title, body in _task_sections(run_dir, config):
+        sections.append(_section(title, body))
     if diagnostics is not None:
         sections.append(_section("Diagnostics", _diagnostics(run_dir, diagnostics)))
     sections.append(
@@ -169,21 +168,19 @@ def _task_plots(run_dir: Path) -> str:
     return "\n".join(_image(p, p.stem.replace("_", " ")) for p in plots)
 
 
-def _sample(run_dir: Path, config: dict[str, Any]) -> str:
-    """A language model's ``sample.txt`` with how to reproduce it; "" when there is none."""
-    from rnnkit.train.language_model import SAMPLE_FILE, sample_length
+def _task_sections(run_dir: Path, config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The sections the run's task adds (its spec's ``report``), as (title, HTML)."""
+    from rnnkit.errors import ConfigError
+    from rnnkit.tasks import get_spec
+    from rnnkit.tasks.spec import resolve
 
-    text = _read_text(run_dir / SAMPLE_FILE)
-    if not text:
-        return ""
-    char_level = (config.get("data", {}) or {}).get("tokenizer") == "char"
-    length, seed = sample_length(char_level), config.get("seed", "?")
-    unit = "characters" if char_level else "tokens"
-    note = (
-        f"{length} {unit} sampled from the trained model at temperature 1 with seed {seed}; "
-        f"rnnkit generate RUN_DIR --length {length} --seed {seed} gives the same text."
-    )
-    return f'<p class="note">{html.escape(note)}</p>\n<pre>{html.escape(text)}</pre>'
+    try:
+        spec = get_spec(str(config.get("task")))
+    except ConfigError:
+        return []
+    if spec.report is None:
+        return []
+    return resolve(spec.report)(run_dir, config)
 
 
 def _diagnostics(run_dir: Path, diagnostics: dict[str, Any]) -> str:

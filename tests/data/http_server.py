@@ -1,4 +1,5 @@
-"""A local HTTP server for download tests: serves files, fails, truncates, honours Range.
+"""A local HTTP server for download tests: serves files, fails, truncates, honours Range,
+trickles, redirects, and sends malformed headers.
 
 Nothing leaves 127.0.0.1. Each test configures what the server does per path and reads
 back the requests it received.
@@ -7,6 +8,7 @@ back the requests it received.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,6 +21,10 @@ class Route:
     truncate_at: int = 0
     honour_range: bool = True
     status: int = 200
+    trickle_s: float = 0.0  # send the body in trickle_bytes pieces, sleeping this long between
+    trickle_bytes: int = 1
+    redirect_to: str | None = None  # answer 302 with this Location
+    headers: dict[str, str] = field(default_factory=dict)  # replace or add response headers
 
 
 @dataclass
@@ -57,6 +63,12 @@ def _handler(state: LocalServer) -> type[BaseHTTPRequestHandler]:
             if route.status != 200:
                 self.send_error(route.status)
                 return
+            if route.redirect_to is not None:
+                self.send_response(302)
+                self.send_header("Location", route.redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body, status, start = route.body, 200, 0
             if byte_range and route.honour_range:
                 start = int(byte_range.removeprefix("bytes=").split("-")[0])
@@ -66,11 +78,15 @@ def _handler(state: LocalServer) -> type[BaseHTTPRequestHandler]:
                 status = 206
             payload = body[start:]
             self.send_response(status)
-            self.send_header("Content-Length", str(len(payload)))
+            headers = {"Content-Length": str(len(payload)), "Accept-Ranges": "bytes"}
             if status == 206:
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            self.send_header("Accept-Ranges", "bytes")
+                headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
+            for name, value in {**headers, **route.headers}.items():
+                self.send_header(name, value)
             self.end_headers()
+            if route.trickle_s > 0:
+                self._trickle(payload, route)
+                return
             if route.truncate_times > 0:
                 route.truncate_times -= 1
                 self.wfile.write(payload[: route.truncate_at])
@@ -78,6 +94,15 @@ def _handler(state: LocalServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self.wfile.write(payload)
+
+        def _trickle(self, payload: bytes, route: Route) -> None:
+            try:
+                for i in range(0, len(payload), route.trickle_bytes):
+                    self.wfile.write(payload[i : i + route.trickle_bytes])
+                    self.wfile.flush()
+                    time.sleep(route.trickle_s)
+            except OSError:  # the client gave up: what the slow-server tests expect
+                self.close_connection = True
 
     return Handler
 

@@ -6,7 +6,6 @@ import io
 import zipfile
 from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,27 +15,21 @@ from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader
 
-from rnnkit.data import batches
 from rnnkit.data.batches import (
     BucketBatchSampler,
     LabelEncoder,
-    LMStreamDataset,
     SequenceDataset,
-    WindowDataset,
     batchify,
-    bptt_chunks,
     fit_sequence_scaler,
     pad_collate,
     padding_fraction,
     padding_report,
     plain_batches,
-    sample_bptt_length,
     scale_sequences,
     shard_streams,
     split_indices,
 )
-from rnnkit.data.timeseries import make_windows
-from rnnkit.errors import ConfigError, DataError, UserError
+from rnnkit.errors import DataError, UserError
 
 # ----------------------------------------------------------------------------- padding
 
@@ -159,49 +152,6 @@ def test_batchify_property(ids: list[int], batch_size: int) -> None:
         assert streams[:, j].tolist() == ids[j * steps : (j + 1) * steps]
 
 
-def test_bptt_chunks_cover_the_stream_with_shifted_targets() -> None:
-    streams = batchify(torch.arange(103), 4)  # (25, 4)
-    chunks = list(bptt_chunks(streams, 7))
-    assert [x.shape[0] for x, _ in chunks] == [7, 7, 7, 3]
-    inputs = torch.cat([x for x, _ in chunks])
-    targets = torch.cat([y for _, y in chunks])
-    assert torch.equal(inputs, streams[:-1]) and torch.equal(targets, streams[1:])
-
-
-def test_bptt_jitter_follows_merity_et_al() -> None:
-    generator = torch.Generator().manual_seed(0)
-    lengths = np.array([sample_bptt_length(70, generator) for _ in range(4000)])
-    assert lengths.min() >= 5
-    # 95% around 70, 5% around 35, each with standard deviation 5.
-    assert abs(np.mean(lengths > 52) - 0.95) < 0.015
-    assert abs(np.median(lengths) - 69.5) <= 1.0
-    assert 4.0 < lengths[lengths > 52].std() < 6.0
-    assert min(sample_bptt_length(3, generator) for _ in range(100)) == 5
-    # Jittered chunks still cover the stream in order.
-    streams = batchify(torch.arange(4000), 2)
-    chunks = list(bptt_chunks(streams, 30, jitter=True, generator=torch.Generator().manual_seed(1)))
-    assert torch.equal(torch.cat([x for x, _ in chunks]), streams[:-1])
-    assert len({x.shape[0] for x, _ in chunks}) > 5
-
-
-def test_lm_stream_dataset_in_a_dataloader(monkeypatch: pytest.MonkeyPatch) -> None:
-    streams = batchify(torch.arange(1000), 5)
-    dataset = LMStreamDataset(streams, 35, jitter=True, seed=3)
-    first = [x.clone() for x, _ in DataLoader(dataset, batch_size=None)]
-    again = [x.clone() for x, _ in DataLoader(dataset, batch_size=None)]
-    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))  # seeded
-    dataset.set_epoch(1)
-    lengths_epoch1 = [x.shape[0] for x, _ in DataLoader(dataset, batch_size=None)]
-    assert lengths_epoch1 != [x.shape[0] for x in first]
-    assert torch.equal(torch.cat(first), streams[:-1])
-    plain = LMStreamDataset(streams, 35)
-    assert len(plain) == len(list(plain)) == 6  # 199 steps in chunks of 35
-    # Several worker processes would each read the whole stream: refused.
-    monkeypatch.setattr(batches, "get_worker_info", lambda: SimpleNamespace(num_workers=2))
-    with pytest.raises(ConfigError, match=r"data\.num_workers=2: language-model streams"):
-        list(plain)
-
-
 def test_shard_streams_gives_each_rank_its_own_streams() -> None:
     ids = torch.arange(1000)
     shards = [shard_streams(ids, 3, rank, 4) for rank in range(4)]
@@ -214,22 +164,6 @@ def test_shard_streams_gives_each_rank_its_own_streams() -> None:
 
 
 # ----------------------------------------------------------------------------- windows
-
-
-def test_window_dataset_matches_make_windows() -> None:
-    values = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
-    x, y = make_windows(values, 6, 2, stride=3, target_columns=[0, 2])
-    dataset = WindowDataset(values, 6, 2, stride=3, target_columns=[0, 2])
-    assert len(dataset) == len(x)
-    for i in range(len(dataset)):
-        inputs, targets = dataset[i]
-        np.testing.assert_array_equal(inputs.numpy(), x[i])
-        np.testing.assert_array_equal(targets.numpy(), y[i])
-    _, y1 = WindowDataset(values[:, 0], 6, 2)[0]
-    assert y1.shape == (2,)
-
-
-# ----------------------------------------------------------------------------- multichannel
 
 
 def test_multichannel_scaling_fitted_on_train_then_padded() -> None:

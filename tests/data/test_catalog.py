@@ -148,4 +148,4 @@ def test_every_catalog_file_in_the_mirror_matches_its_sha256(mirror: Path, sessi
 def test_synthetic_entries_have_no_files_and_a_generator(name):
     entry = catalog.lookup(name)
     assert entry.kind == "synthetic" and entry.files == () and callable(entry.loader)
-    assert entry.splits == ("train", "valid", "test") and entry.size is None
+    assert entry.splits == ("train", "val", "test") and entry.size is None

@@ -65,6 +65,12 @@ def test_get_prints_one_path_per_line(capsys, tmp_path):
     assert code == 0 and out.splitlines() == [str(data.resolve())]
 
 
+def test_get_of_an_empty_name_is_exit_2_not_the_current_directory(capsys, tmp_path):
+    code, out, err = run(capsys, "data", "get", "", "--cache-dir", str(tmp_path))
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "empty dataset name ''" in err
+
+
 def test_get_offline_miss_is_exit_2_naming_the_files(capsys, tmp_path):
     code, out, err = run(capsys, "data", "get", "ptb", "--offline", "--cache-dir", str(tmp_path))
     assert code == 2 and out == ""

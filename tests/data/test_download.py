@@ -7,7 +7,10 @@ import hashlib
 import io
 import json
 import logging
+import os
+import socket
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -16,7 +19,13 @@ import pytest
 from rnnkit.data import download
 from rnnkit.data.catalog import RemoteFile
 from rnnkit.data.download import RetryPolicy
-from rnnkit.errors import ChecksumError, DownloadError, OfflineError, UnsafeArchiveError
+from rnnkit.errors import (
+    ChecksumError,
+    ConfigError,
+    DownloadError,
+    OfflineError,
+    UnsafeArchiveError,
+)
 
 FAST = RetryPolicy(attempts=3, backoff_s=0.0, timeout_s=5.0)
 BODY = bytes(range(256)) * 40  # 10,240 bytes
@@ -286,7 +295,8 @@ def test_tar_with_escaping_member_is_refused_and_nothing_is_written(tmp_path, me
         download.extract(archive, dest)
     assert not dest.exists()
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "cache" / "evil.txt").exists()
-    assert list((tmp_path / "cache" / "inner").iterdir()) == []  # no staging folder left
+    # No staging folder left; only the (empty) lock file that serialises unpacking.
+    assert [p.name for p in (tmp_path / "cache" / "inner").iterdir()] == [".bad.lock"]
 
 
 @pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt", "a/../../evil.txt"])
@@ -374,3 +384,189 @@ def test_file_without_hash_is_never_taken_from_a_mirror(server, tmp_path, cache,
     monkeypatch.setenv("RNNKIT_MIRROR", str(tmp_path / "m"))
     url = server.serve("/blob.bin", BODY)
     assert fetch(remote(url, sha256=None), cache).read_bytes() == BODY
+
+
+# ----------------------------------------------------------------------------- hostile servers
+
+
+def one_line(err: pytest.ExceptionInfo) -> str:
+    message = str(err.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_trickling_server_is_dropped_below_the_minimum_rate_in_bounded_time(server, cache):
+    # One byte every 50 ms (20 B/s) would take over 8 minutes for the 10 KB body.
+    url = server.serve("/blob.bin", BODY, trickle_s=0.05)
+    slow = RetryPolicy(
+        attempts=2, backoff_s=0.0, timeout_s=5.0, min_rate_bps=1000, rate_window_s=0.4
+    )
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        download.fetch(remote(url), cache_dir=cache, retry=slow, progress=False)
+    assert time.monotonic() - started < 4
+    message = one_line(err)
+    assert "after 2 attempts" in message and "under the minimum 1000 B/s" in message
+    assert "RNNKIT_DOWNLOAD_MIN_RATE" in message
+    # The second attempt resumed after the bytes the first one kept.
+    assert server.requests[0] == ("/blob.bin", None)
+    assert server.requests[1][1] is not None and server.requests[1][1].startswith("bytes=")
+    assert not (cache / "demo" / "blob.bin").exists()
+
+
+def test_deadline_bounds_a_download_that_keeps_a_fair_rate(server, cache):
+    # 100 bytes every 50 ms (2 KB/s): fast enough for any rate floor, 5 s for the body.
+    url = server.serve("/blob.bin", BODY, trickle_s=0.05, trickle_bytes=100)
+    policy = RetryPolicy(attempts=3, backoff_s=0.0, timeout_s=5.0, deadline_s=0.6, min_rate_bps=0)
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        download.fetch(remote(url), cache_dir=cache, retry=policy, progress=False)
+    assert time.monotonic() - started < 3
+    message = one_line(err)
+    assert f"cannot download {url} within 0.6 s" in message
+    assert "RNNKIT_DOWNLOAD_DEADLINE" in message
+    assert server.hits("/blob.bin") == 1  # a deadline is not retried
+
+
+def test_download_limits_come_from_the_environment(server, cache, monkeypatch):
+    monkeypatch.setenv("RNNKIT_DOWNLOAD_DEADLINE", "0.5")
+    monkeypatch.setenv("RNNKIT_DOWNLOAD_MIN_RATE", "0")
+    assert RetryPolicy.from_env() == RetryPolicy(deadline_s=0.5, min_rate_bps=0.0)
+    url = server.serve("/blob.bin", BODY, trickle_s=0.05, trickle_bytes=100)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"within 0\.5 s"):
+        download.fetch(remote(url), cache_dir=cache, progress=False)  # no retry= given
+    assert time.monotonic() - started < 3
+    monkeypatch.setenv("RNNKIT_DOWNLOAD_DEADLINE", "soon")
+    with pytest.raises(ConfigError, match=r"RNNKIT_DOWNLOAD_DEADLINE='soon' is not valid"):
+        RetryPolicy.from_env()
+
+
+def test_redirect_loop_is_a_one_line_error(server, cache):
+    server.serve("/a", b"", redirect_to="/b")
+    server.serve("/b", b"", redirect_to="/a")
+    with pytest.raises(DownloadError) as err:
+        fetch(remote(f"{server.url}/a"), cache)
+    assert "redirect loop" in one_line(err) and f"{server.url}/a" in str(err.value)
+    assert server.hits("/a") + server.hits("/b") <= 40  # requests stops after 30
+
+
+def test_invalid_content_length_is_a_one_line_error(server, cache):
+    url = server.serve("/blob.bin", BODY, headers={"Content-Length": "abc"})
+    with pytest.raises(DownloadError) as err:
+        fetch(remote(url), cache)
+    assert "invalid Content-Length 'abc'" in one_line(err)
+    assert not (cache / "demo" / "blob.bin").exists()
+
+
+def test_announced_size_other_than_the_catalog_size_stops_before_the_body(server, cache):
+    url = server.serve("/blob.bin", BODY + b"more")
+    with pytest.raises(ChecksumError) as err:
+        fetch(remote(url), cache)
+    assert f"expected {len(BODY)} bytes, the server announces {len(BODY) + 4}" in one_line(err)
+    assert [p.name for p in (cache / "demo").iterdir()] == [".blob.bin.lock"]
+
+
+def test_host_that_does_not_resolve_fails_at_once_suggesting_offline(cache, monkeypatch):
+    real = socket.getaddrinfo
+    asked = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "no-such-host.invalid":
+            asked.append(host)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    patient = RetryPolicy(attempts=5, backoff_s=10.0, timeout_s=5.0)  # 150 s if retried
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        download.fetch(
+            remote("http://no-such-host.invalid/blob.bin"), cache_dir=cache, retry=patient
+        )
+    assert time.monotonic() - started < 2 and len(asked) == 1
+    message = one_line(err)
+    assert "no-such-host.invalid does not resolve" in message
+    assert "--offline" in message and "RNNKIT_MIRROR" in message
+
+
+def test_unwritable_cache_is_a_one_line_error(server, tmp_path):
+    # A file where a folder should be fails for root too (a read-only folder would not).
+    (tmp_path / "cache").write_text("not a folder")
+    with pytest.raises(DownloadError) as err:
+        fetch(remote(server.serve("/blob.bin", BODY)), tmp_path / "cache")
+    assert f"cannot use the cache folder {tmp_path / 'cache'}" in one_line(err)
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "demo").write_text("not a folder")
+    with pytest.raises(DownloadError) as err:
+        fetch(remote(server.url + "/blob.bin"), tmp_path / "ok")
+    assert "cannot write" in one_line(err) and "--cache-dir" in str(err.value)
+
+
+def test_cache_whose_memo_cannot_be_written_still_serves_verified_files(server, cache):
+    url = server.serve("/blob.bin", BODY)
+    (cache / "verified.json").mkdir(parents=True)  # as unwritable as a read-only cache
+    assert fetch(remote(url), cache).read_bytes() == BODY
+    assert fetch(remote(url), cache).read_bytes() == BODY  # hashed again, not fetched
+    assert server.hits("/blob.bin") == 1
+
+
+# ----------------------------------------------------------------------------- in-place edits
+
+
+def edit_in_place(path: Path) -> None:
+    """Change one byte, keeping the size and putting the mtime back (as `touch -r` would)."""
+    before = path.stat()
+    time.sleep(0.05)  # past the kernel's timestamp granularity, so the ctime moves
+    with path.open("r+b") as handle:
+        handle.seek(100)
+        handle.write(bytes([path.read_bytes()[100] ^ 0xFF]))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def test_mirror_file_edited_in_place_with_its_mtime_restored_is_not_served(
+    tmp_path, cache, monkeypatch
+):
+    mirror = tmp_path / "mirror"
+    (mirror / "demo").mkdir(parents=True)
+    copy = mirror / "demo" / "blob.bin"
+    copy.write_bytes(BODY)
+    monkeypatch.setenv("RNNKIT_MIRROR", str(mirror))
+    assert fetch(remote(None), cache, offline=True) == copy
+    edit_in_place(copy)
+    with pytest.raises(OfflineError, match="has no verified copy"):
+        fetch(remote(None), cache, offline=True)
+
+
+def test_cache_file_edited_in_place_with_its_mtime_restored_is_fetched_again(server, cache, caplog):
+    url = server.serve("/blob.bin", BODY)
+    path = fetch(remote(url), cache)
+    edit_in_place(path)
+    with caplog.at_level(logging.WARNING, logger="rnnkit.data.download"):
+        assert fetch(remote(url), cache).read_bytes() == BODY
+    assert "damaged" in caplog.text and server.hits("/blob.bin") == 2
+
+
+# ----------------------------------------------------------------------------- copy from mirror
+
+
+def test_copy_fills_the_cache_so_a_later_offline_run_needs_no_mirror(tmp_path, cache, monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "demo").mkdir(parents=True)
+    (mirror / "demo" / "blob.bin").write_bytes(BODY)
+    monkeypatch.setenv("RNNKIT_MIRROR", str(mirror))
+    assert fetch(remote(None), cache, offline=True) == mirror / "demo" / "blob.bin"
+    copied = fetch(remote(None), cache, offline=True, copy=True)
+    assert copied == cache / "demo" / "blob.bin" and copied.read_bytes() == BODY
+    monkeypatch.delenv("RNNKIT_MIRROR")
+    assert fetch(remote(None), cache, offline=True) == copied
+
+
+def test_offline_error_names_every_acceptable_copy(cache):
+    alternative = RemoteFile("b.tar.xz", None, SHA, None, "demo/b.tar.xz")
+    primary = RemoteFile("a.tar.gz", None, SHA, None, "demo/a.tar.gz", alternatives=(alternative,))
+    with pytest.raises(OfflineError) as err:
+        fetch(primary, cache, offline=True)
+    assert "demo/a.tar.gz or demo/b.tar.xz" in one_line(err)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import rnnkit.data
-from rnnkit.data import sources
+from rnnkit.data import catalog, sources
 from rnnkit.data.sources import CatalogSpec, HubSpec, KaggleSpec, LocalSpec, UciSpec, UrlSpec
 from rnnkit.errors import (
     CredentialsError,
@@ -69,6 +69,8 @@ def test_parse_recognises_every_source(spec, expected):
         ("https://x.org/a.csv#md5=00", r"bad URL fragment 'md5=00'.*#sha256="),
         ("s3://bucket/key", r"unsupported scheme 's3://'.*hf://, uci://"),
         ("ptbb", r"unknown dataset 'ptbb': did you mean ptb"),
+        ("", r"empty dataset name '': give a catalog name"),
+        ("  ", r"empty dataset name '  ': give a catalog name"),
     ],
 )
 def test_bad_specs_are_one_line_user_errors(spec, message):
@@ -92,7 +94,8 @@ def test_folder_of_split_text_files_is_a_corpus(tmp_path):
     for split in ("train", "valid", "test"):
         (tmp_path / f"{split}.txt").write_text(split, encoding="utf-8")
     loaded = sources.load(f"file://{tmp_path}")
-    assert loaded.splits == {s: tmp_path / f"{s}.txt" for s in ("train", "valid", "test")}
+    names = {"train": "train", "val": "valid", "test": "test"}
+    assert loaded.splits == {s: tmp_path / f"{f}.txt" for s, f in names.items()}
 
 
 def test_csv_is_read_faithfully_as_a_series(tmp_path):
@@ -239,7 +242,7 @@ def test_hub_dataset_becomes_labelled_text_with_label_names(monkeypatch, tmp_pat
     fake_hub(monkeypatch, calls)
     loaded = sources.load("hf://owner/reviews:plain@v1", cache_dir=tmp_path)
     assert calls == [("owner/reviews", "plain", "v1", str(tmp_path / "hf"))]
-    assert loaded.kind == "labelled_text" and set(loaded.splits) == {"train", "valid"}
+    assert loaded.kind == "labelled_text" and set(loaded.splits) == {"train", "val"}
     assert loaded.splits["train"].to_dict("list") == {
         "text": ["bad", "good"],
         "label": ["neg", "pos"],
@@ -375,6 +378,54 @@ def test_co2_is_bundled_weekly_with_gaps_and_a_date_column():
     assert rnnkit.data.get("co2")[0].read_text().startswith("date,co2\n1958-03-29,316.1\n")
 
 
+def test_get_of_an_empty_name_is_a_data_error_not_the_current_directory(tmp_path):
+    with pytest.raises(DataError, match=r"^empty dataset name ''"):
+        rnnkit.data.get("", cache_dir=tmp_path)
+
+
+def test_imdb_offline_miss_names_the_archive_and_the_mirror_repack(tmp_path):
+    with pytest.raises(OfflineError) as err:
+        rnnkit.data.get("imdb", cache_dir=tmp_path, offline=True)
+    assert "imdb/aclImdb_v1.tar.gz or imdb/aclImdb_labelled.tar.xz" in str(err.value)
+
+
+@pytest.fixture
+def mirrored_demo(tmp_path, monkeypatch) -> Path:
+    """A catalog entry 'mirror-demo' whose one file lies only in a mirror folder."""
+    body = b"a b c\n"
+    (tmp_path / "mirror" / "demo").mkdir(parents=True)
+    (tmp_path / "mirror" / "demo" / "train.txt").write_bytes(body)
+    monkeypatch.setenv("RNNKIT_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setattr(catalog, "_CATALOG", dict(catalog._CATALOG))
+    file = catalog.RemoteFile(
+        "train.txt", None, hashlib.sha256(body).hexdigest(), len(body), "demo/train.txt", "train"
+    )
+    ptb = catalog.lookup("ptb")
+    catalog.register(dataclasses.replace(ptb, name="mirror-demo", files=(file,)))
+    return tmp_path / "mirror"
+
+
+def test_get_from_a_mirror_folder_says_the_files_are_not_cached(mirrored_demo, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    with caplog.at_level(logging.INFO, logger="rnnkit.data.sources"):
+        assert rnnkit.data.get("mirror-demo", cache_dir=cache) == [
+            mirrored_demo / "demo" / "train.txt"
+        ]
+    assert f"1 file(s) are read from the mirror {mirrored_demo}" in caplog.text
+    assert f"not copied into the cache {cache}" in caplog.text
+    assert "rnnkit data get mirror-demo --copy" in caplog.text
+
+
+def test_get_with_copy_fills_the_cache_for_later_offline_runs(mirrored_demo, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    (path,) = rnnkit.data.get("mirror-demo", cache_dir=cache, copy=True)
+    assert path == cache / "demo" / "train.txt" and path.read_bytes() == b"a b c\n"
+    monkeypatch.delenv("RNNKIT_MIRROR")
+    assert rnnkit.data.get("mirror-demo", cache_dir=cache, offline=True) == [path]
+    loaded = sources.load("mirror-demo", cache_dir=cache, offline=True)
+    assert loaded.splits["train"] == path
+
+
 def test_catalog_offline_miss_names_the_files(tmp_path):
     with pytest.raises(
         OfflineError, match=r"ptb/ptb\.train\.txt, ptb/ptb\.valid\.txt, ptb/ptb\.test\.txt"
@@ -392,8 +443,8 @@ def count_tokens(path: Path) -> int:
 @pytest.mark.parametrize(
     "name,expected",
     [
-        ("ptb", {"train": 929_589, "valid": 73_760, "test": 82_430}),
-        ("wikitext-2", {"train": 2_088_628, "valid": 217_646, "test": 245_569}),
+        ("ptb", {"train": 929_589, "val": 73_760, "test": 82_430}),
+        ("wikitext-2", {"train": 2_088_628, "val": 217_646, "test": 245_569}),
     ],
 )
 def test_word_corpora_have_their_published_token_counts(name, expected):
@@ -507,7 +558,7 @@ def test_catalog_series_are_read_faithfully(name, rows, columns):
 
 def test_synthetic_catalog_entry_is_generated_with_catalog_meta():
     loaded = sources.load("adding")
-    assert loaded.kind == "synthetic" and set(loaded.splits) == {"train", "valid", "test"}
+    assert loaded.kind == "synthetic" and set(loaded.splits) == {"train", "val", "test"}
     assert loaded.meta["citation"].startswith("Hochreiter") and loaded.meta["seed"] == 0
     assert rnnkit.data.get("adding") == []
 
@@ -524,3 +575,40 @@ def test_hub_offline_miss_is_an_offline_error(monkeypatch, tmp_path):
     with pytest.raises(OfflineError, match=r"hf://owner/name is not in the cache"):
         sources.load("hf://owner/name", cache_dir=tmp_path, offline=True)
     assert seen == [True]
+
+
+def test_dataset_that_is_not_a_string_is_named_by_its_type_only():
+    frame = pd.DataFrame({"text": ["a"] * 100, "label": ["x"] * 100})
+    with pytest.raises(DataError) as err:
+        sources.parse(frame)
+    assert str(err.value) == (
+        "a dataset is named by a string (a catalog name, URI or path), not a DataFrame"
+    )
+
+
+def test_unwritable_cache_for_a_bundled_dataset_is_one_line(tmp_path):
+    (tmp_path / "co2").write_text("a file where the folder should be")
+    with pytest.raises(DataError, match=r"^cannot write .*co2\.csv .*--cache-dir"):
+        rnnkit.data.get("co2", cache_dir=tmp_path)
+
+
+def test_uci_metadata_from_a_trickling_server_stops_at_the_deadline(server, monkeypatch, tmp_path):
+    answer = json.dumps({"status": 200, "data": {"name": "x" * 5000}}).encode()
+    server.serve("/api/dataset?id=7", answer, trickle_s=0.05, trickle_bytes=10)
+    monkeypatch.setattr(sources, "UCI_API_URL", f"{server.url}/api/dataset")
+    monkeypatch.setenv("RNNKIT_DOWNLOAD_DEADLINE", "0.5")
+    with pytest.raises(DataError, match=r"within 0\.5 s.*RNNKIT_DOWNLOAD_DEADLINE"):
+        sources.load("uci://7", cache_dir=tmp_path)
+
+
+def test_uci_damaged_metadata_in_the_cache_is_fetched_again(server, monkeypatch, tmp_path):
+    data_url = server.serve("/static/public/9/d.csv", b"a,b\n1,2\n")
+    answer = {"status": 200, "data": {"uci_id": 9, "name": "Nine", "data_url": data_url}}
+    server.serve("/api/dataset?id=9", json.dumps(answer).encode())
+    monkeypatch.setattr(sources, "UCI_API_URL", f"{server.url}/api/dataset")
+    (tmp_path / "uci" / "9").mkdir(parents=True)
+    (tmp_path / "uci" / "9" / "metadata.json").write_text('{"data_url": ')  # cut short
+    assert sources.load("uci://9", cache_dir=tmp_path).splits["all"].shape == (1, 2)
+    (tmp_path / "uci" / "9" / "metadata.json").write_text("[]")  # JSON, but no object
+    with pytest.raises(OfflineError, match=r"uci://9 is not cached"):
+        sources.load("uci://9", cache_dir=tmp_path, offline=True)

@@ -77,22 +77,22 @@ def test_generation_is_deterministic_per_seed(name: str) -> None:
 
 def test_splits_come_from_independent_streams() -> None:
     splits = synthetic.generate_splits("adding", 20, 300, 100, seed=0)
-    assert {k: len(v) for k, v in splits.items()} == {"train": 300, "valid": 100, "test": 100}
-    assert not torch.equal(splits["valid"].inputs, splits["test"].inputs)
-    assert not torch.equal(splits["train"].inputs[:100], splits["valid"].inputs)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 300, "val": 100, "test": 100}
+    assert not torch.equal(splits["val"].inputs, splits["test"].inputs)
+    assert not torch.equal(splits["train"].inputs[:100], splits["val"].inputs)
     again = synthetic.generate_splits("adding", 20, 300, 100, seed=0)
     assert torch.equal(splits["test"].targets, again["test"].targets)
 
 
 def test_catalog_entries_generate_without_files() -> None:
-    for name, task in (("adding", "sequence_regression"), ("copy", "sequence_labeling")):
+    for name, task in (("adding", "adding"), ("copy", "copy")):
         entry = catalog.lookup(name)
         assert entry.files == () and entry.kind == "synthetic" and entry.task == task
     loaded = sources.load("adding")
     assert loaded.kind == "synthetic"
     assert {k: len(v) for k, v in loaded.splits.items()} == {
         "train": 10000,
-        "valid": 1000,
+        "val": 1000,
         "test": 1000,
     }
     assert loaded.meta["baseline"]["mse"] == pytest.approx(1 / 6)

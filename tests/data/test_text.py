@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.config import DataConfig
 from rnnkit.data import text
 from rnnkit.data.text import (
     STOP_WORDS,
@@ -26,6 +25,7 @@ from rnnkit.data.text import (
     tokenizer_from_json,
 )
 from rnnkit.errors import DataError, UserError
+from rnnkit.tasks.classification.config import ClassificationData as DataConfig
 
 # ----------------------------------------------------------------------------- cleaning
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.config import ModelConfig
-from rnnkit.models.classifier import SequenceClassifier, valid_mask
+from rnnkit.tasks.classification.config import ClassificationModel as ModelConfig
+from rnnkit.tasks.classification.model import SequenceClassifier, valid_mask
 
 
 def _config(**changes: object) -> ModelConfig:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.models.language_model import (
+from rnnkit.tasks.language_model.model import (
     LanguageModel,
     LanguageModelConfig,
     LockedDropout,
@@ -81,7 +81,7 @@ def test_embedding_dropout_drops_whole_words() -> None:
     torch.manual_seed(1)
     model = _model(embedding_dropout=0.5).train()
     tokens = torch.tensor([[3, 3, 3, 4, 4, 4]]).t()  # (6, 1)
-    from rnnkit.models.language_model import embedding_dropout
+    from rnnkit.tasks.language_model.model import embedding_dropout
 
     vectors = embedding_dropout(model.embedding, tokens, 0.5, training=True)  # (6, 1, E)
     dropped = (vectors.abs().sum(-1) == 0).flatten().tolist()

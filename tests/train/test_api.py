@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from rnnkit.cli import main
+from rnnkit.engine import api
 from rnnkit.errors import RunDirError
-from rnnkit.train import api
-from rnnkit.train.checkpoint import new_run_dir
+from rnnkit.rundir import new_run_dir
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

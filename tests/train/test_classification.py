@@ -12,10 +12,11 @@ import torch
 
 import rnnkit
 from rnnkit.cli import main
-from rnnkit.config import load as load_config
+from rnnkit.engine.api import train
 from rnnkit.errors import ConfigError, DataError, UserError
-from rnnkit.train.api import train
-from rnnkit.train.classification import class_weights, predict_inputs, split_frames
+from rnnkit.tasks import load_config
+from rnnkit.tasks.classification.predictor import predict_inputs
+from rnnkit.tasks.classification.task import class_weights, split_frames
 
 
 def _cli(args: list[str]) -> int:
@@ -150,8 +151,8 @@ def test_balanced_class_weights() -> None:
 
 
 def test_numeric_sequences_are_scaled_and_checked(tmp_path: Path) -> None:
-    from rnnkit.config import ModelConfig
-    from rnnkit.models.classifier import SequenceClassifier
+    from rnnkit.tasks.classification.config import ClassificationModel as ModelConfig
+    from rnnkit.tasks.classification.model import SequenceClassifier
 
     (tmp_path / "preprocess").mkdir()
     (tmp_path / "preprocess" / "scaler.json").write_text(
@@ -172,7 +173,7 @@ def test_numeric_sequences_are_scaled_and_checked(tmp_path: Path) -> None:
 
 @pytest.mark.data
 def test_indoor_movement_split_keeps_environments_apart(tmp_path: Path, mirror: Path) -> None:
-    from rnnkit.train.classification import ClassificationTask
+    from rnnkit.tasks.classification.task import ClassificationTask
 
     root = Path(__file__).resolve().parents[2]
     config = load_config(root / "configs" / "indoor-movement.yaml")
@@ -187,7 +188,7 @@ def test_indoor_movement_split_keeps_environments_apart(tmp_path: Path, mirror: 
 
 
 def test_evaluate_reloads_the_run_and_gives_the_same_metrics(text_run: Path) -> None:
-    from rnnkit.train.api import evaluate
+    from rnnkit.engine.api import evaluate
 
     saved = json.loads((text_run / "metrics.json").read_text())
     again = evaluate(text_run, "test")

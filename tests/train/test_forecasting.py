@@ -11,8 +11,8 @@ import pytest
 
 import rnnkit
 from rnnkit.cli import main
+from rnnkit.engine.api import train
 from rnnkit.errors import DataError, UserError
-from rnnkit.train.api import train
 
 
 def _cli(args: list[str]) -> int:
@@ -156,7 +156,7 @@ def test_a_horizon_longer_than_the_test_part_is_a_clear_error(data_dir: Path) ->
 
 
 def test_evaluation_origins_are_thinned_evenly() -> None:
-    from rnnkit.train.forecasting import MAX_EVAL_ORIGINS, SeriesParts, test_origins
+    from rnnkit.tasks.forecasting.task import MAX_EVAL_ORIGINS, SeriesParts, test_origins
 
     length = 10_000
     parts = SeriesParts(
@@ -182,7 +182,7 @@ def test_a_missing_target_is_a_clear_error(data_dir: Path) -> None:
 
 
 def test_evaluate_reloads_the_run_and_gives_the_same_metrics(direct_run: Path) -> None:
-    from rnnkit.train.api import evaluate
+    from rnnkit.engine.api import evaluate
 
     saved = json.loads((direct_run / "metrics.json").read_text())
     again = evaluate(direct_run, "test")

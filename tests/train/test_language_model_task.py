@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from rnnkit.config import load as load_config
+from rnnkit.engine import api
 from rnnkit.errors import DataError, UserError
-from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.train import api
-from rnnkit.train.language_model import LanguageModelTask, StreamChunks, stream_loss
+from rnnkit.tasks import get_spec, load_config
+from rnnkit.tasks.language_model.model import LanguageModel, LanguageModelConfig
+from rnnkit.tasks.language_model.task import LanguageModelTask, StreamChunks, stream_loss
 
 
 def test_a_corpus_too_short_for_the_batch_is_a_user_error() -> None:
@@ -95,7 +95,7 @@ def test_truncated_bptt_carries_values_and_cuts_gradients(make_config, tmp_path:
     config = load_config(make_config())
     task = LanguageModelTask()
     prepared = task.prepare(config, tmp_path)
-    model = task.build_model(config, prepared.info)
+    model = get_spec("language_model").build_model(config, prepared.info)
     module = task.build_module(config, model, prepared)
     batches = iter(prepared.train)
     first, second = next(batches), next(batches)
@@ -177,7 +177,7 @@ def test_jittered_chunks_scale_the_objective_but_log_the_per_token_loss(
     config = load_config(raw)
     task = LanguageModelTask()
     prepared = task.prepare(config, tmp_path)
-    model = task.build_model(config, prepared.info)
+    model = get_spec("language_model").build_model(config, prepared.info)
     module = task.build_module(config, model, prepared)
     logged = {}
     module.log = lambda name, value, **kwargs: logged.__setitem__(name, value.item())

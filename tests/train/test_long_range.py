@@ -8,10 +8,11 @@ import math
 import pytest
 import torch
 
-from rnnkit.config import load
 from rnnkit.data import synthetic
 from rnnkit.errors import ConfigError
-from rnnkit.train.long_range import AddingTask, CopyTask, copy_metrics, regression_metrics
+from rnnkit.tasks import get_spec
+from rnnkit.tasks import load_config as load
+from rnnkit.tasks.synthetic.task import AddingTask, CopyTask, copy_metrics, regression_metrics
 
 
 def config(task: str, dataset: str, **data):
@@ -26,7 +27,7 @@ def config(task: str, dataset: str, **data):
 
 
 def test_adding_task_prepares_the_configured_sequences(tmp_path) -> None:
-    prepared = AddingTask().prepare(config("sequence_regression", "adding", length=15), tmp_path)
+    prepared = AddingTask().prepare(config("adding", "adding", length=15), tmp_path)
     assert prepared.info == {
         "dataset": "adding",
         "input_size": 2,
@@ -41,10 +42,10 @@ def test_adding_task_prepares_the_configured_sequences(tmp_path) -> None:
 
 
 def test_adding_metrics_and_baselines(tmp_path) -> None:
-    cfg = config("sequence_regression", "adding", length=10)
+    cfg = config("adding", "adding", length=10)
     task = AddingTask()
     prepared = task.prepare(cfg, tmp_path)
-    model = task.build_model(cfg, prepared.info)
+    model = get_spec(cfg.task).build_model(cfg, prepared.info)
     metrics = task.evaluate(cfg, model, prepared, "test")
     assert set(metrics) == {"loss", "mse", "rmse", "mae"}
     assert (tmp_path / "predictions.png").is_file()
@@ -75,10 +76,10 @@ def test_copy_metrics_of_a_perfect_and_a_memoryless_model() -> None:
 
 
 def test_copy_task_builds_a_per_step_model(tmp_path) -> None:
-    cfg = config("sequence_labeling", "copy", length=4)
+    cfg = config("copy", "copy", length=4)
     task = CopyTask()
     prepared = task.prepare(cfg, tmp_path)
-    model = task.build_model(cfg, prepared.info)
+    model = get_spec(cfg.task).build_model(cfg, prepared.info)
     inputs, targets = next(iter(prepared.train))
     assert model(inputs).shape == (*targets.shape, synthetic.COPY_VOCAB)
     assert task.baselines(cfg, prepared, "test") == {
@@ -87,7 +88,5 @@ def test_copy_task_builds_a_per_step_model(tmp_path) -> None:
 
 
 def test_a_task_refuses_the_other_dataset(tmp_path) -> None:
-    with pytest.raises(
-        ConfigError, match=r"task sequence_regression runs on data.dataset='adding', got 'copy'"
-    ):
-        AddingTask().prepare(config("sequence_regression", "copy"), tmp_path)
+    with pytest.raises(ConfigError, match=r"task adding runs on data.dataset='adding', got 'copy'"):
+        AddingTask().prepare(config("adding", "copy"), tmp_path)

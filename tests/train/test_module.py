@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from rnnkit.config import TrainConfig
-from rnnkit.config import load as load_config
+from rnnkit.engine import api
 from rnnkit.errors import ConfigError, TrainingError
-from rnnkit.train import api
-from rnnkit.train.checkpoint import last_checkpoint
-from rnnkit.train.language_model import LanguageModelModule, LanguageModelTask
-from rnnkit.train.module import LearningRateFactor, build_optimizer
+from rnnkit.rundir import last_checkpoint
+from rnnkit.tasks import get_spec, load_config
+from rnnkit.tasks.language_model.task import LanguageModelModule, LanguageModelTask
+from rnnkit.tasks.module import LearningRateFactor, build_optimizer
 
 
 def _factor(steps_per_epoch: int = 10, total: int = 100, **schedule) -> LearningRateFactor:
@@ -69,7 +69,7 @@ def test_l1_penalty_is_added_to_the_loss(make_config, tmp_path: Path) -> None:
     config = load_config(make_config(l1=0.01))
     task = LanguageModelTask()
     prepared = task.prepare(config, tmp_path)
-    model = task.build_model(config, prepared.info)
+    model = get_spec("language_model").build_model(config, prepared.info)
     module = task.build_module(config, model, prepared)
     batch = next(iter(prepared.train))
     torch.manual_seed(0)

@@ -16,9 +16,9 @@ import pytest
 import torch
 import yaml
 
+from rnnkit.engine import api
 from rnnkit.errors import ConfigError
-from rnnkit.train import api
-from rnnkit.train.checkpoint import last_checkpoint
+from rnnkit.rundir import last_checkpoint
 
 
 def _subprocess_env() -> dict[str, str]:

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from rnnkit.train import api
-from rnnkit.train.trainer import BestWeights
+from rnnkit.engine import api
+from rnnkit.engine.trainer import BestWeights
 
 
 def _validate(callback: BestWeights, module: torch.nn.Module, epoch: int, score: float) -> None:

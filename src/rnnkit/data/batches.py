@@ -4,12 +4,12 @@ Classification: :class:`SequenceDataset` + :func:`pad_collate` give padded batch
 with lengths (for ``rnnkit.nn``'s ``lengths=``); :class:`BucketBatchSampler` groups
 sequences of similar length so that less of each batch is padding.
 
-Language modelling: :func:`batchify` lays a token stream out as B contiguous columns,
-and :func:`bptt_chunks` / :class:`LMStreamDataset` cut it into truncated-BPTT chunks
-in order, so that the hidden state can be carried from one chunk to the next.
+Language modelling: :func:`batchify` lays a token stream out as B contiguous columns
+and :func:`shard_streams` gives each process its columns; the language-model task cuts
+them into truncated-BPTT chunks in order (``StreamChunks``), so that the hidden state
+is carried from one chunk to the next.
 
-Forecasting: :class:`WindowDataset` serves the windows of
-:func:`rnnkit.data.timeseries.make_windows` without materialising them.
+Unsplit datasets: :func:`split_indices` (stratified or by groups).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
+from torch.utils.data import Dataset, Sampler
 
-from rnnkit.data.timeseries import Scaler, make_scaler, window_count
-from rnnkit.errors import ConfigError, DataError, UserError
+from rnnkit.data.timeseries import Scaler, make_scaler
+from rnnkit.errors import DataError, UserError
 
 TRUNCATE_SIDES = ("head", "tail")
 
@@ -293,51 +293,6 @@ def scale_sequences(sequences: Sequence[np.ndarray], scaler: Scaler) -> list[np.
 # ----------------------------------------------------------------------------- forecasting
 
 
-class WindowDataset(Dataset):
-    """The (X, Y) windows of :func:`rnnkit.data.timeseries.make_windows`, built on demand.
-
-    Item i is ``(inputs (lookback, F), targets (horizon,) or (horizon, K))`` as float32
-    tensors, the same values as ``make_windows(values, ...)[0][i], [1][i]``.
-    """
-
-    def __init__(
-        self,
-        values: np.ndarray,
-        lookback: int,
-        horizon: int,
-        stride: int = 1,
-        target_columns: int | Sequence[int] | None = None,
-    ) -> None:
-        array = np.asarray(values, dtype=np.float32)
-        if array.ndim not in (1, 2):
-            raise UserError(f"values must have shape (T,) or (T, F), got {array.shape}")
-        self.count = window_count(len(array), lookback, horizon, stride)
-        self.values = torch.from_numpy(np.ascontiguousarray(array.reshape(len(array), -1)))
-        if target_columns is None:
-            self.targets: int | list[int] | None = 0 if array.ndim == 1 else None
-        elif isinstance(target_columns, (int, np.integer)):
-            self.targets = int(target_columns)
-        else:
-            self.targets = list(target_columns)
-        self.lookback, self.horizon, self.stride = lookback, horizon, stride
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if not 0 <= index < self.count:
-            raise IndexError(index)
-        start = index * self.stride
-        inputs = self.values[start : start + self.lookback]  # (lookback, F)
-        targets = self.values[start + self.lookback : start + self.lookback + self.horizon]
-        if self.targets is not None:
-            targets = targets[:, self.targets]  # (horizon,) or (horizon, K)
-        return inputs, targets
-
-
-# ----------------------------------------------------------------------------- language models
-
-
 def batchify(ids: Sequence[int] | np.ndarray | torch.Tensor, batch_size: int) -> torch.Tensor:
     """Lay a token stream out as ``batch_size`` contiguous streams: a (T, B) LongTensor.
 
@@ -384,67 +339,6 @@ def sample_bptt_length(bptt: int, generator: torch.Generator | None = None) -> i
     base = bptt if torch.rand((), generator=generator).item() < 0.95 else bptt / 2
     length = torch.normal(float(base), 5.0, size=(), generator=generator).item()
     return max(5, int(length))
-
-
-def bptt_chunks(
-    stream: torch.Tensor,
-    bptt: int,
-    *,
-    jitter: bool = False,
-    generator: torch.Generator | None = None,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(inputs (t, B), targets (t, B))`` in order along a (T, B) stream.
-
-    targets are inputs shifted one step ahead; t = ``bptt`` except for the last chunk
-    (and around it with ``jitter``, see :func:`sample_bptt_length`).
-    """
-    if bptt < 1:
-        raise UserError(f"bptt must be at least 1, got {bptt}")
-    if stream.dim() != 2:
-        raise UserError(f"a stream must be (T, B), got shape {tuple(stream.shape)}")
-    start, last = 0, stream.size(0) - 1
-    while start < last:
-        length = sample_bptt_length(bptt, generator) if jitter else bptt
-        length = min(length, last - start)
-        yield stream[start : start + length], stream[start + 1 : start + 1 + length]
-        start += length
-
-
-class LMStreamDataset(IterableDataset):
-    """Truncated-BPTT chunks of a (T, B) stream, in order, for a ``DataLoader`` with
-    ``batch_size=None`` and ``num_workers=0``.
-
-    With ``jitter`` the chunk lengths vary (:func:`sample_bptt_length`), drawn from a
-    generator seeded with ``(seed, epoch)``; call :meth:`set_epoch` each epoch.
-    """
-
-    def __init__(self, stream: torch.Tensor, bptt: int, *, jitter: bool = False, seed: int = 0):
-        if stream.dim() != 2:
-            raise UserError(f"a stream must be (T, B), got shape {tuple(stream.shape)}")
-        if bptt < 1:
-            raise UserError(f"bptt must be at least 1, got {bptt}")
-        self.stream, self.bptt, self.jitter, self.seed = stream, bptt, jitter, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        # Exact without jitter; with it, the expected count.
-        return math.ceil((self.stream.size(0) - 1) / self.bptt)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        worker = get_worker_info()
-        if worker is not None and worker.num_workers > 1:
-            raise ConfigError(
-                f"data.num_workers={worker.num_workers}: language-model streams are read in "
-                "order by one process; use data.num_workers=0"
-            )
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return bptt_chunks(self.stream, self.bptt, jitter=self.jitter, generator=generator)
-
-
-# ----------------------------------------------------------------------------- splits
 
 
 def split_indices(

@@ -14,7 +14,7 @@ unverified.
 
 Synthetic tasks (``adding``, ``copy``) are catalog entries too: ``files=()`` and
 ``loader`` set to a generator function that builds a
-:class:`rnnkit.data.sources.LoadedDataset` in memory; more can be added with
+:class:`rnnkit.data.types.LoadedDataset` in memory; more can be added with
 :func:`register`.
 """
 
@@ -558,11 +558,11 @@ _SYNTHETIC: tuple[Dataset, ...] = (
     Dataset(
         name="adding",
         description="Adding problem: sum the two marked values of a long sequence (T=100)",
-        task="sequence_regression",
+        task="adding",
         kind="synthetic",
         files=(),
         loader=_load_adding,
-        split_names=("train", "valid", "test"),
+        split_names=("train", "val", "test"),
         homepage="https://arxiv.org/abs/1504.00941",
         licence="generated from a seed",
         licence_short="generated",
@@ -574,11 +574,11 @@ _SYNTHETIC: tuple[Dataset, ...] = (
     Dataset(
         name="copy",
         description="Copy memory task: recall 10 symbols after a delay of T=100 blanks",
-        task="sequence_labeling",
+        task="copy",
         kind="synthetic",
         files=(),
         loader=_load_copy,
-        split_names=("train", "valid", "test"),
+        split_names=("train", "val", "test"),
         homepage="https://arxiv.org/abs/1511.06464",
         licence="generated from a seed",
         licence_short="generated",

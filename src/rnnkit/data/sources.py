@@ -33,12 +33,14 @@ import re
 import tarfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from rnnkit.data import catalog, download
+from rnnkit.data.local_files import read_csv, read_folder, read_table, split_name, table_dataset
+from rnnkit.data.types import LoadedDataset
 from rnnkit.errors import (
     CredentialsError,
     DataError,
@@ -50,7 +52,6 @@ from rnnkit.errors import (
 log = logging.getLogger(__name__)
 
 UCI_API_URL = "https://archive.ics.uci.edu/api/dataset"
-SPLIT_NAMES = ("train", "valid", "validation", "dev", "test")
 TEXT_SUFFIXES = (".txt", ".tokens", ".raw")
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar.xz", ".tar")
@@ -64,16 +65,6 @@ _TASK_OF_KIND = {
 
 class UnsupportedSourceError(DataError):
     """A dataset string whose scheme or form is not one rnnkit reads."""
-
-
-@dataclass(frozen=True)
-class LoadedDataset:
-    """A dataset read from its source, split as the source splits it."""
-
-    name: str
-    kind: str  # corpus | labelled_text | series | sequences | synthetic
-    splits: dict[str, Any]
-    meta: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -124,6 +115,18 @@ _SHA256 = re.compile(r"^sha256=(?P<hex>[0-9a-fA-F]{64})$")
 
 def parse(spec: str) -> Spec:
     """Which source ``spec`` names; a malformed or unknown one is a one-line UserError."""
+    if not isinstance(spec, str):
+        # Never the value itself: a DataFrame would print as a page.
+        raise UnsupportedSourceError(
+            f"a dataset is named by a string (a catalog name, URI or path), not a "
+            f"{type(spec).__name__}"
+        )
+    if not spec.strip():
+        # An empty name would otherwise be read as the current directory.
+        raise UnsupportedSourceError(
+            f"empty dataset name {spec!r}: give a catalog name (see `rnnkit data list`), "
+            "hf://, uci://, kaggle://, an https:// URL or a local path"
+        )
     spec = spec.strip()
     scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
     if scheme == "hf":
@@ -204,8 +207,18 @@ def load(
     return _load_path(_existing(source.path), _stem(source.path), *columns, {}, cache_dir)
 
 
-def resolve(spec: str, *, cache_dir: str | Path | None = None, offline: bool = False) -> list[Path]:
-    """Local paths of the dataset's files, fetched and verified; archives are unpacked."""
+def resolve(
+    spec: str,
+    *,
+    cache_dir: str | Path | None = None,
+    offline: bool = False,
+    copy: bool = False,
+) -> list[Path]:
+    """Local paths of the dataset's files, fetched and verified; archives are unpacked.
+
+    Files found in a mirror folder are used where they lie (and said so at INFO level)
+    unless ``copy``, which copies them into the cache so that they are found without it.
+    """
     source = parse(spec)
     if isinstance(source, CatalogSpec):
         entry = catalog.lookup(source.name)
@@ -213,7 +226,8 @@ def resolve(spec: str, *, cache_dir: str | Path | None = None, offline: bool = F
             return [_write_co2_csv(cache_dir)]
         if not entry.files:  # generated in memory: nothing on disk
             return []
-        paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline)
+        paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline, copy=copy)
+        _say_if_read_from_mirror(paths, spec, cache_dir)
         # Archives unpack beside where the cache keeps them (e.g. imdb/aclImdb_v1/).
         folders = [PurePosixPath(f.mirror_path).parent for f in entry.files]
         return [_unpacked(p, cache_dir, folder) for p, folder in zip(paths, folders, strict=True)]
@@ -226,8 +240,26 @@ def resolve(spec: str, *, cache_dir: str | Path | None = None, offline: bool = F
         files = _fetch_kaggle(source, cache_dir, offline)
         return [_pick_kaggle_file(source, files)] if source.file else files
     if isinstance(source, UrlSpec):
-        return [_unpacked(_fetch_url(source, cache_dir, offline), cache_dir)]
+        path = _fetch_url(source, cache_dir, offline, copy=copy)
+        _say_if_read_from_mirror([path], spec, cache_dir)
+        return [_unpacked(path, cache_dir)]
     return [_existing(source.path).resolve()]
+
+
+def _say_if_read_from_mirror(paths: list[Path], spec: str, cache_dir) -> None:
+    root = download.cache_root(cache_dir)
+    outside = [p for p in paths if not download.in_folder(p, root)]
+    if outside:
+        log.info(
+            "%d file(s) are read from the mirror %s and were not copied into the cache %s: "
+            "a later --offline run without %s needs the mirror again "
+            "(`rnnkit data get %s --copy` keeps a copy in the cache)",
+            len(outside),
+            download.mirror_location(),
+            root,
+            download.MIRROR_ENV,
+            spec,
+        )
 
 
 # ----------------------------------------------------------------------------- catalog
@@ -254,10 +286,12 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
         return LoadedDataset(entry.name, "series", {"all": _co2_frame()}, meta)
     paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline)
     if entry.loader == "text":
-        splits = {file.split: path for file, path in zip(entry.files, paths, strict=True)}
+        splits = {
+            _split_name(file.split): path for file, path in zip(entry.files, paths, strict=True)
+        }
         return LoadedDataset(entry.name, "corpus", splits, meta)
     if entry.loader == "csv":
-        return LoadedDataset(entry.name, "series", {"all": _read_csv(paths[0])}, meta)
+        return LoadedDataset(entry.name, "series", {"all": read_csv(paths[0])}, meta)
     if entry.loader == "imdb":
         return LoadedDataset(entry.name, "labelled_text", read_imdb_archive(paths[0]), meta)
     if entry.loader == "indoor_movement":
@@ -275,8 +309,7 @@ def _co2_frame():
 def _write_co2_csv(cache_dir) -> Path:
     path = download.cache_root(cache_dir) / "co2" / "co2.csv"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        download.atomic_write_text(path, _co2_frame().to_csv(index=False))
+        download.write_cache_text(path, _co2_frame().to_csv(index=False))
     return path
 
 
@@ -384,13 +417,13 @@ def _load_path(
     if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
         path = _unpacked(path, cache_dir)
     if path.is_dir():
-        kind, splits = _read_folder(path)
+        kind, splits = read_folder(path)
     else:
         suffix = path.suffix.lower()
         if suffix in TEXT_SUFFIXES:
             kind, splits = "corpus", {"train": path}
         elif suffix in TABLE_SUFFIXES:
-            kind, splits = _table_dataset(_read_table(path), path, text_column, label_column)
+            kind, splits = table_dataset(read_table(path), path, text_column, label_column)
         else:
             raise DataError(
                 f"cannot read {path.name}: supported files are "
@@ -405,98 +438,10 @@ def _load_path(
     return LoadedDataset(name, kind, splits, {**base, **meta})
 
 
-def _read_csv(path: Path, sep: str = ","):
-    import pandas as pd
-
-    try:
-        return pd.read_csv(path, sep=sep)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise DataError(
-            f"cannot parse {path} as {'TSV' if sep == chr(9) else 'CSV'}: {err}"
-        ) from None
-
-
-def _read_table(path: Path):
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(path)
-    if suffix == ".tsv":
-        return _read_csv(path, sep="\t")
-    if suffix in {".jsonl", ".ndjson"}:
-        try:
-            return pd.read_json(path, lines=True)
-        except ValueError as err:
-            raise DataError(f"cannot parse {path} as JSON lines: {err}") from None
-    try:
-        return pd.read_parquet(path)
-    except ImportError:
-        raise MissingExtraError("pyarrow", "hub", f"reading {path.name}") from None
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot parse {path} as Parquet: {err}") from None
-
-
-def _table_dataset(frame, path: Path, text_column: str | None, label_column: str | None):
-    """A table is labelled text when columns are named (or called text/label), else a series."""
-    columns = list(frame.columns)
-    if text_column is None and label_column is None and not {"text", "label"} <= set(columns):
-        return "series", {"all": frame}
-    text_column = text_column or "text"
-    label_column = label_column or "label"
-    for role, column in (("text_column", text_column), ("label_column", label_column)):
-        if column not in columns:
-            raise DataError(
-                f"{role} {column!r} is not a column of {path.name}; its columns are "
-                f"{', '.join(map(str, columns))}"
-            )
-    labelled = frame[[text_column, label_column]].dropna()
-    labelled = labelled.astype(str).set_axis(["text", "label"], axis=1).reset_index(drop=True)
-    return "labelled_text", {"all": labelled}
-
-
-def _visible(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-
-
-def _read_folder(folder: Path) -> tuple[str, dict[str, Any]]:
-    """A folder of text files by label (``<label>/*``, or ``<split>/<label>/*``), or of
-    split text files (``train.txt``, ``valid.txt``, ``test.txt``)."""
-    entries = _visible(folder)
-    # An archive that unpacks to one top folder (aclImdb/): look inside it.
-    while len(entries) == 1 and entries[0].is_dir():
-        folder, entries = entries[0], _visible(entries[0])
-    subdirs = [p for p in entries if p.is_dir()]
-    if not subdirs:
-        splits = {p.stem: p for p in entries if p.is_file() and p.stem in SPLIT_NAMES}
-        if splits:
-            return "corpus", splits
-        raise DataError(
-            f"{folder} has no label subfolders and no train/valid/test text files; expected "
-            "<folder>/<label>/*.txt or <folder>/<split>/<label>/*.txt"
-        )
-    if all(p.name in SPLIT_NAMES for p in subdirs):
-        return "labelled_text", {p.name: _read_labelled_files(p) for p in subdirs}
-    return "labelled_text", {"all": _read_labelled_files(folder)}
-
-
-def _read_labelled_files(folder: Path):
-    import pandas as pd
-
-    texts, labels = [], []
-    for label_dir in (p for p in _visible(folder) if p.is_dir()):
-        for file in (p for p in _visible(label_dir) if p.is_file()):
-            texts.append(file.read_text(encoding="utf-8", errors="replace"))
-            labels.append(label_dir.name)
-    if not texts:
-        raise DataError(f"{folder} has label subfolders but no files in them")
-    return pd.DataFrame({"text": texts, "label": labels})
-
-
 # ----------------------------------------------------------------------------- https://
 
 
-def _fetch_url(source: UrlSpec, cache_dir, offline: bool) -> Path:
+def _fetch_url(source: UrlSpec, cache_dir, offline: bool, copy: bool = False) -> Path:
     import hashlib
 
     name = PurePosixPath(unquote(urlparse(source.url).path)).name
@@ -506,7 +451,7 @@ def _fetch_url(source: UrlSpec, cache_dir, offline: bool) -> Path:
     key = hashlib.sha256(source.url.encode()).hexdigest()[:16]
     file = catalog.RemoteFile(name, source.url, source.sha256, None, f"url/{key}/{name}")
     # Without a hash, fetch() warns that the download is unverified.
-    return download.fetch(file, cache_dir=cache_dir, offline=offline)
+    return download.fetch(file, cache_dir=cache_dir, offline=offline, copy=copy)
 
 
 # ----------------------------------------------------------------------------- hf://
@@ -597,8 +542,7 @@ def _load_hub(
     return LoadedDataset(name, "labelled_text", splits, {**meta, "task": "classification"})
 
 
-def _split_name(split: str) -> str:
-    return "valid" if split in {"validation", "dev"} else split
+_split_name = split_name
 
 
 def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir, meta: dict):
@@ -610,7 +554,7 @@ def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir,
         path = folder / f"{_split_name(split)}.txt"
         if not path.is_file():
             lines = (str(row[text_column]) for row in part)
-            download.atomic_write_text(path, "\n".join(lines) + "\n")
+            download.write_cache_text(path, "\n".join(lines) + "\n")
         splits[_split_name(split)] = path
     return LoadedDataset(name, "corpus", splits, {**meta, "task": "language_model"})
 
@@ -621,16 +565,15 @@ def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir,
 def _fetch_uci(source: UciSpec, cache_dir, offline: bool) -> tuple[Path, dict]:
     folder = download.cache_root(cache_dir) / "uci" / str(source.dataset_id)
     meta_path = folder / "metadata.json"
-    if meta_path.is_file():
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    elif offline:
+    metadata = _json_object(meta_path) if meta_path.is_file() else None
+    if metadata is None and offline:
         raise OfflineError(
             f"offline and uci://{source.dataset_id} is not cached under {folder}; "
             "fetch it once online with `rnnkit data get`"
         )
-    else:
-        metadata = _uci_metadata(source.dataset_id)
-        download.atomic_write_text(meta_path, json.dumps(metadata, indent=1))
+    if metadata is None:  # not cached, or the cached copy is damaged
+        metadata = _uci_metadata(source.dataset_id, folder)
+        download.write_cache_text(meta_path, json.dumps(metadata, indent=1))
     data_url = metadata.get("data_url")
     if not data_url:
         raise DataError(
@@ -649,15 +592,25 @@ def _fetch_uci(source: UciSpec, cache_dir, offline: bool) -> tuple[Path, dict]:
     return path, _uci_meta(metadata)
 
 
-def _uci_metadata(dataset_id: int) -> dict:
-    import requests
-
-    url = f"{UCI_API_URL}?id={dataset_id}"
+def _json_object(path: Path) -> dict | None:
+    """The JSON object in ``path``, or ``None`` if it cannot be read as one."""
     try:
-        response = requests.get(url, timeout=30)
-        answer = response.json()
-    except (requests.RequestException, ValueError) as err:
-        raise DownloadError(f"cannot read UCI metadata from {url}: {err}") from None
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _uci_metadata(dataset_id: int, folder: Path) -> dict:
+    """The UCI API's record of ``dataset_id``, fetched as a download (deadline, minimum
+    rate, DNS and redirect errors in one line)."""
+    url = f"{UCI_API_URL}?id={dataset_id}"
+    answer_path = folder / ".metadata-answer.json"
+    download.download(url, answer_path, progress=False)
+    answer = _json_object(answer_path)
+    answer_path.unlink(missing_ok=True)
+    if answer is None:
+        raise DownloadError(f"cannot read UCI metadata from {url}: the answer is not JSON")
     if answer.get("status") != 200 or not isinstance(answer.get("data"), dict):
         raise DataError(
             f"no UCI dataset with id {dataset_id}: find the id on https://archive.ics.uci.edu"

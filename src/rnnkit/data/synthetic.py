@@ -110,20 +110,20 @@ def generate(name: str, length: int, num_samples: int, seed: int) -> SequenceSet
 
 
 def split_seeds(seed: int) -> dict[str, int]:
-    """Independent seeds for the train, valid and test splits of one config seed."""
+    """Independent seeds for the train, val and test splits of one config seed."""
     children = np.random.SeedSequence(seed).spawn(3)
     return {
         split: int(child.generate_state(1)[0])
-        for split, child in zip(("train", "valid", "test"), children, strict=True)
+        for split, child in zip(("train", "val", "test"), children, strict=True)
     }
 
 
 def generate_splits(
     name: str, length: int, train_samples: int, eval_samples: int, seed: int
 ) -> dict[str, SequenceSet]:
-    """Train, valid and test sets, each drawn from its own stream of one seed."""
+    """Train, val and test sets, each drawn from its own stream of one seed."""
     seeds = split_seeds(seed)
-    sizes = {"train": train_samples, "valid": eval_samples, "test": eval_samples}
+    sizes = {"train": train_samples, "val": eval_samples, "test": eval_samples}
     return {split: generate(name, length, sizes[split], seeds[split]) for split in sizes}
 
 
@@ -138,7 +138,7 @@ def load_copy():
 
 
 def _loaded(name: str):
-    from rnnkit.data.sources import LoadedDataset
+    from rnnkit.data.types import LoadedDataset
 
     length, train_samples, eval_samples, seed = 100, 10000, 1000, 0
     splits = generate_splits(name, length, train_samples, eval_samples, seed)

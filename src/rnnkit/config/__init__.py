@@ -1,0 +1,45 @@
+"""Typed experiment configs: the machinery (:mod:`rnnkit.config.base`), the sections
+every task shares (:mod:`rnnkit.config.sections`) and the top level
+(:mod:`rnnkit.config.experiment`). A task's own sections live in its folder.
+
+Load a config with :func:`rnnkit.tasks.load_config`: it knows every task's sections.
+"""
+
+from rnnkit.config.base import StrictModel, dotted_keys, dump, parse_overrides, read_yaml, save
+from rnnkit.config.experiment import Config
+from rnnkit.config.sections import (
+    CELLS,
+    EarlyStoppingConfig,
+    LoaderConfig,
+    OptimizerConfig,
+    RangeSpec,
+    ScheduleConfig,
+    SourceConfig,
+    SplitConfig,
+    StackConfig,
+    TextConfig,
+    TrainConfig,
+    TuneConfig,
+)
+
+__all__ = [
+    "CELLS",
+    "Config",
+    "EarlyStoppingConfig",
+    "LoaderConfig",
+    "OptimizerConfig",
+    "RangeSpec",
+    "ScheduleConfig",
+    "SourceConfig",
+    "SplitConfig",
+    "StackConfig",
+    "StrictModel",
+    "TextConfig",
+    "TrainConfig",
+    "TuneConfig",
+    "dotted_keys",
+    "dump",
+    "parse_overrides",
+    "read_yaml",
+    "save",
+]

@@ -1,0 +1,23 @@
+"""The top level of a config: one experiment.
+
+Each task subclasses :class:`Config` in its folder, narrowing ``task`` to its name and
+``data``/``model`` to its own sections.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from rnnkit.config.base import StrictModel
+from rnnkit.config.sections import LoaderConfig, StackConfig, TrainConfig, TuneConfig
+
+
+class Config(StrictModel):
+    # A folder name under runs/: no separators, so a run directory never lands elsewhere.
+    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    seed: int = 0
+    task: str
+    data: LoaderConfig
+    model: StackConfig = Field(default_factory=StackConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    tune: TuneConfig | None = None

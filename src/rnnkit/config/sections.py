@@ -1,0 +1,172 @@
+"""The config sections every task shares: where data comes from, text options, the
+recurrent stack, training and tuning.
+
+A task's own ``data:`` and ``model:`` sections live in its folder
+(``rnnkit/tasks/<name>/config.py``) and extend :class:`SourceConfig` (or
+:class:`TextConfig`) and :class:`StackConfig`, so a key only another task reads is an
+unknown key, not a setting that silently does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, model_validator
+
+from rnnkit.config.base import StrictModel
+
+
+class SplitConfig(StrictModel):
+    """Fractions for datasets that ship without splits; the rest is the training part."""
+
+    # `valid` is the older spelling, still read.
+    val: float = Field(0.1, ge=0.0, lt=1.0, validation_alias=AliasChoices("val", "valid"))
+    test: float = Field(0.1, ge=0.0, lt=1.0)
+    stratify: bool = True  # classification only: keep class proportions in every split
+    group_column: str | None = None  # split by groups (no group in two splits)
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> SplitConfig:
+        if self.val + self.test >= 1.0:
+            raise ValueError(
+                f"val + test = {self.val + self.test:g} leaves no training data; "
+                "use fractions that sum to less than 1"
+            )
+        return self
+
+
+class LoaderConfig(StrictModel):
+    """Batching, common to every task."""
+
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int | None = Field(None, ge=1)
+    num_workers: int = Field(0, ge=0)
+
+
+class SourceConfig(LoaderConfig):
+    """Where the data comes from: a catalog name, hf://, uci://, kaggle://, https://...,
+    or a local path; and how a dataset that ships unsplit is split."""
+
+    dataset: str
+    cache_dir: str | None = None
+    offline: bool = False
+    split: SplitConfig = Field(default_factory=SplitConfig)
+
+
+class TextConfig(SourceConfig):
+    """Text cleaning, tokenizer and vocabulary (see :class:`rnnkit.data.text.TextPipeline`)."""
+
+    tokenizer: Literal["char", "word", "whitespace", "bpe"] = "whitespace"
+    lowercase: bool = False
+    unicode_normalization: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = None
+    strip_html: bool = False
+    remove_stopwords: bool = False
+    mask_numbers: bool = False
+    min_freq: int = Field(1, ge=1)
+    max_vocab_size: int | None = Field(None, ge=4)
+    bpe_vocab_size: int = Field(8000, ge=32)
+
+
+CELLS = ("lstm", "gru", "rnn")
+
+
+class StackConfig(StrictModel):
+    """The recurrent layers every task's model is built around (see
+    :func:`rnnkit.tasks.stack.make_recurrent`)."""
+
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    nonlinearity: Literal["tanh", "relu"] = "tanh"  # Elman RNN only
+    reset_after: bool = True  # GRU: torch/cuDNN formulation; False is Cho et al. 2014
+    hidden_size: int = Field(128, ge=1)
+    num_layers: int = Field(1, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers
+    layer_norm: bool = False
+    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    zoneout: float = Field(0.0, ge=0.0, lt=1.0)
+    weight_drop: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class OptimizerConfig(StrictModel):
+    name: Literal["sgd", "adam", "adamw"] = "adam"
+    lr: float = Field(1e-3, gt=0.0)
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0.0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0.0)
+
+
+class ScheduleConfig(StrictModel):
+    """Learning-rate schedule; `gamma` multiplies the rate at each decay."""
+
+    name: Literal["none", "step", "decay_after", "plateau", "cosine"] = "none"
+    gamma: float = Field(0.5, gt=0.0, le=1.0)
+    step_size: int = Field(1, ge=1)  # step: epochs between decays
+    decay_after: int = Field(4, ge=0)  # decay_after: first epoch after which lr decays
+    patience: int = Field(1, ge=0)  # plateau
+    min_lr: float = Field(0.0, ge=0.0)
+    warmup_steps: int = Field(0, ge=0)
+
+
+class EarlyStoppingConfig(StrictModel):
+    monitor: str = "val/loss"
+    patience: int = Field(3, ge=0)
+    mode: Literal["min", "max"] = "min"
+    min_delta: float = Field(0.0, ge=0.0)
+    # End with the weights of the best validation, not of the last epoch (the epochs
+    # of patience after the best one would otherwise be kept).
+    restore_best: bool = True
+
+
+class TrainConfig(StrictModel):
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    l1: float = Field(0.0, ge=0.0)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    gradient_clip: float | None = Field(None, gt=0.0)
+    gradient_clip_algorithm: Literal["norm", "value"] = "norm"
+    max_epochs: int = Field(10, ge=1)
+    max_steps: int = Field(-1, ge=-1)
+    limit_train_batches: int | float | None = None
+    limit_val_batches: int | float | None = None
+    val_check_interval: int | float = 1.0
+    early_stopping: EarlyStoppingConfig | None = None
+    precision: Literal["32", "64", "bf16-mixed", "16-mixed"] = "32"
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    devices: int | str | list[int] = 1
+    strategy: str = "auto"
+    num_nodes: int = Field(1, ge=1)
+    deterministic: bool = False
+    checkpoint_every_n_steps: int | None = Field(None, ge=1)
+    log_every_n_steps: int = Field(50, ge=1)
+    progress_bar: bool = True
+
+
+class RangeSpec(StrictModel):
+    """A numeric search range: `{low, high, log, step}`, integers with `int: true`."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+    integer: bool = Field(False, alias="int")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSpec:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got {self.low:g}")
+        return self
+
+
+class TuneConfig(StrictModel):
+    sampler: Literal["grid", "random", "tpe"] = "tpe"
+    trials: int = Field(20, ge=1)
+    timeout: float | None = Field(None, gt=0.0)
+    space: dict[str, list[Any] | RangeSpec] = Field(default_factory=dict)
+    metric: str = "loss"
+    direction: Literal["minimize", "maximize"] = "minimize"
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    storage: str | None = None
+    study_name: str | None = None
+    seed: int | None = None

@@ -1,0 +1,84 @@
+"""Small file-system helpers of the download cache: atomic writes and cross-process locks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def umask() -> int:
+    """The process umask."""
+    # os.umask can only be read by setting it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place.
+
+    The file gets the permissions a plain ``open()`` would give (0666 less the umask), not
+    mkstemp's 0600, so a cache can be shared.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o666 & ~umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on ``path`` (created if missing) while the block runs.
+
+    Yields whether a real cross-process lock is held: ``False`` where the platform has no
+    ``fcntl`` (the block then runs unlocked). The kernel drops the lock when its holder
+    dies, even by SIGKILL, so a held lock always means a live process.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield False
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_SIZE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def env_number(name: str, default: float, *, size: bool = False) -> float:
+    """The number in environment variable ``name``, else ``default``.
+
+    ``size=True`` also accepts a binary unit suffix: ``500M``, ``20G`` (``K``, ``M``, ``G``,
+    ``T``, an optional trailing ``B`` or ``iB``). A value that is not a non-negative number
+    is a :class:`~rnnkit.errors.ConfigError` naming the variable.
+    """
+    from rnnkit.errors import ConfigError
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    text = raw.lower().removesuffix("ib").removesuffix("b") if size else raw.lower()
+    unit = text[-1:] if size and text[-1:] in _SIZE_UNITS else ""
+    try:
+        value = float(text.removesuffix(unit)) * _SIZE_UNITS[unit]
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        example = "a number of bytes such as 500M or 20G" if size else "a number >= 0"
+        raise ConfigError(f"{name}={raw!r} is not valid: give {example} (0 turns the limit off)")
+    return value

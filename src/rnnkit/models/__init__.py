@@ -1,1 +1,0 @@
-"""rnnkit.models."""

@@ -1,0 +1,38 @@
+"""Config sections of classification: labelled texts or numeric sequences, and the
+many-to-one classifier."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rnnkit.config import Config, StackConfig, TextConfig
+
+
+class ClassificationData(TextConfig):
+    """Labelled texts (text options apply) or labelled numeric sequences (``scaler``)."""
+
+    text_column: str | None = None
+    label_column: str | None = None
+    max_length: int | None = Field(None, ge=1)
+    truncate: Literal["head", "tail"] = "tail"  # which end loses tokens beyond max_length
+    bucket_by_length: bool = True
+    scaler: Literal["standard", "minmax", "none"] = "standard"  # numeric sequences
+
+
+class ClassificationModel(StackConfig):
+    embedding_size: int | None = Field(None, ge=1)  # text inputs; defaults to hidden_size
+    embedding_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # drops whole words
+    input_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # locked (variational) on inputs
+    output_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # locked (variational) on outputs
+    bidirectional: bool = False
+    pooling: Literal["last", "mean", "max", "attention"] = "last"
+    head_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    class_weights: Literal["balanced"] | list[float] | None = None
+
+
+class ClassificationConfig(Config):
+    task: Literal["classification"] = "classification"
+    data: ClassificationData
+    model: ClassificationModel = Field(default_factory=ClassificationModel)

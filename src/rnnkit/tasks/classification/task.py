@@ -1,0 +1,301 @@
+"""The classification task: labelled text or multichannel sequences -> one label each.
+
+Data preparation (fitted on the training split only, saved under ``preprocess/``):
+
+- text (``labelled_text`` datasets such as IMDB): the text pipeline (cleaning,
+  tokenizer, vocabulary) from ``config.data``, saved by
+  :class:`rnnkit.data.text.TextPipeline`;
+- numeric sequences (``sequences`` datasets such as indoor-movement): a per-channel
+  scaler (``scaler.json``);
+- labels: the sorted training class names (``labels.json``).
+
+Datasets that ship without splits are split with ``data.split`` (stratified by label, or
+by ``data.split.group_column`` so that no group lands in two splits); a dataset with a
+train and a test split keeps its test split and carves validation from train.
+
+Evaluation reports accuracy and macro precision, recall and F1, writes the confusion
+matrix into ``metrics.json`` and as ``<split>_confusion.png``, and compares with the
+majority class and, for text, a bag-of-words logistic regression on the same split.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from rnnkit.config import Config
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.evaluate.baselines import BagOfWordsLogistic, majority_class
+from rnnkit.evaluate.metrics import classification_metrics
+from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json, write_metrics
+from rnnkit.tasks.classification.predictor import LABELS_FILE, SCALER_FILE
+from rnnkit.tasks.module import RecurrentModule
+from rnnkit.tasks.spec import PreparedData
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+def split_frames(config: Config, splits: dict[str, Any]) -> dict[str, Any]:
+    """train / val / test DataFrames from the splits a dataset ships with."""
+    from rnnkit.data.batches import split_indices
+
+    split = config.data.split
+    named = {("val" if k in ("valid", "validation", "dev") else k): v for k, v in splits.items()}
+    if "train" in named and "test" in named and "val" in named:
+        return {name: named[name].reset_index(drop=True) for name in SPLITS}
+    if "train" in named:
+        source, fractions = named["train"], {"valid": split.val, "test": 0.0}
+        if "test" not in named:
+            fractions["test"] = split.test
+    else:
+        source, fractions = next(iter(named.values())), {"valid": split.val, "test": split.test}
+    source = source.reset_index(drop=True)
+    groups = None
+    if split.group_column:
+        if split.group_column not in source.columns:
+            raise ConfigError(
+                f"data.split.group_column = {split.group_column!r} is not a column of the "
+                f"dataset; its columns are {', '.join(map(str, source.columns))}"
+            )
+        groups = source[split.group_column].to_numpy()
+    stratify = source["label"].astype(str).to_numpy() if split.stratify and groups is None else None
+    indices = split_indices(
+        len(source), **fractions, seed=config.seed, stratify=stratify, groups=groups
+    )
+    frames = {
+        "train": source.iloc[indices["train"]].reset_index(drop=True),
+        "val": source.iloc[indices["valid"]].reset_index(drop=True),
+    }
+    if "test" in named and "train" in named:
+        frames["test"] = named["test"].reset_index(drop=True)
+    else:
+        frames["test"] = source.iloc[indices["test"]].reset_index(drop=True)
+    return frames
+
+
+def class_weights(config: Config, train_labels: np.ndarray, num_classes: int) -> Tensor | None:
+    """Loss weights per class: ``balanced`` is N / (C · count), or the configured list."""
+    setting = config.model.class_weights
+    if setting is None:
+        return None
+    if setting == "balanced":
+        counts = np.bincount(train_labels, minlength=num_classes).astype(np.float64)
+        counts[counts == 0] = 1.0
+        return torch.tensor(len(train_labels) / (num_classes * counts), dtype=torch.float32)
+    if len(setting) != num_classes:
+        raise ConfigError(
+            f"model.class_weights has {len(setting)} values; the data has {num_classes} classes"
+        )
+    return torch.tensor(setting, dtype=torch.float32)
+
+
+class ClassificationModule(RecurrentModule):
+    """Cross-entropy (optionally class-weighted) on padded batches with lengths."""
+
+    def __init__(self, model: nn.Module, config: Config, weights: Tensor | None) -> None:
+        super().__init__(model, config.train)
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def _loss(self, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        inputs, lengths, labels = batch  # (B, T[, F]), (B,), (B,)
+        logits = self.model(inputs, lengths)  # (B, C)
+        loss = nn.functional.cross_entropy(logits, labels, weight=self.class_weights)
+        return loss, logits
+
+    def step_loss(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss, _ = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss, logits = self._loss(batch)
+        labels = batch[2]
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        size = labels.shape[0]
+        self.log("val/loss", loss, prog_bar=True, on_epoch=True, batch_size=size)
+        self.log("val/accuracy", accuracy, prog_bar=True, on_epoch=True, batch_size=size)
+        return loss
+
+
+class ClassificationTask:
+    """The :class:`rnnkit.tasks.spec.Task` for ``task: classification``."""
+
+    def prepare(self, config: Config, run_dir: Path) -> PreparedData:
+        from rnnkit.data import sources
+        from rnnkit.data.batches import LabelEncoder
+
+        data = config.data
+        loaded = sources.load(
+            data.dataset,
+            cache_dir=data.cache_dir,
+            offline=data.offline,
+            text_column=data.text_column,
+            label_column=data.label_column,
+        )
+        if loaded.kind not in ("labelled_text", "sequences"):
+            raise DataError(
+                f"data.dataset = {data.dataset!r} is a {loaded.kind} dataset; classification "
+                "needs labelled text or labelled sequences"
+            )
+        frames = split_frames(config, loaded.splits)
+        preprocess = Path(run_dir) / PREPROCESS_DIR
+        labels_path = preprocess / LABELS_FILE
+        if labels_path.is_file():
+            encoder = LabelEncoder.from_json(read_json(labels_path))
+        else:
+            encoder = LabelEncoder.fit(frames["train"]["label"].tolist())
+            write_json(labels_path, encoder.to_json())
+        labels = {
+            name: np.asarray(encoder.encode(f["label"].tolist())) for name, f in frames.items()
+        }
+        if loaded.kind == "labelled_text":
+            sequences, info = self._encode_text(config, frames, preprocess)
+        else:
+            sequences, info = self._scale_sequences(config, frames, preprocess)
+        info.update({"num_classes": len(encoder), "classes": encoder.classes})
+        loaders = {
+            name: self._loader(config, sequences[name], labels[name], shuffle=name == "train")
+            for name in SPLITS
+        }
+        log.info(
+            "%s: %d classes; train/val/test = %d/%d/%d",
+            loaded.name,
+            len(encoder),
+            *(len(frames[name]) for name in SPLITS),
+        )
+        return PreparedData(
+            train=loaders["train"],
+            val=loaders["val"],
+            test=loaders["test"],
+            info=info,
+            artifacts={"frames": frames, "labels": labels, "run_dir": Path(run_dir)},
+        )
+
+    def _encode_text(
+        self, config: Config, frames: dict[str, Any], preprocess: Path
+    ) -> tuple[dict[str, list[list[int]]], dict[str, Any]]:
+        from rnnkit.data.text import TextPipeline
+
+        if (preprocess / TextPipeline.FILE_NAME).is_file():
+            pipeline = TextPipeline.load(preprocess)
+        else:
+            pipeline = TextPipeline.from_config(config.data).fit(frames["train"]["text"].tolist())
+            pipeline.save(preprocess)
+        sequences = {}
+        for name in SPLITS:
+            encoded = pipeline.encode_batch(frames[name]["text"].tolist())
+            # An empty review after cleaning still needs one step: the padding token.
+            sequences[name] = [ids or [pipeline.vocab.pad_id] for ids in encoded]
+        return sequences, {"input": "text", "vocab_size": len(pipeline.vocab)}
+
+    def _scale_sequences(
+        self, config: Config, frames: dict[str, Any], preprocess: Path
+    ) -> tuple[dict[str, list[np.ndarray]], dict[str, Any]]:
+        from rnnkit.data.batches import fit_sequence_scaler, scale_sequences
+        from rnnkit.data.timeseries import scaler_from_json
+
+        scaler_path = preprocess / SCALER_FILE
+        if scaler_path.is_file():
+            scaler = scaler_from_json(read_json(scaler_path))
+        else:
+            scaler = fit_sequence_scaler(list(frames["train"]["sequence"]), config.data.scaler)
+            write_json(scaler_path, scaler.to_json())
+        sequences = {
+            name: scale_sequences(list(frames[name]["sequence"]), scaler) for name in SPLITS
+        }
+        width = int(np.shape(sequences["train"][0])[1])
+        return sequences, {"input": "numeric", "input_size": width}
+
+    def _loader(
+        self, config: Config, sequences: list[Any], labels: np.ndarray, *, shuffle: bool
+    ) -> DataLoader | None:
+        from rnnkit.data.batches import BucketBatchSampler, SequenceDataset, pad_collate
+
+        if len(sequences) == 0:
+            return None
+        data = config.data
+        dataset = SequenceDataset(
+            sequences, labels, max_length=data.max_length, truncate=data.truncate
+        )
+        batch_size = data.batch_size if shuffle else (data.eval_batch_size or data.batch_size)
+        collate = functools.partial(pad_collate, padding_value=0)
+        if data.bucket_by_length:
+            sampler = BucketBatchSampler(
+                dataset.lengths(), batch_size, shuffle=shuffle, seed=config.seed
+            )
+            return DataLoader(
+                dataset, batch_sampler=sampler, collate_fn=collate, num_workers=data.num_workers
+            )
+        generator = torch.Generator().manual_seed(config.seed)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator if shuffle else None,
+            collate_fn=collate,
+            num_workers=data.num_workers,
+        )
+
+    def build_module(
+        self, config: Config, model: nn.Module, prepared: PreparedData
+    ) -> RecurrentModule:
+        train_labels = prepared.artifacts["labels"]["train"]
+        weights = class_weights(config, train_labels, prepared.info["num_classes"])
+        return ClassificationModule(model, config, weights)
+
+    def predictions(self, model: nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (N, C) and true labels (N,) over a loader."""
+        model.eval()
+        probabilities, labels = [], []
+        with torch.no_grad():
+            for inputs, lengths, targets in loader:
+                probabilities.append(torch.softmax(model(inputs, lengths), dim=1))
+                labels.append(targets)
+        return torch.cat(probabilities).numpy(), torch.cat(labels).numpy()
+
+    def evaluate(
+        self, config: Config, model: nn.Module, prepared: PreparedData, split: str
+    ) -> dict[str, float]:
+        from rnnkit.evaluate.plots import confusion_matrix_png
+
+        loader = prepared.val if split == "val" else prepared.test
+        if loader is None:
+            raise DataError(f"the {split} split is empty")
+        probabilities, labels = self.predictions(model, loader)
+        result = classification_metrics(probabilities, labels, prepared.info["num_classes"])
+        matrix = result.pop("confusion_matrix")
+        run_dir = prepared.artifacts["run_dir"]
+        classes = prepared.info["classes"]
+        write_metrics(run_dir, {"confusion_matrix": {split: matrix, "classes": classes}})
+        confusion_matrix_png(matrix, classes, run_dir / f"{split}_confusion.png")
+        return result  # type: ignore[return-value]
+
+    def baselines(
+        self, config: Config, prepared: PreparedData, split: str
+    ) -> dict[str, dict[str, float]]:
+        labels = prepared.artifacts["labels"]
+        frames = prepared.artifacts["frames"]
+        num_classes = prepared.info["num_classes"]
+        truth = labels[split]
+
+        def scores(predicted: np.ndarray) -> dict[str, float]:
+            result = classification_metrics(predicted, truth, num_classes)
+            result.pop("confusion_matrix")
+            return result  # type: ignore[return-value]
+
+        out = {"majority_class": scores(majority_class(labels["train"], len(truth)))}
+        if prepared.info["input"] == "text":
+            bag = BagOfWordsLogistic().fit(
+                frames["train"]["text"].tolist(), labels["train"], num_classes
+            )
+            out["bag_of_words_logistic"] = scores(bag.predict(frames[split]["text"].tolist()))
+        return out

@@ -1,0 +1,39 @@
+"""Config sections of forecasting: the series, its windows and the forecaster."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rnnkit.config import Config, SourceConfig, StackConfig
+
+
+class ForecastingData(SourceConfig):
+    """A table of time series: the time axis, targets, covariates and windows."""
+
+    date_column: str | list[str] | None = None
+    target: str | list[str] | None = None
+    covariates: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    frequency: str | None = None  # pandas offset alias; inferred from the dates when unset
+    fill_missing: Literal["interpolate", "ffill", "bfill", "mean", "median", "drop"] = "interpolate"
+    scaler: Literal["standard", "minmax", "none"] = "standard"
+    lookback: int = Field(24, ge=1)
+    horizon: int = Field(1, ge=1)
+    stride: int = Field(1, ge=1)
+    season_length: int | None = Field(None, ge=1)
+
+
+class ForecastingModel(StackConfig):
+    """A forecaster reads the past in time order, so it has no ``bidirectional``."""
+
+    input_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # locked (variational) on the window
+    head_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    strategy: Literal["direct", "recursive"] = "direct"
+
+
+class ForecastingConfig(Config):
+    task: Literal["forecasting"] = "forecasting"
+    data: ForecastingData
+    model: ForecastingModel = Field(default_factory=ForecastingModel)

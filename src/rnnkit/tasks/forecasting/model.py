@@ -1,0 +1,96 @@
+"""Multi-step forecaster for univariate and multivariate series.
+
+    window (B, L, F), targets in the first K columns, scaled
+    --recurrent layers (rnnkit.nn)--> final output (B, H)
+    direct:    --linear--> changes (B, horizon, K)              (all steps at once)
+    recursive: --linear--> change for one step (B, 1, K), fed back as the next input
+    + the last observed target values (B, 1, K) --> forecast (B, horizon, K), scaled
+
+The model is level-invariant: it reads the window's targets *relative to their last
+observed value* and predicts changes from that value, which are added back at the end.
+A trending series (CO2, airline passengers) soon leaves the range the scaler saw in
+training; relative values stay in range where levels do not (the same reason classical
+models difference a series).
+
+In the recursive strategy the covariates of future steps are unknown; each fed-back row
+carries the forecast targets and repeats the last observed covariates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from rnnkit.nn.regularization import LockedDropout
+from rnnkit.tasks.forecasting.config import ForecastingConfig, ForecastingModel
+from rnnkit.tasks.stack import make_recurrent
+
+Strategy = Literal["direct", "recursive"]
+
+
+class Forecaster(nn.Module):
+    """Recurrent layers over a lookback window and a head for ``horizon`` future steps.
+
+    Args:
+        input_size: features per time step F (targets first, then covariates).
+        num_targets: target columns K (K <= F).
+        horizon: steps to forecast.
+        config: the model section of the experiment config (cell, hidden_size,
+            num_layers, dropout, input_dropout, head_dropout, strategy, extended cell
+            options).
+    """
+
+    def __init__(
+        self, input_size: int, num_targets: int, horizon: int, config: ForecastingModel
+    ) -> None:
+        super().__init__()
+        if not 1 <= num_targets <= input_size:
+            raise ValueError(f"num_targets = {num_targets} must be between 1 and {input_size}")
+        self.input_size = input_size
+        self.num_targets = num_targets
+        self.horizon = horizon
+        self.strategy: Strategy = config.strategy
+        # Locked (variational) dropout on the window: one mask per window for all steps.
+        self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
+        self.recurrent = make_recurrent(config, input_size)
+        self.head_dropout = nn.Dropout(config.head_dropout)
+        steps_out = horizon if self.strategy == "direct" else 1
+        self.head = nn.Linear(config.hidden_size, steps_out * num_targets)
+
+    def forward(self, window: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
+        """Forecast (B, horizon, K) from a scaled window (B, L, F).
+
+        ``horizon`` may differ from the trained one only for the recursive strategy.
+        """
+        horizon = self.horizon if horizon is None else horizon
+        if self.strategy == "direct" and horizon != self.horizon:
+            raise ValueError(
+                f"a direct forecaster predicts exactly {self.horizon} steps, got horizon={horizon}"
+            )
+        batch, k = window.shape[0], self.num_targets
+        last = window[:, -1:, :k]  # (B, 1, K)
+        relative = torch.cat([window[..., :k] - last, window[..., k:]], dim=2)  # (B, L, F)
+        outputs, state = self.recurrent(self.input_dropout(relative))  # (B, L, H)
+        change = self.head(self.head_dropout(outputs[:, -1]))  # (B, steps_out*K)
+        if self.strategy == "direct":
+            return last + change.view(batch, self.horizon, k)
+        covariates = window[:, -1:, self.num_targets :]  # (B, 1, F-K)
+        steps = []
+        current = last + change.view(batch, 1, k)
+        for _ in range(horizon):
+            steps.append(current)
+            if len(steps) == horizon:
+                break
+            # Carry the recurrent state; only the new row is read, not the whole window.
+            next_input = torch.cat([current - last, covariates], dim=2)  # (B, 1, F)
+            outputs, state = self.recurrent(next_input, state)
+            change = self.head(self.head_dropout(outputs[:, -1]))
+            current = current + change.view(batch, 1, k)
+        return torch.cat(steps, dim=1)  # (B, horizon, K)
+
+
+def build_model(config: ForecastingConfig, info: dict[str, Any]) -> Forecaster:
+    """The forecaster a run's config and ``preprocess/info.json`` describe."""
+    return Forecaster(info["input_size"], info["num_targets"], info["horizon"], config.model)

@@ -1,0 +1,409 @@
+"""The forecasting task: series -> windows -> recurrent forecaster -> metrics vs baselines.
+
+Data preparation, in order (each step fitted on the training part only):
+
+1. load the series (``data.dataset``), parse dates, one-hot the categorical columns;
+2. fill gaps (``data.fill_missing``);
+3. split in time: training part, then validation, then test at the end (``data.split``);
+4. scale with a scaler fitted on the training part (``data.scaler``);
+5. cut windows of ``lookback`` input rows and ``horizon`` target rows. Validation and
+   test windows start ``lookback`` rows before their part, so every forecast step of
+   the part is predicted from data that precedes it, and none outside it is scored.
+
+Evaluation scores every test window (one forecast origin per row of the test part that
+has ``horizon`` rows after it; evenly thinned to at most ``MAX_EVAL_ORIGINS``) in the
+original units, next to the naive, seasonal naive and Holt-Winters baselines forecast
+from the same origins.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from rnnkit.config import Config
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.evaluate import baselines as baseline_forecasts
+from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
+from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
+from rnnkit.tasks.forecasting.predictor import HISTORY_FILE, SCALER_FILE, inverse_targets
+from rnnkit.tasks.module import RecurrentModule
+from rnnkit.tasks.spec import PreparedData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SeriesParts:
+    """A filled series (original units) and where its parts end.
+
+    ``values`` is (T, F) with the K target columns first; the training part is
+    ``[0, train_end)``, validation ``[train_end, valid_end)``, test ``[valid_end, T)``.
+    """
+
+    index: Any  # pandas DatetimeIndex or RangeIndex, length T
+    values: np.ndarray  # (T, F) float32
+    columns: list[str]
+    target_columns: list[str]
+    frequency: str | None
+    train_end: int
+    valid_end: int
+    categories: dict[str, list[str]] = field(default_factory=dict)  # one-hot levels
+    date_column: str | list[str] | None = None
+
+    @property
+    def num_targets(self) -> int:
+        return len(self.target_columns)
+
+
+def season_length(config: Config, frequency: str | None) -> int:
+    """``data.season_length`` if set, else the one the frequency implies (1 if none)."""
+    if config.data.season_length:
+        return config.data.season_length
+    from rnnkit.data.timeseries import season_length_for
+
+    return season_length_for(frequency) or 1
+
+
+def load_parts(config: Config) -> SeriesParts:
+    """Load, encode and fill the series a config names, and place the split points."""
+    from rnnkit.data import sources, timeseries
+
+    data = config.data
+    loaded = sources.load(data.dataset, cache_dir=data.cache_dir, offline=data.offline)
+    if loaded.kind != "series":
+        raise DataError(
+            f"data.dataset = {data.dataset!r} is a {loaded.kind} dataset; forecasting needs "
+            "a time series (a CSV with a date column, or a catalog series such as co2)"
+        )
+    frame = next(iter(loaded.splits.values()))
+    date_column = data.date_column or loaded.meta.get("date_column")
+    target = data.target or loaded.meta.get("target")
+    if not target:
+        columns = ", ".join(map(str, frame.columns))
+        raise ConfigError(f"data.target is required: name the column(s) to forecast ({columns})")
+    table = timeseries.load_series(
+        frame,
+        date_column=date_column,
+        target=target,
+        covariates=tuple(data.covariates),
+        categorical=tuple(data.categorical),
+        frequency=data.frequency,
+    )
+    # fill_missing refuses "drop" here: it would break the series' regular spacing.
+    values = np.asarray(timeseries.fill_missing(table.values, data.fill_missing), dtype=np.float32)
+    index = table.index
+    split = timeseries.time_split(
+        len(values),
+        valid=data.split.val,
+        test=data.split.test,
+        lookback=data.lookback,
+        horizon=data.horizon,
+    )
+    return SeriesParts(
+        index=index,
+        values=values,
+        columns=list(table.columns),
+        target_columns=list(table.target_columns),
+        frequency=table.frequency,
+        train_end=split.train_end,
+        valid_end=split.valid_end,
+        categories=table.categories,
+        date_column=date_column,
+    )
+
+
+def windows(
+    scaled: np.ndarray,
+    start: int,
+    end: int,
+    lookback: int,
+    horizon: int,
+    num_targets: int,
+    stride: int = 1,
+) -> tuple[Tensor, Tensor]:
+    """Windows whose forecast steps all lie in ``[start, end)``: inputs (N, L, F), targets (N, H, K)."""
+    from rnnkit.data.timeseries import make_windows
+
+    segment = scaled[max(0, start - lookback) : end]
+    if len(segment) < lookback + horizon:
+        empty = np.zeros((0, lookback, scaled.shape[1]), np.float32)
+        return torch.from_numpy(empty), torch.zeros(0, horizon, num_targets)
+    inputs, targets = make_windows(
+        segment, lookback, horizon, stride=stride, target_columns=list(range(num_targets))
+    )
+    return (
+        torch.as_tensor(np.asarray(inputs), dtype=torch.float32),
+        torch.as_tensor(np.asarray(targets), dtype=torch.float32),
+    )
+
+
+#: Evaluation uses at most this many forecast origins per split, evenly spaced: a long
+#: hourly series (Beijing PM2.5) would otherwise refit Holt-Winters thousands of times.
+MAX_EVAL_ORIGINS = 400
+
+
+def part_bounds(parts: SeriesParts, split: str) -> tuple[int, int]:
+    """First and one-past-last row of ``split`` ("val" or "test")."""
+    if split == "val":
+        return parts.train_end, parts.valid_end
+    return parts.valid_end, len(parts.values)
+
+
+def origin_stride(parts: SeriesParts, horizon: int, split: str) -> int:
+    """Steps between evaluation origins: 1, or more to stay within MAX_EVAL_ORIGINS."""
+    start, end = part_bounds(parts, split)
+    count = max(0, end - horizon + 1 - start)
+    return max(1, -(-count // MAX_EVAL_ORIGINS))
+
+
+def test_origins(parts: SeriesParts, horizon: int, split: str) -> np.ndarray:
+    """Forecast origins (index of the first forecast step) of every window of ``split``.
+
+    The model's windows and every baseline are scored at exactly these origins.
+    """
+    start, end = part_bounds(parts, split)
+    return np.arange(start, end - horizon + 1, origin_stride(parts, horizon, split))
+
+
+class ForecastingModule(RecurrentModule):
+    """Mean squared error on the scaled targets of every forecast step."""
+
+    def step_loss(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        inputs, targets = batch  # (B, L, F), (B, H, K)
+        loss = nn.functional.mse_loss(self.model(inputs), targets)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        inputs, targets = batch
+        loss = nn.functional.mse_loss(self.model(inputs), targets)
+        self.log("val/loss", loss, prog_bar=True, on_epoch=True, batch_size=inputs.shape[0])
+        return loss
+
+
+class ForecastingTask:
+    """The :class:`rnnkit.tasks.spec.Task` for ``task: forecasting``."""
+
+    def prepare(self, config: Config, run_dir: Path) -> PreparedData:
+        from rnnkit.data.timeseries import make_scaler, scaler_from_json
+
+        data = config.data
+        parts = load_parts(config)
+        scaler_path = Path(run_dir) / PREPROCESS_DIR / SCALER_FILE
+        if scaler_path.is_file():
+            scaler = scaler_from_json(read_json(scaler_path))
+        else:
+            scaler = make_scaler(data.scaler)
+            scaler.fit(parts.values[: parts.train_end])
+            write_json(scaler_path, scaler.to_json())
+        scaled = np.asarray(scaler.transform(parts.values), dtype=np.float32)
+        lookback, horizon, k = data.lookback, data.horizon, parts.num_targets
+        train_x, train_y = windows(scaled, 0, parts.train_end, lookback, horizon, k, data.stride)
+        val_x, val_y = windows(
+            scaled,
+            *part_bounds(parts, "val"),
+            lookback,
+            horizon,
+            k,
+            origin_stride(parts, horizon, "val"),
+        )
+        test_x, test_y = windows(
+            scaled,
+            *part_bounds(parts, "test"),
+            lookback,
+            horizon,
+            k,
+            origin_stride(parts, horizon, "test"),
+        )
+        seasons = season_length(config, parts.frequency)
+        _save_history(run_dir, config, parts)
+        generator = torch.Generator().manual_seed(config.seed)
+        eval_batch = data.eval_batch_size or data.batch_size
+
+        def loader(x: Tensor, y: Tensor, shuffle: bool) -> DataLoader | None:
+            if len(x) == 0:
+                return None
+            return DataLoader(
+                TensorDataset(x, y),
+                batch_size=data.batch_size if shuffle else eval_batch,
+                shuffle=shuffle,
+                generator=generator if shuffle else None,
+                num_workers=data.num_workers,
+            )
+
+        info = {
+            "input_size": len(parts.columns),
+            "num_targets": k,
+            "lookback": lookback,
+            "horizon": horizon,
+            "columns": parts.columns,
+            "target_columns": parts.target_columns,
+            "frequency": parts.frequency,
+            "season_length": seasons,
+        }
+        log.info(
+            "series: %d rows x %d columns (%s); windows train/val/test = %d/%d/%d",
+            len(parts.values),
+            len(parts.columns),
+            ", ".join(parts.columns),
+            len(train_x),
+            len(val_x),
+            len(test_x),
+        )
+        return PreparedData(
+            train=loader(train_x, train_y, True),
+            val=loader(val_x, val_y, False),
+            test=loader(test_x, test_y, False),
+            info=info,
+            artifacts={"parts": parts, "scaler": scaler, "scaled": scaled, "run_dir": run_dir},
+        )
+
+    def build_module(
+        self, config: Config, model: nn.Module, prepared: PreparedData
+    ) -> RecurrentModule:
+        return ForecastingModule(model, config.train)
+
+    def forecasts(
+        self, config: Config, model: nn.Module, prepared: PreparedData, split: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Model forecasts and the truth on ``split``, (N, H, K) each, in original units."""
+        parts: SeriesParts = prepared.artifacts["parts"]
+        scaler = prepared.artifacts["scaler"]
+        loader = prepared.val if split == "val" else prepared.test
+        if loader is None:
+            raise DataError(f"the {split} part is empty: set data.split.{split} > 0")
+        model.eval()
+        predicted, actual = [], []
+        with torch.no_grad():
+            for inputs, targets in loader:
+                predicted.append(model(inputs))
+                actual.append(targets)
+        k = parts.num_targets
+        return (
+            inverse_targets(scaler, torch.cat(predicted).numpy(), k),
+            inverse_targets(scaler, torch.cat(actual).numpy(), k),
+        )
+
+    def evaluate(
+        self, config: Config, model: nn.Module, prepared: PreparedData, split: str
+    ) -> dict[str, float]:
+        parts: SeriesParts = prepared.artifacts["parts"]
+        predicted, actual = self.forecasts(config, model, prepared, split)
+        if split == "test":
+            plot_last_origin(prepared.artifacts["run_dir"], config, model, prepared, split)
+        scale = mase_scale(
+            parts.values[: parts.train_end, : parts.num_targets], prepared.info["season_length"]
+        )
+        return forecast_metrics(predicted, actual, scale=scale)
+
+    def baselines(
+        self, config: Config, prepared: PreparedData, split: str
+    ) -> dict[str, dict[str, float]]:
+        parts: SeriesParts = prepared.artifacts["parts"]
+        predictions = baseline_predictions(
+            parts, config.data.horizon, prepared.info["season_length"], split
+        )
+        truth = truth_at(
+            parts, test_origins(parts, config.data.horizon, split), config.data.horizon
+        )
+        scale = mase_scale(
+            parts.values[: parts.train_end, : parts.num_targets], prepared.info["season_length"]
+        )
+        return {name: forecast_metrics(p, truth, scale=scale) for name, p in predictions.items()}
+
+
+def truth_at(parts: SeriesParts, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """The observed targets (N, H, K) after each origin."""
+    index = origins[:, None] + np.arange(horizon)[None, :]
+    return parts.values[index][..., : parts.num_targets].astype(np.float64)
+
+
+def baseline_predictions(
+    parts: SeriesParts, horizon: int, seasons: int, split: str
+) -> dict[str, np.ndarray]:
+    """Naive, seasonal naive and Holt-Winters forecasts (N, H, K) at the split's origins."""
+    targets = parts.values[:, : parts.num_targets].astype(np.float64)
+    origins = test_origins(parts, horizon, split)
+    return {
+        "naive": baseline_forecasts.naive_forecast(targets, origins, horizon),
+        "seasonal_naive": baseline_forecasts.seasonal_naive_forecast(
+            targets, origins, horizon, seasons
+        ),
+        "holt_winters": baseline_forecasts.holt_winters_forecast(
+            targets, origins, horizon, seasons, fit_end=parts.train_end
+        ),
+    }
+
+
+def _save_history(run_dir: Path, config: Config, parts: SeriesParts) -> None:
+    """The end of the series (original units, dates), so a forecast needs no data files."""
+    keep = max(config.data.lookback, 4 * config.data.horizon, 200)
+    tail = slice(max(0, len(parts.values) - keep), len(parts.values))
+    write_json(
+        Path(run_dir) / PREPROCESS_DIR / HISTORY_FILE,
+        {
+            "index": [str(i) for i in parts.index[tail]],
+            "columns": parts.columns,
+            "target_columns": parts.target_columns,
+            "frequency": parts.frequency,
+            "categories": parts.categories,
+            "date_column": parts.date_column,
+            "values": parts.values[tail].tolist(),
+        },
+    )
+
+
+FORECAST_PLOT_SUFFIX = "forecast.png"
+
+
+def plot_last_origin(
+    run_dir: Path, config: Config, model: nn.Module, prepared: PreparedData, split: str
+) -> Path:
+    """Plot the forecast from the last origin of ``split`` next to the truth and baselines.
+
+    The history shown is the ``4 * horizon`` rows before the origin (at least the
+    lookback). Written as ``run_dir/test_forecast.png`` (or ``val_forecast.png``).
+    """
+    from rnnkit.evaluate.plots import forecast_png
+
+    info = prepared.info
+    parts: SeriesParts = prepared.artifacts["parts"]
+    horizon, lookback = info["horizon"], info["lookback"]
+    origin = int(test_origins(parts, horizon, split)[-1])
+    window = torch.as_tensor(prepared.artifacts["scaled"][origin - lookback : origin])[None]
+    model.eval()
+    with torch.no_grad():
+        scaled_forecast = model(window).numpy()  # (1, H, K)
+    forecast = inverse_targets(prepared.artifacts["scaler"], scaled_forecast, parts.num_targets)
+    targets = parts.values[:, : parts.num_targets].astype(np.float64)
+    seasons = info["season_length"]
+    baselines = {
+        "naive": baseline_forecasts.naive_forecast(targets, [origin], horizon),
+        "seasonal naive": baseline_forecasts.seasonal_naive_forecast(
+            targets, [origin], horizon, seasons
+        ),
+        "Holt-Winters": baseline_forecasts.holt_winters_forecast(
+            targets, [origin], horizon, seasons, fit_end=parts.train_end
+        ),
+    }
+    start = max(0, origin - max(lookback, 4 * horizon))
+    future = slice(origin, origin + horizon)
+    return forecast_png(
+        parts.index[start:origin],
+        targets[start:origin, 0],
+        parts.index[future],
+        forecast[0, :, 0],
+        Path(run_dir) / f"{split}_{FORECAST_PLOT_SUFFIX}",
+        truth=targets[future, 0],
+        baselines={name: values[0, :, 0] for name, values in baselines.items()},
+        title=f"{config.name}: {horizon}-step forecast from the last {split} origin",
+        target_name=parts.target_columns[0],
+    )
