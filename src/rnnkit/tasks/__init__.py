@@ -28,6 +28,7 @@ TASKS: dict[str, str] = {
     "forecasting": "rnnkit.tasks.forecasting:SPEC",
     "adding": "rnnkit.tasks.synthetic:ADDING",
     "copy": "rnnkit.tasks.synthetic:COPY",
+    "translation": "rnnkit.tasks.translation:SPEC",
 }
 
 #: Older task names, still read (with a deprecation note in the log).

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnkit.errors import UserError
-from rnnkit.tasks.translation.config import TranslationModelConfig
+from rnnkit.tasks.translation.config import TranslationModel
 from rnnkit.tasks.translation.decode import (
     DecodeSettings,
     beam_search,
@@ -23,7 +23,7 @@ WORDS = (UNK, 4, 5)  # what the tiny model may generate besides <eos>
 
 def tiny_model(seed: int, vocab: int = 6, **options) -> Seq2Seq:
     torch.manual_seed(seed)
-    config = TranslationModelConfig(hidden_size=8, embedding_size=4, **options)
+    config = TranslationModel(cell="gru", hidden_size=8, embedding_size=4, **options)
     model = Seq2Seq(config, source_vocab_size=6, target_vocab_size=vocab, pad_id=PAD).eval()
     with torch.no_grad():  # sharper distributions make the search matter
         model.output.weight.mul_(4.0)

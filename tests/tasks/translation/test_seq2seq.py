@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from rnnkit.tasks.translation.config import TranslationModelConfig
+from rnnkit.tasks.translation.config import TranslationModel
 from rnnkit.tasks.translation.model import Seq2Seq, sequence_loss
 
 PAD, BOS, EOS = 0, 2, 3
@@ -16,7 +16,7 @@ PAD, BOS, EOS = 0, 2, 3
 def model_for(**options) -> Seq2Seq:
     torch.manual_seed(0)
     defaults = {"hidden_size": 8, "embedding_size": 6}
-    config = TranslationModelConfig(**{**defaults, **options})
+    config = TranslationModel(**{**defaults, **options})
     return Seq2Seq(config, source_vocab_size=11, target_vocab_size=13, pad_id=PAD).eval()
 
 
@@ -121,7 +121,7 @@ def test_sequence_loss_ignores_padding_and_smooths_labels_as_defined():
 
 def test_a_tiny_model_learns_to_reverse_short_sequences():
     torch.manual_seed(0)
-    config = TranslationModelConfig(hidden_size=32, embedding_size=16, attention="luong")
+    config = TranslationModel(hidden_size=32, embedding_size=16, attention="luong")
     model = Seq2Seq(config, 10, 10, pad_id=PAD)
     pairs = [list(p) for p in itertools.permutations([4, 5, 6, 7], 3)]  # 24 sources
     source = torch.tensor(pairs)
@@ -143,10 +143,10 @@ def test_a_tiny_model_learns_to_reverse_short_sequences():
 
 def test_config_refuses_options_that_do_not_fit_the_attention():
     with pytest.raises(ValueError, match="input_feeding feeds Luong's attentional vector"):
-        TranslationModelConfig(attention="bahdanau", input_feeding=True)
+        TranslationModel(attention="bahdanau", input_feeding=True)
     with pytest.raises(ValueError, match="luong_score=dot needs"):
-        TranslationModelConfig(attention="luong", luong_score="dot", bidirectional=True)
+        TranslationModel(attention="luong", luong_score="dot", bidirectional=True)
     with pytest.raises(ValueError, match="greater than or equal to 1"):
-        TranslationModelConfig(beam_size=0)
-    assert TranslationModelConfig(attention="luong").uses_input_feeding
-    assert not TranslationModelConfig(attention="luong", input_feeding=False).uses_input_feeding
+        TranslationModel(beam_size=0)
+    assert TranslationModel(attention="luong").uses_input_feeding
+    assert not TranslationModel(attention="luong", input_feeding=False).uses_input_feeding

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.data.text import TextPipeline
-from rnnkit.tasks.translation.config import TranslationDataConfig
+from rnnkit.tasks.translation.config import TranslationData
 from rnnkit.tasks.translation.data import (
     SOURCE_DIR,
     TARGET_DIR,
@@ -33,7 +33,7 @@ def write_folder(tmp_path):
 
 def test_shipped_splits_filter_only_training_and_pipelines_are_saved(tmp_path):
     folder = write_folder(tmp_path)
-    data = TranslationDataConfig(
+    data = TranslationData(
         dataset=str(folder), source_lang="de", target_lang="en", max_length=4, lowercase=True
     )
     prepared = prepare_pairs(data, preprocess_dir=tmp_path / "preprocess")
@@ -52,7 +52,7 @@ def test_shipped_splits_filter_only_training_and_pipelines_are_saved(tmp_path):
 
 def test_shared_vocabulary_covers_both_sides(tmp_path):
     folder = write_folder(tmp_path)
-    data = TranslationDataConfig(
+    data = TranslationData(
         dataset=str(folder), source_lang="de", target_lang="en", shared_vocab=True
     )
     prepared = prepare_pairs(data)
@@ -65,7 +65,7 @@ def test_unsplit_table_is_filtered_then_split_without_shared_sentences(tmp_path)
     rows = [f"quelle {i % 40}\tziel {i}" for i in range(200)]  # sources repeat 5 times
     path = tmp_path / "pairs.tsv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    data = TranslationDataConfig(dataset=str(path))
+    data = TranslationData(dataset=str(path))
     prepared = prepare_pairs(data, seed=1)
     sizes = {name: len(split) for name, split in prepared.splits.items()}
     assert sum(sizes.values()) == 200 and sizes["test"] == 20 and sizes["val"] == 20
@@ -87,9 +87,7 @@ def test_collate_pads_and_shifts_the_target():
 
 def test_loaders_cover_every_pair_once(tmp_path):
     folder = write_folder(tmp_path)
-    data = TranslationDataConfig(
-        dataset=str(folder), source_lang="de", target_lang="en", batch_size=5
-    )
+    data = TranslationData(dataset=str(folder), source_lang="de", target_lang="en", batch_size=5)
     prepared = prepare_pairs(data)
     loader = make_loader(prepared.splits["train"], prepared.target_pipeline, data, train=True)
     seen = sum(int(batch[1].numel()) for batch in loader)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnkit.errors import UserError
-from rnnkit.tasks.translation.config import TranslationDataConfig, TranslationModelConfig
+from rnnkit.tasks.translation.config import TranslationData, TranslationModel
 from rnnkit.tasks.translation.data import make_loader, prepare_pairs
 from rnnkit.tasks.translation.model import Seq2Seq, sequence_loss
 from rnnkit.tasks.translation.translator import Translator, baseline_scores, evaluate_split
@@ -25,12 +25,10 @@ def trained(tmp_path_factory):
     for split in ("train", "test"):
         (folder / f"{split}.de").write_text("\n".join(sources) + "\n", encoding="utf-8")
         (folder / f"{split}.en").write_text("\n".join(targets) + "\n", encoding="utf-8")
-    data = TranslationDataConfig(
-        dataset=str(folder), source_lang="de", target_lang="en", batch_size=8
-    )
+    data = TranslationData(dataset=str(folder), source_lang="de", target_lang="en", batch_size=8)
     prepared = prepare_pairs(data)
     torch.manual_seed(0)
-    config = TranslationModelConfig(hidden_size=32, embedding_size=16, beam_size=3)
+    config = TranslationModel(hidden_size=32, embedding_size=16, beam_size=3)
     model = Seq2Seq(
         config, len(prepared.source_pipeline.vocab), len(prepared.target_pipeline.vocab)
     )

@@ -21,36 +21,19 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from rnnkit.config import StrictModel
+from rnnkit.config import Config, SourceConfig, StackConfig
 
 
-class PairSplitConfig(StrictModel):
-    """Fractions of an unsplit source (e.g. eng-fra) held out; the rest trains."""
+class TranslationData(SourceConfig):
+    """Where the sentence pairs come from and how they become token ids.
 
-    val: float = Field(0.1, ge=0.0, lt=1.0)
-    test: float = Field(0.1, ge=0.0, lt=1.0)
+    ``split`` (val, test fractions) applies to a source that ships unsplit.
+    """
 
-    @model_validator(mode="after")
-    def _fractions_leave_training_data(self) -> PairSplitConfig:
-        if self.val + self.test >= 1.0:
-            raise ValueError(
-                f"val + test = {self.val + self.test:g} leaves no training data; use fractions "
-                "that sum to less than 1"
-            )
-        return self
-
-
-class TranslationDataConfig(StrictModel):
-    """Where the sentence pairs come from and how they become token ids."""
-
-    dataset: str
-    cache_dir: str | None = None
-    offline: bool = False
     source_lang: str | None = None
     target_lang: str | None = None
     source_column: str | int = 0  # pairs tables: header name or 0-based index
     target_column: str | int = 1
-    split: PairSplitConfig = Field(default_factory=PairSplitConfig)
 
     # Cleaning (both sides) and filters. Filters thin the training pairs, and every pair
     # of a source that ships unsplit (before it is split); a shipped test set stays whole.
@@ -66,29 +49,19 @@ class TranslationDataConfig(StrictModel):
     min_freq: int = Field(1, ge=1)
     max_vocab_size: int | None = Field(None, ge=5)
     bpe_vocab_size: int = Field(8000, ge=257)
-
-    batch_size: int = Field(64, ge=1)
-    eval_batch_size: int | None = Field(None, ge=1)
-    num_workers: int = Field(0, ge=0)
     bucket_by_length: bool = True
 
 
-class TranslationModelConfig(StrictModel):
-    """Encoder -> attention -> decoder, the loss, and how translations are decoded."""
+class TranslationModel(StackConfig):
+    """Encoder -> attention -> decoder, the loss, and how translations are decoded.
 
-    cell: Literal["lstm", "gru", "rnn"] = "gru"
-    nonlinearity: Literal["tanh", "relu"] = "tanh"  # Elman RNN only
-    reset_after: bool = True  # GRU: torch/cuDNN formulation; False is Cho et al. 2014
+    The stack keys (cell, hidden_size, num_layers, dropout and the extended options)
+    describe the encoder; the decoder has the same cell, size and depth, without the
+    extended options. ``dropout`` also applies to the embeddings and the output features.
+    """
+
     embedding_size: int | None = Field(None, ge=1)  # defaults to hidden_size
-    hidden_size: int = Field(256, ge=1)
-    num_layers: int = Field(1, ge=1)
     bidirectional: bool = True  # the encoder
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # embeddings, between layers, before the output
-    # Extended options of the encoder's recurrent layers (rnnkit.nn).
-    layer_norm: bool = False
-    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    zoneout: float = Field(0.0, ge=0.0, lt=1.0)
-    weight_drop: float = Field(0.0, ge=0.0, lt=1.0)
 
     attention: Literal["bahdanau", "luong", "none"] = "bahdanau"
     luong_score: Literal["dot", "general"] = "general"
@@ -104,7 +77,7 @@ class TranslationModelConfig(StrictModel):
     max_length_offset: int = Field(10, ge=0)
 
     @model_validator(mode="after")
-    def _options_fit_the_attention(self) -> TranslationModelConfig:
+    def _options_fit_the_attention(self) -> TranslationModel:
         if self.input_feeding and self.attention != "luong":
             raise ValueError(
                 f"input_feeding feeds Luong's attentional vector; it has no meaning with "
@@ -121,3 +94,9 @@ class TranslationModelConfig(StrictModel):
     @property
     def uses_input_feeding(self) -> bool:
         return self.attention == "luong" and self.input_feeding is not False
+
+
+class TranslationConfig(Config):
+    task: Literal["translation"] = "translation"
+    data: TranslationData
+    model: TranslationModel = Field(default_factory=TranslationModel)

@@ -42,7 +42,7 @@ from rnnkit.data.pairs import (
 )
 from rnnkit.data.text import CleaningOptions, TextPipeline
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.tasks.translation.config import TranslationDataConfig
+from rnnkit.tasks.translation.config import TranslationData
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,11 @@ class PreparedPairs:
     target_lang: str | None
 
 
-def cleaning_of(data: TranslationDataConfig) -> PairCleaning:
+def cleaning_of(data: TranslationData) -> PairCleaning:
     return PairCleaning(data.lowercase, data.unicode_normalization, data.normalize)
 
 
-def _prefix_side(data: TranslationDataConfig, loaded: LoadedPairs) -> str:
+def _prefix_side(data: TranslationData, loaded: LoadedPairs) -> str:
     if loaded.target_lang == "en":
         return "target"
     if loaded.source_lang == "en":
@@ -88,14 +88,14 @@ def _prefix_side(data: TranslationDataConfig, loaded: LoadedPairs) -> str:
     )
 
 
-def _filter(data: TranslationDataConfig, loaded: LoadedPairs, clean: SentencePairs) -> list[int]:
+def _filter(data: TranslationData, loaded: LoadedPairs, clean: SentencePairs) -> list[int]:
     prefixes = ENGLISH_PREFIXES if data.prefix_filter else None
     side = _prefix_side(data, loaded) if data.prefix_filter else "target"
     return filter_pairs(clean, max_length=data.max_length, prefixes=prefixes, prefix_side=side)  # type: ignore[arg-type]
 
 
 def split_and_filter(
-    data: TranslationDataConfig, loaded: LoadedPairs, seed: int
+    data: TranslationData, loaded: LoadedPairs, seed: int
 ) -> dict[str, tuple[SentencePairs, SentencePairs]]:
     """(raw, cleaned) pairs for train / val / test, filtered and split as the docstring says."""
     cleaning = cleaning_of(data)
@@ -125,7 +125,7 @@ def split_and_filter(
     return out
 
 
-def _new_pipeline(data: TranslationDataConfig) -> TextPipeline:
+def _new_pipeline(data: TranslationData) -> TextPipeline:
     # Cleaning already happened on the pairs; the pipeline only collapses whitespace.
     cleaning = CleaningOptions(collapse_whitespace=data.tokenizer != "char")
     return TextPipeline(
@@ -138,7 +138,7 @@ def _new_pipeline(data: TranslationDataConfig) -> TextPipeline:
 
 
 def fit_pipelines(
-    data: TranslationDataConfig, train: SentencePairs, folder: Path | None
+    data: TranslationData, train: SentencePairs, folder: Path | None
 ) -> tuple[TextPipeline, TextPipeline]:
     """Source and target pipelines: loaded from ``folder`` if saved there, else fitted."""
     if folder is not None and (folder / SOURCE_DIR / TextPipeline.FILE_NAME).is_file():
@@ -165,7 +165,7 @@ def encode_sources(pipeline: TextPipeline, texts: list[str]) -> list[list[int]]:
 
 
 def prepare_pairs(
-    data: TranslationDataConfig, *, seed: int = 0, preprocess_dir: Path | None = None
+    data: TranslationData, *, seed: int = 0, preprocess_dir: Path | None = None
 ) -> PreparedPairs:
     """Everything up to token ids (see the module docstring)."""
     loaded = load_pairs(
@@ -237,7 +237,7 @@ def pair_collate(
 def make_loader(
     split: PairSplit,
     target_pipeline: TextPipeline,
-    data: TranslationDataConfig,
+    data: TranslationData,
     *,
     train: bool,
     seed: int = 0,

@@ -34,13 +34,15 @@ time and uses plain recurrent layers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn.attention import BahdanauAttention, LuongAttention, lengths_to_mask
-from rnnkit.tasks.translation.config import TranslationModelConfig
+from rnnkit.tasks.stack import make_recurrent
+from rnnkit.tasks.translation.config import TranslationConfig, TranslationModel
 
 State = tuple[Tensor, ...]  # (h,) or, for the LSTM, (h, c); each (L, B, H)
 
@@ -74,27 +76,10 @@ class DecoderState:
         return DecoderState(hidden, feed)
 
 
-def _recurrent(config: TranslationModelConfig, input_size: int, *, encoder: bool) -> nn.Module:
-    """A batch-first rnnkit.nn layer; the encoder also takes the extended options."""
-    from rnnkit import nn as rnn_layers
-
-    layer_class = {"lstm": rnn_layers.LSTM, "gru": rnn_layers.GRU, "rnn": rnn_layers.RNN}
-    options: dict[str, object] = {
-        "num_layers": config.num_layers,
-        "batch_first": True,
-        "dropout": config.dropout if config.num_layers > 1 else 0.0,
-        "bidirectional": config.bidirectional and encoder,
-    }
-    if config.cell == "rnn":
-        options["nonlinearity"] = config.nonlinearity
-    if config.cell == "gru" and not config.reset_after:
-        options["reset_after"] = False
-    if encoder:
-        # Passed only when set, so the layer can use torch's fused kernels otherwise.
-        for name in ("layer_norm", "recurrent_dropout", "zoneout", "weight_drop"):
-            if value := getattr(config, name):
-                options[name] = value
-    return layer_class[config.cell](input_size, config.hidden_size, **options)
+def _decoder_stack(config: TranslationModel) -> TranslationModel:
+    """The encoder's stack settings without the extended options (see the docstring)."""
+    off = {"layer_norm": False, "recurrent_dropout": 0.0, "zoneout": 0.0, "weight_drop": 0.0}
+    return config.model_copy(update=off)
 
 
 class Seq2Seq(nn.Module):
@@ -108,7 +93,7 @@ class Seq2Seq(nn.Module):
 
     def __init__(
         self,
-        config: TranslationModelConfig,
+        config: TranslationModel,
         source_vocab_size: int,
         target_vocab_size: int,
         pad_id: int = 0,
@@ -127,7 +112,7 @@ class Seq2Seq(nn.Module):
         self.source_embedding = nn.Embedding(source_vocab_size, embedding, padding_idx=pad_id)
         self.target_embedding = nn.Embedding(target_vocab_size, embedding, padding_idx=pad_id)
         self.dropout = nn.Dropout(config.dropout)
-        self.encoder = _recurrent(config, embedding, encoder=True)
+        self.encoder = make_recurrent(config, embedding, config.bidirectional)
         # One bridge per state kind (h, and c for the LSTM), shared by the layers.
         self.bridge = (
             nn.ModuleList(nn.Linear(2 * hidden, hidden) for _ in range(self.num_states))
@@ -148,7 +133,7 @@ class Seq2Seq(nn.Module):
             features = hidden
         else:
             features = hidden
-        self.decoder = _recurrent(config, decoder_input, encoder=False)
+        self.decoder = make_recurrent(_decoder_stack(config), decoder_input, False)
 
         if config.tie_embeddings:
             # Features go down to the embedding size, then through the embedding matrix.
@@ -301,4 +286,14 @@ def sequence_loss(
         targets.reshape(-1),
         ignore_index=pad_id,
         label_smoothing=label_smoothing,
+    )
+
+
+def build_model(config: TranslationConfig, info: dict[str, Any]) -> Seq2Seq:
+    """The model a config and the saved preprocessing info describe."""
+    return Seq2Seq(
+        config.model,
+        source_vocab_size=info["source_vocab_size"],
+        target_vocab_size=info["target_vocab_size"],
+        pad_id=info["pad_id"],
     )

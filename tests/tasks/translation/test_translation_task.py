@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from rnnkit.config import OptimizerConfig, TrainConfig
-from rnnkit.tasks.translation.config import TranslationDataConfig, TranslationModelConfig
+from rnnkit.tasks.translation.config import TranslationConfig, TranslationData, TranslationModel
 from rnnkit.tasks.translation.data import make_loader, prepare_pairs
 from rnnkit.tasks.translation.model import Seq2Seq, sequence_loss
-from rnnkit.tasks.translation.module import TranslationModule
+from rnnkit.tasks.translation.task import TranslationModule
 
 
-def test_module_trains_and_logs_the_token_weighted_validation_loss(tmp_path):
+def test_translation_module_trains_and_logs_the_token_weighted_validation_loss(tmp_path):
     folder = tmp_path / "pairs"
     folder.mkdir()
     de = ["ein hund", "eine katze läuft", "zwei hunde", "ein vogel singt laut"] * 3
@@ -23,16 +23,17 @@ def test_module_trains_and_logs_the_token_weighted_validation_loss(tmp_path):
     for split in ("train", "val"):
         (folder / f"{split}.de").write_text("\n".join(de) + "\n", encoding="utf-8")
         (folder / f"{split}.en").write_text("\n".join(en) + "\n", encoding="utf-8")
-    data = TranslationDataConfig(
-        dataset=str(folder), source_lang="de", target_lang="en", batch_size=5
-    )
+    data = TranslationData(dataset=str(folder), source_lang="de", target_lang="en", batch_size=5)
     prepared = prepare_pairs(data)
     torch.manual_seed(0)
-    config = TranslationModelConfig(hidden_size=16, embedding_size=8, label_smoothing=0.1)
+    config = TranslationModel(hidden_size=16, embedding_size=8, label_smoothing=0.1)
     model = Seq2Seq(
         config, len(prepared.source_pipeline.vocab), len(prepared.target_pipeline.vocab)
     )
-    module = TranslationModule(model, TrainConfig(optimizer=OptimizerConfig(lr=0.02)), 0.1)
+    experiment = TranslationConfig(
+        data=data, model=config, train=TrainConfig(optimizer=OptimizerConfig(lr=0.02))
+    )
+    module = TranslationModule(model, experiment)
     train = make_loader(prepared.splits["train"], prepared.target_pipeline, data, train=True)
     val = make_loader(prepared.splits["val"], prepared.target_pipeline, data, train=False)
     trainer = L.Trainer(
