@@ -214,3 +214,13 @@ def test_eng_fra_count_and_the_tutorials_filtered_set():
     cleaned = PairCleaning(normalize="tutorial").apply_pairs(pairs)
     kept = filter_pairs(cleaned, max_length=9, prefixes=ENGLISH_PREFIXES)
     assert len(kept) == 11_445  # "Trimmed to 11445 sentence pairs" (MANIFEST)
+
+
+@pytest.mark.data
+def test_sources_load_names_pairs_datasets_by_kind():
+    from rnnkit.data import sources
+
+    loaded = sources.load("multi30k")
+    assert loaded.kind == "pairs"
+    assert sorted(loaded.splits) == ["test", "train", "val"]
+    assert sorted(p.name for p in loaded.splits["val"]) == ["val.de.gz", "val.en.gz"]
