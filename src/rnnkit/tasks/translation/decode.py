@@ -16,7 +16,7 @@ beam: an extension by ``<eos>`` among the first K is finished, and the best K ot
 form the next beam. A sentence is done when K hypotheses have finished; its result is
 the finished hypothesis with the best score divided by GNMT's length penalty
 ``lp(Y) = ((5 + |Y|) / 6) ** alpha`` with |Y| the number of tokens including ``<eos>``
-(Wu et al. 2016, "Google's Neural Machine Translation System", eq. 14). With K = 1
+(Wu et al. 2016, "Google's Neural Machine Translation System", section 7). With K = 1
 this is greedy decoding, token for token.
 """
 

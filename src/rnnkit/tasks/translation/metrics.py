@@ -14,7 +14,7 @@ Baselines a translation should beat:
   training pairs: each source word becomes the target word it co-occurs with most
   strongly, by the Dice coefficient ``2 c(s, t) / (c(s) + c(t))`` over sentence pairs
   (a classic association score for word alignment, e.g. Och and Ney 2003, "A Systematic
-  Comparison of Various Statistical Alignment Models", section 4.2), ties going to the
+  Comparison of Various Statistical Alignment Models"), ties going to the
   same word; unknown words are copied. It keeps the source's word order.
 """
 
