@@ -80,3 +80,14 @@ def test_empty_source_and_bad_beam_size_are_one_line_errors(trained):
         translator.translate(["eins", "  "])
     with pytest.raises(UserError, match=r"^beam size 0 is not valid: use 1 \(greedy\) or more$"):
         translator.translate(["eins"], beam_size=0)
+
+
+def test_attention_is_cut_to_each_sentences_own_length(trained):
+    translator, _, _ = trained
+    ids = translator.encode(["eins zwei drei", "vier", "zwei drei"])
+    decoded = translator.decode_ids(ids, beam_size=2, return_attention=True)
+    for source_ids, translation in zip(ids, decoded, strict=True):
+        assert translation.attention.shape == (len(translation.tokens) + 1, len(source_ids))
+        torch.testing.assert_close(
+            translation.attention.sum(-1), torch.ones(len(translation.tokens) + 1)
+        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -77,7 +77,11 @@ class Translator:
         beam_size: int | None = None,
         return_attention: bool = False,
     ) -> list[Translation]:
-        """Decode id sequences in batches of similar length; results in input order."""
+        """Decode id sequences in batches of similar length; results in input order.
+
+        With ``return_attention`` each translation's attention is (its tokens + 1,
+        its source length): one row per generated token, ``<eos>`` included.
+        """
         beam_size = check_beam_size(self.model.config.beam_size if beam_size is None else beam_size)
         self.model.eval()
         device = next(self.model.parameters()).device
@@ -107,6 +111,10 @@ class Translator:
                     return_attention=return_attention,
                 )
             for index, translation in zip(chosen, decoded, strict=True):
+                if translation.attention is not None:
+                    # Columns past this sentence's length belong to the batch's padding.
+                    own = translation.attention[:, : len(source_ids[index])]
+                    translation = replace(translation, attention=own)
                 results[index] = translation
         return [r for r in results if r is not None]
 
