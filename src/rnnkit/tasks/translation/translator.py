@@ -25,6 +25,7 @@ from rnnkit.tasks.translation.decode import DecodeSettings, Translation, beam_se
 from rnnkit.tasks.translation.metrics import (
     WordDictionary,
     copy_source,
+    corpus_bleu,
     translation_scores,
 )
 from rnnkit.tasks.translation.model import Seq2Seq, sequence_loss
@@ -171,7 +172,10 @@ def evaluate_split(
 
 
 def baseline_scores(train: PairSplit, split: PairSplit) -> dict[str, dict[str, float]]:
-    """The copy and word-dictionary baselines on ``split`` (dictionary read from ``train``)."""
+    """The copy and word-dictionary baselines on ``split`` (dictionary read from ``train``).
+
+    The copy baseline copies the raw source; the dictionary translates cleaned text.
+    """
     dictionary = WordDictionary.fit(train.clean.source, train.clean.target)
     results = {}
     for name, hypotheses in (
@@ -179,5 +183,7 @@ def baseline_scores(train: PairSplit, split: PairSplit) -> dict[str, dict[str, f
         ("word_dictionary", dictionary.translate_all(split.clean.source)),
     ):
         metrics, _ = translation_scores(hypotheses, split.raw.target)
+        if split.clean.target != split.raw.target:  # as for the model (evaluate_split)
+            metrics["bleu_clean_reference"] = corpus_bleu(hypotheses, split.clean.target).score
         results[name] = metrics
     return results
