@@ -300,6 +300,12 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
         return LoadedDataset(entry.name, "labelled_text", read_imdb_archive(paths[0]), meta)
     if entry.loader == "indoor_movement":
         return LoadedDataset(entry.name, "sequences", {"all": read_indoor_movement(paths[0])}, meta)
+    if entry.loader == "pairs":
+        # Sentence pairs: each split's files (rnnkit.data.pairs reads them).
+        files: dict[str, list[Path]] = {}
+        for file, path in zip(entry.files, paths, strict=True):
+            files.setdefault(_split_name(file.split), []).append(path)
+        return LoadedDataset(entry.name, "pairs", files, meta)
     raise ValueError(f"catalog entry {entry.name!r} has an unknown loader {entry.loader!r}")
 
 

@@ -29,6 +29,7 @@ TASKS: dict[str, str] = {
     "adding": "rnnkit.tasks.synthetic:ADDING",
     "copy": "rnnkit.tasks.synthetic:COPY",
     "tagging": "rnnkit.tasks.tagging:SPEC",
+    "translation": "rnnkit.tasks.translation:SPEC",
 }
 
 #: Older task names, still read (with a deprecation note in the log).
