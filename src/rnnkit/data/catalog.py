@@ -9,8 +9,8 @@ class per dataset.
 
 Upstream URLs point at the raw files of public GitHub repositories at fixed commits, so
 their bytes (and the sha256 below) cannot drift. Where an upstream archive's hash is not
-published by a source we can cite, ``sha256`` is ``None`` and the download is reported as
-unverified.
+published by a source we can cite (GitHub's archive of a repository at a commit, for FSDD),
+``sha256`` is ``None`` and the download is reported as unverified.
 
 Synthetic tasks (``adding``, ``copy``) are catalog entries too: ``files=()`` and
 ``loader`` set to a generator function that builds a
@@ -70,8 +70,10 @@ class Dataset:
 
     name: str
     description: str
-    task: str  # classification | language_model | forecasting | tagging | translation | ...
-    kind: str  # corpus | labelled_text | series | sequences | tagged | pairs | synthetic
+    task: str  # a registered task: classification, language_model, forecasting, ...
+    # corpus | labelled_text | series | sequences | tagged | pairs | synthetic |
+    # audio_classes | transcribed_audio
+    kind: str
     files: tuple[RemoteFile, ...]
     loader: Loader  # a format key in rnnkit.data.sources, or a generator function
     homepage: str
@@ -226,6 +228,33 @@ _ENG_FRA_XZ = RemoteFile(
     size=1_853_260,
     mirror_path="eng-fra/eng-fra.txt.xz",
 )
+
+
+_FSDD = ("Jakobovski/free-spoken-digit-dataset", "26eb9aaf76e81b692f806f9140c2d2777410d7a1")
+_FSDD_FILE = RemoteFile(
+    # GitHub's archive of the repository at the commit (recordings/ and the code around
+    # them); GitHub publishes no hash for it, so it is unverified. Mirrors hold the
+    # recordings alone, repacked as tar.xz with a known hash, tried first.
+    name=f"free-spoken-digit-dataset-{_FSDD[1]}.tar.gz",
+    url=f"https://github.com/{_FSDD[0]}/archive/{_FSDD[1]}.tar.gz",
+    sha256=None,
+    size=None,
+    mirror_path=f"fsdd/free-spoken-digit-dataset-{_FSDD[1]}.tar.gz",
+    alternatives=(
+        RemoteFile(
+            name="recordings.tar.xz",
+            url=None,
+            sha256="7afcb0ece0b0ba3b43fd499930a8b58c0c23ba2063ee0e04a46acd2d201dd58d",
+            size=13_500_748,
+            mirror_path="fsdd/recordings.tar.xz",
+        ),
+    ),
+)
+_FSDD_CITATION = (
+    "Jackson, Z. et al. (2016-2020), Free Spoken Digit Dataset (FSDD) v1.0.10, "
+    "https://github.com/Jakobovski/free-spoken-digit-dataset"
+)
+_FSDD_LICENCE = "Creative Commons Attribution-ShareAlike 4.0 International (dataset README)"
 
 
 _ENTRIES: tuple[Dataset, ...] = (
@@ -597,6 +626,41 @@ _ENTRIES: tuple[Dataset, ...] = (
         defaults=MappingProxyType(
             {"languages": ("en", "fr"), "source_lang": "fr", "target_lang": "en"}
         ),
+    ),
+    Dataset(
+        name="fsdd",
+        description=(
+            "Free Spoken Digit Dataset: 3,000 clips of spoken digits 0-9, 6 speakers, 8 kHz; "
+            "official split: recordings 0-4 of each speaker and digit are test"
+        ),
+        task="classification",
+        kind="audio_classes",
+        files=(_FSDD_FILE,),
+        loader="fsdd",
+        split_names=("train", "test"),
+        homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
+        licence=_FSDD_LICENCE,
+        licence_short="CC BY-SA 4.0",
+        citation=_FSDD_CITATION,
+        defaults=MappingProxyType({"sample_rate": 8000}),
+    ),
+    Dataset(
+        name="fsdd-connected",
+        description=(
+            "Connected digits made from FSDD: 2-6 digits of one speaker joined with random "
+            "pauses and light noise (seeded); 3,000 train utterances from recordings 5-49, "
+            "500 test utterances from recordings 0-4"
+        ),
+        task="speech_recognition",
+        kind="transcribed_audio",
+        files=(_FSDD_FILE,),
+        loader="fsdd_connected",
+        split_names=("train", "test"),
+        homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
+        licence=_FSDD_LICENCE + "; the utterances are derived from it",
+        licence_short="CC BY-SA 4.0",
+        citation=_FSDD_CITATION,
+        defaults=MappingProxyType({"sample_rate": 8000}),
     ),
 )
 
