@@ -120,7 +120,9 @@ def _check_sampling(
             f"length={length} is more than {MAX_GENERATE_LENGTH:,} tokens; generate in parts "
             "(a prompt continues where the last part ended)"
         )
-    if not math.isfinite(temperature) or temperature < 0 or 0 < temperature < 1e-6:
+    if temperature < 0:
+        raise UserError(f"temperature={temperature:g} is negative; use 0 (greedy) or more")
+    if not math.isfinite(temperature) or 0 < temperature < 1e-6:
         raise UserError(
             f"temperature={temperature:g} is not usable; use 0 (greedy) or a finite value >= 1e-6"
         )
