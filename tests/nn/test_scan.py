@@ -45,9 +45,12 @@ def test_linear_scan_matches_loop(steps, reverse):
     a = torch.rand(steps, 2, 3, dtype=torch.float64)
     b = torch.randn(steps, 2, 3, dtype=torch.float64)
     h0 = torch.randn(2, 3, dtype=torch.float64)
-    torch.testing.assert_close(
-        linear_scan(a, b, h0, reverse), _linear_loop(a, b, h0, reverse), rtol=0, atol=1e-12
-    )
+    expected = _linear_loop(a, b, h0, reverse)
+    torch.testing.assert_close(linear_scan(a, b, h0, reverse), expected, rtol=0, atol=1e-12)
+    # In place: b's memory receives the states.
+    in_place = b.clone()
+    assert linear_scan(a, in_place, h0, reverse, out=in_place) is in_place
+    torch.testing.assert_close(in_place, expected, rtol=0, atol=1e-12)
 
 
 def test_g_and_log_g():

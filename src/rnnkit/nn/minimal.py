@@ -38,9 +38,9 @@ Parameters, per layer k and direction (``_reverse`` suffix for the second):
 
 ``impl`` chooses how a sequence is computed; all give the same function:
 
-* ``"scan"`` (default): :func:`rnnkit.nn.scan.interpolation_scan`, a work-efficient
+* ``"scan"`` (default): :func:`rnnkit.nn.scan.gated_scan`, a work-efficient
   parallel scan with a hand-written backward pass;
-* ``"log"``: :func:`rnnkit.nn.scan.log_interpolation_scan`, the paper's log-space
+* ``"log"``: :func:`rnnkit.nn.scan.log_gated_scan`, the paper's log-space
   formulation (cumsum and logcumsumexp), slower on CPUs;
 * ``"reference"``: a Python loop over :func:`min_gru_step` / :func:`min_lstm_step`, the
   definition the scans are tested against.
@@ -82,7 +82,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn.recurrent import _check_lengths, _suffix
-from rnnkit.nn.scan import g, interpolation_scan, log_interpolation_scan
+from rnnkit.nn.scan import g, gated_scan, log_gated_scan, lstm_update_logit, split_gates
 
 __all__ = ["MINIMAL_CELLS", "MinGRU", "MinLSTM", "min_gru_step", "min_lstm_step", "minimal_layer"]
 
@@ -96,13 +96,11 @@ def min_gru_step(z_pre: Tensor, h_pre: Tensor, h: Tensor) -> Tensor:
 
 
 def min_lstm_step(f_pre: Tensor, i_pre: Tensor, h_pre: Tensor, h: Tensor) -> Tensor:
-    """One minLSTM step: h_t = f' ⊙ h + i' ⊙ g(h_pre), f', i' the normalised gates; (B, H)."""
-    return min_gru_step(_lstm_update_logit(f_pre, i_pre), h_pre, h)
+    """One minLSTM step: h_t = f' ⊙ h + i' ⊙ g(h_pre), f', i' the normalised gates; (B, H).
 
-
-def _lstm_update_logit(f_pre: Tensor, i_pre: Tensor) -> Tensor:
-    """d = log σ(i_pre) - log σ(f_pre), so that σ(d) = i'_t and σ(-d) = f'_t."""
-    return F.softplus(-f_pre) - F.softplus(-i_pre)
+    f' = σ(-d) and i' = σ(d) with d = log σ(i_pre) - log σ(f_pre) (:func:`split_gates`).
+    """
+    return min_gru_step(lstm_update_logit(f_pre, i_pre), h_pre, h)
 
 
 def _tracing() -> bool:
@@ -113,8 +111,7 @@ def _tracing() -> bool:
 class _MinimalRecurrent(nn.Module):
     """Stacked, optionally bidirectional layers of a minimal cell; see the module docstring.
 
-    Subclasses set ``num_gates`` and ``_update_logit`` (the gate pre-activations of all
-    but the candidate -> the update logit k with weight σ(k)).
+    Subclasses set ``num_gates``: 2 for minGRU, 3 for minLSTM (:func:`split_gates`).
     """
 
     num_gates: ClassVar[int]
@@ -363,9 +360,8 @@ class _MinimalRecurrent(nn.Module):
             weight = getattr(self, f"weight_ih_l{layer}")
             bias = getattr(self, f"bias_ih_l{layer}") if self.bias else None
             recurrent_input = u if self.norms is None else self.norms[layer](u)
-            gates = F.linear(recurrent_input, weight, bias).split(hidden, dim=-1)  # G x (B, H)
-            k = self._update_logit(list(gates[:-1]))
-            h_new = torch.lerp(states[layer], g(gates[-1]), torch.sigmoid(k))  # (B, H)
+            k, v = split_gates(F.linear(recurrent_input, weight, bias), hidden)  # (B, H) each
+            h_new = torch.lerp(states[layer], g(v), torch.sigmoid(k))  # (B, H)
             new_states.append(h_new)
             u = self._finish_layer(layer, u, h_new)
         h_n = torch.stack(new_states)
@@ -396,23 +392,14 @@ class _MinimalRecurrent(nn.Module):
     def _run_direction(
         self, x: Tensor, h0: Tensor, layer: int, direction: int, mask: Tensor | None
     ) -> tuple[Tensor, Tensor]:
-        """One layer and direction: x (T, B, W) -> outputs (T, B, H), last state (B, H)."""
+        """One layer and direction: x (T, B, W) -> outputs (T, B, H), last state (B, H).
+
+        One input product for all gates; the scans read the gates from its output.
+        """
         suffix = _suffix(layer, direction)
         weight = getattr(self, f"weight_ih{suffix}")
         bias = getattr(self, f"bias_ih{suffix}") if self.bias else None
-        hidden = self.hidden_size
-        # One product per gate: each gate's (T, B, H) block comes out contiguous, which
-        # the element-wise work of the scan needs to run at full speed.
-        gates = [
-            F.linear(
-                x,
-                weight[j * hidden : (j + 1) * hidden],
-                None if bias is None else bias[j * hidden : (j + 1) * hidden],
-            )
-            for j in range(self.num_gates)
-        ]
-        k = self._update_logit(gates[:-1])  # (T, B, H)
-        v = gates[-1]  # (T, B, H)
+        gates = F.linear(x, weight, bias)  # (T, B, G*H)
         reverse = direction == 1
         impl = self.impl
         if impl == "scan" and _tracing():
@@ -421,11 +408,12 @@ class _MinimalRecurrent(nn.Module):
             # tensor operations.
             impl = "log"
         if impl == "reference" or x.size(0) == 1:
+            k, v = split_gates(gates, self.hidden_size)  # (T, B, H) each
             h = self._loop(k, v, h0, mask, reverse)
         elif impl == "scan":
-            h = interpolation_scan(k, v, h0, mask, reverse)
+            h = gated_scan(gates, h0, mask, reverse)
         else:
-            h = log_interpolation_scan(k, v, h0, mask, reverse)
+            h = log_gated_scan(gates, h0, mask, reverse)
         last = h[0] if reverse else h[-1]
         return h, last
 
@@ -441,9 +429,6 @@ class _MinimalRecurrent(nn.Module):
             outputs.reverse()
         return torch.stack(outputs)
 
-    def _update_logit(self, gates: list[Tensor]) -> Tensor:
-        raise NotImplementedError
-
 
 class MinGRU(_MinimalRecurrent):
     """minGRU layers (Feng et al. 2024): h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ g(W_h x_t + b_h).
@@ -454,9 +439,6 @@ class MinGRU(_MinimalRecurrent):
 
     num_gates = 2
 
-    def _update_logit(self, gates: list[Tensor]) -> Tensor:
-        return gates[0]
-
 
 class MinLSTM(_MinimalRecurrent):
     """minLSTM layers (Feng et al. 2024): h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ g(W_h x_t + b_h).
@@ -466,9 +448,6 @@ class MinLSTM(_MinimalRecurrent):
     """
 
     num_gates = 3
-
-    def _update_logit(self, gates: list[Tensor]) -> Tensor:
-        return _lstm_update_logit(gates[0], gates[1])
 
 
 MINIMAL_CELLS: dict[str, type[_MinimalRecurrent]] = {"mingru": MinGRU, "minlstm": MinLSTM}

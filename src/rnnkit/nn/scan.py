@@ -6,14 +6,15 @@ their state as an interpolation whose weight depends on the input only:
     w_t = σ(k_t)                                   (update weight from the logit k_t)
     h_t = (1 - w_t) ⊙ h_{t-1} + w_t ⊙ g(v_t)       (v_t: the candidate's pre-activation)
 
-with g(v) = v + 1/2 for v >= 0 and σ(v) for v < 0 (the paper's g, which keeps the
-candidate positive so that its log exists). This is the linear recurrence
+(:func:`split_gates` gives k_t and v_t from each cell's gates) with g(v) = v + 1/2 for
+v >= 0 and σ(v) for v < 0 (the paper's g, which keeps the candidate positive so that
+its log exists). This is the linear recurrence
 h_t = a_t ⊙ h_{t-1} + b_t with a_t = 1 - w_t and b_t = w_t ⊙ g(v_t), whose values at all
 t are a prefix scan: no step waits for the previous one's nonlinearity.
 
 Two scans compute it (the layers' ``impl``):
 
-* :func:`interpolation_scan` (``"scan"``): a work-efficient odd-even scan of the pairs
+* :func:`gated_scan` (``"scan"``): a work-efficient odd-even scan of the pairs
   (a_t, b_t) (a first-order recurrence as a scan: Blelloch 1990, "Prefix sums and their
   applications"): pair up neighbouring steps, compose their maps, scan the
   half-length sequence, fill in the other half. log2(T) levels of whole-tensor products,
@@ -21,9 +22,9 @@ Two scans compute it (the layers' ``impl``):
   [0, 1] or a sum of such products, so nothing overflows and an underflow to 0 is the
   right answer; ``a`` is computed as σ(-k), not 1 - σ(k), so it keeps its precision
   when w_t is near 1. Its backward pass is the same scan run backwards (the gradient of
-  a linear recurrence is a linear recurrence), written by hand; it saves three (T, B, H)
-  tensors.
-* :func:`log_interpolation_scan` (``"log"``): the paper's log-space formulation (after
+  a linear recurrence is a linear recurrence), written by hand; it saves G + 1 tensors
+  of shape (T, B, H) (G gates).
+* :func:`log_gated_scan` (``"log"``): the paper's log-space formulation (after
   Heinsen 2023, arXiv:2311.06281): log a_t and log b_t from softplus, cumulative
   sums and ``torch.logcumsumexp``, autograd for the backward pass. It is the same
   function; it is kept as the paper's definition and tested against the other scan.
@@ -49,7 +50,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["g", "interpolation_scan", "linear_scan", "log_g", "log_interpolation_scan"]
+__all__ = [
+    "g",
+    "gated_scan",
+    "interpolation_scan",
+    "linear_scan",
+    "log_g",
+    "log_gated_scan",
+    "log_interpolation_scan",
+    "lstm_update_logit",
+    "split_gates",
+]
 
 
 def g(v: Tensor) -> Tensor:
@@ -62,13 +73,18 @@ def log_g(v: Tensor) -> Tensor:
     return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
 
 
-def linear_scan(a: Tensor, b: Tensor, h0: Tensor, reverse: bool = False) -> Tensor:
+def linear_scan(
+    a: Tensor, b: Tensor, h0: Tensor, reverse: bool = False, out: Tensor | None = None
+) -> Tensor:
     """All states of h_t = a_t ⊙ h_{t-1} + b_t, h_{-1} = h0, along dim 0 (no autograd).
 
     a, b: (T, ...); h0: the shape of one step. ``reverse=True`` runs
-    h_t = a_t ⊙ h_{t+1} + b_t from t = T-1 down, with h_T = h0. Returns (T, ...).
+    h_t = a_t ⊙ h_{t+1} + b_t from t = T-1 down, with h_T = h0. Returns (T, ...), in
+    ``out`` if given; ``out`` may be ``b`` itself (each b_t is read before h_t is
+    written).
     """
-    out = torch.empty_like(b)
+    if out is None:
+        out = torch.empty_like(b)
     _scan_into(out, a, b, h0, reverse)
     return out
 
@@ -103,48 +119,82 @@ def _scan_into(out: Tensor, a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> 
         torch.addcmul(b_odd[:-1], a_odd[:-1], out[2::2], out=out_odd[:-1])
 
 
-class _InterpolationScan(torch.autograd.Function):
-    """h = scan of (1 - σ(k)) h_prev + σ(k) g(v); hand-written backward (a reverse scan).
+def split_gates(gates: Tensor, hidden: int) -> tuple[Tensor, Tensor]:
+    """(k, v), the update logit and the candidate's pre-activation, from a cell's gates.
 
-    Written for speed on CPUs: no ``torch.where``/``masked_fill``/boolean products (their
-    CPU kernels are not vectorised and cost 10-20 times an addition on (T, B, H)).
+    gates (..., G*H): minGRU (z, h̃), G = 2, gives k = z; minLSTM (f, i, h̃), G = 3, gives
+    k = softplus(-f) - softplus(-i) = log σ(i) - log σ(f), so that σ(k) = i / (f + i) and
+    σ(-k) = f / (f + i) for the sigmoids f, i (finite even when both underflow).
+    """
+    if gates.size(-1) == 2 * hidden:
+        k, v = gates.split(hidden, dim=-1)
+        return k, v
+    f, i, v = gates.split(hidden, dim=-1)
+    return lstm_update_logit(f, i), v
+
+
+def lstm_update_logit(f: Tensor, i: Tensor) -> Tensor:
+    """minLSTM's update logit log σ(i) - log σ(f) from the gates' pre-activations."""
+    return F.softplus(-f) - F.softplus(-i)
+
+
+class _GatedScan(torch.autograd.Function):
+    """All states of h_t = (1 - σ(k_t)) h_{t-1} + σ(k_t) g(v_t) from the gates (T, B, G*H).
+
+    The backward pass is a reverse scan, written by hand. Written for speed on CPUs: one
+    gradient buffer for all gates (the input projection's backward takes it whole), and
+    no ``torch.where``/``masked_fill``/boolean products (their CPU kernels are not
+    vectorised and cost 10-20 times an addition on (T, B, H)).
     """
 
     @staticmethod
-    def forward(ctx, k: Tensor, v: Tensor, h0: Tensor, keep: Tensor | None, reverse: bool):
-        w = torch.sigmoid(k)  # (T, B, H)
-        a = torch.sigmoid(-k)  # 1 - w, accurate when w is near 1
+    def forward(ctx, gates: Tensor, h0: Tensor, keep: Tensor | None, reverse: bool):
+        # In-place operations wherever a value is not needed again: each fresh (T, B, H)
+        # tensor costs about as much as an operation (page faults on new memory).
+        hidden = h0.size(-1)
+        lstm = gates.size(-1) == 3 * hidden
+        k, v = split_gates(gates, hidden)  # (T, B, H) each
+        w = torch.sigmoid(k)
+        a = torch.neg(k).sigmoid_()  # 1 - w, accurate when w is near 1
         if keep is not None:  # (T, B, 1): 1.0 at real steps, 0.0 at padded ones
-            w = w * keep
-            a = torch.addcmul(1.0 - keep, a, keep)  # 1 at padded steps
+            w.mul_(keep)
+            a.mul_(keep).add_(1.0 - keep)  # 1 at padded steps
         # g(v) = relu(v) + σ(min(v, 0)): v + 1/2 for v >= 0, σ(v) below.
         v_neg = v.clamp_max(0.0)
-        sig = torch.sigmoid(v_neg)
-        g_v = sig + torch.relu(v)
-        h = linear_scan(a, w * g_v, h0, reverse)  # (T, B, H)
-        if not any(ctx.needs_input_grad[:3]):
+        nonneg = torch.sign(v_neg).add_(1.0)  # [v >= 0]
+        sig = v_neg.sigmoid_()
+        g_v = torch.relu(v).add_(sig)
+        b = w * g_v
+        h = linear_scan(a, b, h0, reverse, out=b)  # (T, B, H)
+        if not any(ctx.needs_input_grad[:2]):
             return h
-        # The state each step started from.
-        h_prev = torch.empty_like(h)
+        # The backward pass needs a and dh_t/d(gates_t), one (T, B, H) tensor per gate:
+        # dh_t/dk_t = w (1 - w) (g(v_t) - h_prev), with h_prev the state step t started
+        # from, and dh_t/dv_t = w g'(v_t), where g'(v) = σ'(min(v, 0)) + 3/4 [v >= 0]
+        # (σ' = 1/4 at 0, so that g' = 1 for v >= 0).
+        dh_dk = g_v
         if reverse:
-            h_prev[:-1] = h[1:]
-            h_prev[-1] = h0
+            dh_dk[:-1].sub_(h[1:])
+            dh_dk[-1].sub_(h0)
         else:
-            h_prev[1:] = h[:-1]
-            h_prev[0] = h0
-        # dh_t/dk_t = w (1 - w) (g(v_t) - h_prev) and dh_t/dv_t = w g'(v_t): all the
-        # backward pass needs besides a. g'(v) = σ'(min(v, 0)) + 3/4 [v >= 0]
-        # (σ' = 1/4 at 0, so that g' = 1 for v >= 0), with [v >= 0] = 1 + sign(min(v, 0)).
-        dh_dk = w * a * (g_v - h_prev)
-        step = torch.sign(v_neg).add_(1.0)
-        dg = torch.addcmul(sig, sig, sig, value=-1.0).add_(step, alpha=0.75)
-        ctx.save_for_backward(a, dh_dk, dg.mul_(w))
+            dh_dk[1:].sub_(h[:-1])
+            dh_dk[0].sub_(h0)
+        dh_dk.mul_(w).mul_(a)
+        dh_dv = sig.addcmul_(sig, sig, value=-1.0).add_(nonneg, alpha=0.75).mul_(w)
+        if lstm:
+            # dk/df = -σ(-f), dk/di = σ(-i)
+            f, i = gates[..., :hidden], gates[..., hidden : 2 * hidden]
+            dh_df = torch.neg(f).sigmoid_().mul_(dh_dk).neg_()
+            derivatives = (dh_df, dh_dk.mul_(torch.neg(i).sigmoid_()))
+        else:
+            derivatives = (dh_dk,)
+        ctx.save_for_backward(a, *derivatives, dh_dv)
         ctx.reverse = reverse
         return h
 
     @staticmethod
     def backward(ctx, grad_h: Tensor):
-        a, dh_dk, dh_dv = ctx.saved_tensors
+        a, *derivatives = ctx.saved_tensors
         grad_h = grad_h.contiguous()
         # delta_t = dL/dh_t in total: grad_h_t plus what flows back from the step after,
         # delta_t = grad_h_t + a_{t+1} delta_{t+1} (forward direction): a linear scan run
@@ -158,7 +208,24 @@ class _InterpolationScan(torch.autograd.Function):
             delta[-1] = grad_h[-1]
             _scan_into(delta[:-1], a[1:], grad_h[:-1], grad_h[-1], True)
             grad_h0 = a[0] * delta[0]
-        return delta * dh_dk, delta * dh_dv, grad_h0, None, None
+        hidden = delta.size(-1)
+        grad_gates = delta.new_empty(*delta.shape[:-1], len(derivatives) * hidden)
+        for j, derivative in enumerate(derivatives):
+            torch.mul(delta, derivative, out=grad_gates[..., j * hidden : (j + 1) * hidden])
+        return grad_gates, grad_h0, None, None
+
+
+def gated_scan(
+    gates: Tensor, h0: Tensor, mask: Tensor | None = None, reverse: bool = False
+) -> Tensor:
+    """All states h (T, B, H) of a minGRU or minLSTM direction, as a parallel scan.
+
+    gates: (T, B, G*H) pre-activations (see :func:`split_gates`); h0: (B, H); mask:
+    (T, B, 1) bool, False at padded steps (they keep the state). Differentiable in
+    gates and h0.
+    """
+    keep = None if mask is None else mask.to(gates.dtype)
+    return _GatedScan.apply(gates.contiguous(), h0, keep, reverse)
 
 
 def interpolation_scan(
@@ -166,12 +233,18 @@ def interpolation_scan(
 ) -> Tensor:
     """All states h (T, B, H) of h_t = (1 - σ(k_t)) h_{t-1} + σ(k_t) g(v_t), as a scan.
 
-    k, v: (T, B, H) update logits and candidate pre-activations; h0: (B, H); mask:
-    (T, B, 1) bool, False at padded steps (they keep the state). Differentiable in k, v
-    and h0.
+    k, v: (T, B, H) update logits and candidate pre-activations; otherwise as
+    :func:`gated_scan` (this is its minGRU form).
     """
-    keep = None if mask is None else mask.to(k.dtype)
-    return _InterpolationScan.apply(k.contiguous(), v.contiguous(), h0, keep, reverse)
+    return gated_scan(torch.cat([k, v], dim=-1), h0, mask, reverse)
+
+
+def log_gated_scan(
+    gates: Tensor, h0: Tensor, mask: Tensor | None = None, reverse: bool = False
+) -> Tensor:
+    """:func:`gated_scan` in the paper's log-space form (autograd backward)."""
+    k, v = split_gates(gates, h0.size(-1))
+    return log_interpolation_scan(k, v, h0, mask, reverse)
 
 
 def log_interpolation_scan(
