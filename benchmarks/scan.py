@@ -12,8 +12,8 @@ Memory: the bytes of the tensors autograd saves for backward in one forward pass
 (distinct storages, through ``torch.autograd.graph.saved_tensors_hooks``; input and
 weights excluded): the activation memory a training step holds at its peak.
 
-Generation: tokens per second of one layer stepping one token at a time (batch 1, no
-gradient, 1 thread): ``MinGRU.step`` against ``torch.nn.GRUCell``, ``MinLSTM.step``
+Generation: steps per second of one layer stepping one token at a time (batch 1 and
+``--batch``, no gradient, 1 thread): ``MinGRU.step`` against ``torch.nn.GRUCell``, ``MinLSTM.step``
 against ``torch.nn.LSTMCell``.
 
     python benchmarks/scan.py
@@ -108,27 +108,27 @@ def _median_ratio(times: list[float], baseline: list[float] | None) -> float:
     return statistics.median(t / b for t, b in zip(times, baseline, strict=True))
 
 
-def time_generation(size: int, tokens: int, repeats: int) -> dict[str, float]:
-    """Tokens per second, one token at a time, batch 1, 1 thread, no gradient."""
+def time_generation(size: int, batch: int, tokens: int, repeats: int) -> dict[str, float]:
+    """Tokens per second per sequence, one token at a time, 1 thread, no gradient."""
     torch.manual_seed(0)
     torch.set_num_threads(1)
     gru_cell, lstm_cell = torch.nn.GRUCell(size, size), torch.nn.LSTMCell(size, size)
     min_gru, min_lstm = rnnkit.nn.MinGRU(size, size), rnnkit.nn.MinLSTM(size, size)
-    x = torch.randn(tokens, 1, size)
+    x = torch.randn(tokens, batch, size)
 
     def run_gru_cell() -> None:
-        h = torch.zeros(1, size)
+        h = torch.zeros(batch, size)
         for t in range(tokens):
             h = gru_cell(x[t], h)
 
     def run_lstm_cell() -> None:
-        state = (torch.zeros(1, size), torch.zeros(1, size))
+        state = (torch.zeros(batch, size), torch.zeros(batch, size))
         for t in range(tokens):
             state = lstm_cell(x[t], state)
 
     def stepper(layer: rnnkit.nn.MinGRU | rnnkit.nn.MinLSTM) -> Callable[[], None]:
         def run() -> None:
-            h = torch.zeros(1, 1, size)
+            h = torch.zeros(1, batch, size)
             for t in range(tokens):
                 _, h = layer.step(x[t], h)
 
@@ -217,7 +217,10 @@ def main(argv: list[str] | None = None) -> None:
     results = time_training(
         variants, steps, thread_counts, args.batch, args.size, args.repeats, args.warmup
     )
-    generation = time_generation(args.size, args.tokens, args.repeats)
+    generation = {
+        batch: time_generation(args.size, batch, args.tokens, args.repeats)
+        for batch in (1, args.batch)
+    }
     print(
         f"torch {torch.__version__}, float32, CPU, B={args.batch}, I=H={args.size}, "
         f"median of {args.repeats} forward+backward steps; CPU = process CPU time (all "
@@ -228,11 +231,15 @@ def main(argv: list[str] | None = None) -> None:
     print("Saved for backward (activation memory of one training step):")
     print(format_memory(results, variants, steps))
     print()
-    print(f"Generation, batch 1, 1 thread, {args.tokens} tokens, median of {args.repeats}:")
-    print("| layer | tokens/s |")
-    print("|---|---|")
-    for name, rate in generation.items():
-        print(f"| {name} | {rate:,.0f} |")
+    print(
+        f"Generation, 1 thread, {args.tokens} steps, median of {args.repeats}: steps per "
+        "second (tokens/s of each sequence in the batch)"
+    )
+    print("| layer | " + " | ".join(f"batch {b}" for b in generation) + " |")
+    print("|---|" + "---|" * len(generation))
+    for name in generation[1]:
+        rates = " | ".join(f"{generation[b][name]:,.0f}" for b in generation)
+        print(f"| {name} | {rates} |")
 
 
 if __name__ == "__main__":

@@ -126,11 +126,11 @@ def split_gates(gates: Tensor, hidden: int) -> tuple[Tensor, Tensor]:
     k = softplus(-f) - softplus(-i) = log σ(i) - log σ(f), so that σ(k) = i / (f + i) and
     σ(-k) = f / (f + i) for the sigmoids f, i (finite even when both underflow).
     """
+    # Slices, not Tensor.split: one call each, which matters when generating token by token.
+    v = gates[..., -hidden:]
     if gates.size(-1) == 2 * hidden:
-        k, v = gates.split(hidden, dim=-1)
-        return k, v
-    f, i, v = gates.split(hidden, dim=-1)
-    return lstm_update_logit(f, i), v
+        return gates[..., :hidden], v
+    return lstm_update_logit(gates[..., :hidden], gates[..., hidden : 2 * hidden]), v
 
 
 def lstm_update_logit(f: Tensor, i: Tensor) -> Tensor:
