@@ -107,13 +107,17 @@ def _scan_into(out: Tensor, a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> 
     a_even, a_odd, b_even, b_odd = a[0::2], a[1::2], b[0::2], b[1::2]  # each (T/2, ...)
     if not reverse:
         # Steps (2i, 2i+1) composed: h_{2i+1} = a_odd a_even h_{2i-1} + (a_odd b_even + b_odd).
-        _scan_into(out[1::2], a_odd * a_even, torch.addcmul(b_odd, a_odd, b_even), h0, False)
+        # The composed offsets go straight into out's odd slots, which the half-length
+        # scan then overwrites in place (no new memory for them).
+        out_odd = torch.addcmul(b_odd, a_odd, b_even, out=out[1::2])
+        _scan_into(out_odd, a_odd * a_even, out_odd, h0, False)
         out_even = out[0::2]
         torch.addcmul(b_even[0], a_even[0], h0, out=out_even[0])
         torch.addcmul(b_even[1:], a_even[1:], out[1:-1:2], out=out_even[1:])
     else:
         # Steps (2i+1, 2i) composed: h_{2i} = a_even a_odd h_{2i+2} + (a_even b_odd + b_even).
-        _scan_into(out[0::2], a_even * a_odd, torch.addcmul(b_even, a_even, b_odd), h0, True)
+        out_even = torch.addcmul(b_even, a_even, b_odd, out=out[0::2])
+        _scan_into(out_even, a_even * a_odd, out_even, h0, True)
         out_odd = out[1::2]
         torch.addcmul(b_odd[-1], a_odd[-1], h0, out=out_odd[-1])
         torch.addcmul(b_odd[:-1], a_odd[:-1], out[2::2], out=out_odd[:-1])
