@@ -56,8 +56,10 @@ message: ONNX has no logcumsumexp operator for it. ``torch.jit.script`` is not
 supported (the scan is a custom autograd function).
 
 Stacking options (keyword-only, off by default so that the plain layer is the equations
-above; the paper stacks its layers with residual connections, normalisation and MLPs).
-For layer k with input u (T, B, W):
+above). Deeper minGRU/minLSTM models are built with residual connections, normalisation
+and MLPs between the recurrent layers; the arrangement below (pre-normalisation, as in
+GPT-style blocks) is rnnkit's choice, not a copy of one from the paper. For layer k with
+input u (T, B, W):
 
 * ``norm``: the recurrence reads LayerNorm(u) instead of u (pre-normalisation);
 * ``residual``: the layer outputs u + minRNN(...) where u is as wide as the output
