@@ -114,6 +114,11 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
     path = out_dir / FORMATS[format]
 
     spec = get_spec(predictor.task)
+    if format == "onnx" and _has_scan_layers(predictor.model):
+        raise UserError(
+            "model.cell=mingru/minlstm exports with --format torchscript; ONNX has no "
+            "logcumsumexp operator for torch's TorchScript-based exporter, which export uses"
+        )
     reference = signature(predictor.model, predictor.info, spec)
     exportable = signature(exportable_copy(predictor.model), predictor.info, spec)
     generator = torch.Generator().manual_seed(0)
@@ -156,6 +161,13 @@ def signature(model: nn.Module, info: dict[str, Any], spec: TaskSpec) -> Signatu
     if spec.export is None:
         raise UserError(f"{spec.name} models cannot be exported: {spec.export_refusal}")
     return resolve(spec.export)(model, info)
+
+
+def _has_scan_layers(model: nn.Module) -> bool:
+    from rnnkit.nn.minimal import MINIMAL_CELLS
+
+    kinds = tuple(MINIMAL_CELLS.values())
+    return any(isinstance(module, kinds) for module in model.modules())
 
 
 def exportable_copy(model: nn.Module) -> nn.Module:

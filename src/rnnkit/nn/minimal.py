@@ -83,7 +83,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.nn.recurrent import _check_lengths, _suffix
+from rnnkit.nn.layer_base import _check_lengths, _suffix
 from rnnkit.nn.scan import g, gated_scan, log_gated_scan, lstm_update_logit, split_gates
 
 __all__ = ["MINIMAL_CELLS", "MinGRU", "MinLSTM", "min_gru_step", "min_lstm_step", "minimal_layer"]
