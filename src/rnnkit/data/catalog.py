@@ -70,8 +70,9 @@ class Dataset:
 
     name: str
     description: str
-    task: str  # classification | language_model | forecasting | speech_recognition
-    # corpus | labelled_text | series | sequences | synthetic | audio_classes | transcribed_audio
+    task: str  # a registered task: classification, language_model, forecasting, ...
+    # corpus | labelled_text | series | sequences | tagged | pairs | synthetic |
+    # audio_classes | transcribed_audio
     kind: str
     files: tuple[RemoteFile, ...]
     loader: Loader  # a format key in rnnkit.data.sources, or a generator function
@@ -115,6 +116,7 @@ _PTB_CHAR = (
 _CHAR_RNN = ("karpathy/char-rnn", "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e")
 _PYTORCH_EXAMPLES = ("pytorch/examples", "77f55b912142e11fcfdf5b530231fb9c52f181e8")
 _BROWNLEE = ("jbrownlee/Datasets", "d20fcb6402ae34e653d4513b00f39257bb37ed7f")
+_UD_EWT = ("UniversalDependencies/UD_English-EWT", "15d613d8447b3478787d4c278730a1e48a945efb")
 
 _PTB_TERMS = (
     "Mikolov's data README: 'Penn Treebank Corpus - should be free for research purposes'; "
@@ -147,6 +149,21 @@ def _wikitext2(split: str, sha256: str, size: int) -> RemoteFile:
 
 def _brownlee(name: str, sha256: str, size: int) -> RemoteFile:
     return RemoteFile(name, _github(*_BROWNLEE, name), sha256, size, f"timeseries/{name}", "all")
+
+
+def _ud_ewt(split: str, sha256: str, size: int, xz_sha256: str, xz_size: int) -> RemoteFile:
+    # Upstream has the plain text; mirrors hold the same bytes compressed with xz.
+    name = f"en_ewt-ud-{split}.conllu"
+    xz = RemoteFile(f"{name}.xz", None, xz_sha256, xz_size, f"ud-english-ewt/{name}.xz")
+    return RemoteFile(
+        name,
+        _github(*_UD_EWT, name),
+        sha256,
+        size,
+        f"ud-english-ewt/{name}",
+        "val" if split == "dev" else split,
+        alternatives=(xz,),
+    )
 
 
 def _series(
@@ -183,6 +200,33 @@ _IMDB_LABELLED = RemoteFile(
     sha256="7a2e11f53832b248c1d8e27db688c7b0a7bd33ffbf57f35f4b3e8c4432868e5c",
     size=19_050_268,
     mirror_path="imdb/aclImdb_labelled.tar.xz",
+)
+
+
+_MULTI30K = ("multi30k/dataset", "a3d2e0d26b56f3846f66a952536ffed4e401d05a")
+_ENG_FRA = ("jayeetaghosh/POC", "3450d98b33a8b3a36a98787b21341d87c1de3483")
+_MULTI30K_TERMS = (
+    "no licence file; the dataset README says it is partially derived from Flickr30K, that "
+    "use of the images must abide by the Flickr Terms of Use, and that it is provided for "
+    "non-commercial research and/or educational purposes"
+)
+
+
+def _multi30k(split: str, lang: str, sha256: str, size: int) -> RemoteFile:
+    name = f"{split}.{lang}.gz"
+    url = _github(*_MULTI30K, f"data/task1/raw/{name}")
+    # The split names the rest of rnnkit uses: val, test (the Flickr 2016 test set).
+    split_name = {"test_2016_flickr": "test"}.get(split, split)
+    return RemoteFile(name, url, sha256, size, f"multi30k/{name}", split_name)
+
+
+_ENG_FRA_XZ = RemoteFile(
+    # The same text compressed with xz: only in mirrors, accepted in place of the .txt.
+    name="eng-fra.txt.xz",
+    url=None,
+    sha256="438f5bff04cbca840e829dc0d9c4541f1c69d3a283605bc2f3aac27de0701754",
+    size=1_853_260,
+    mirror_path="eng-fra/eng-fra.txt.xz",
 )
 
 
@@ -442,6 +486,146 @@ _ENTRIES: tuple[Dataset, ...] = (
             "Change, CDIAC, Oak Ridge National Laboratory"
         ),
         defaults=MappingProxyType({"date_column": "date", "target": "co2"}),
+    ),
+    Dataset(
+        name="ud-english-ewt",
+        description=(
+            "Universal Dependencies English Web Treebank v2.16: 16,622 sentences of web "
+            "text (blogs, reviews, email, answers) with UPOS and PTB (XPOS) tags"
+        ),
+        task="tagging",
+        kind="tagged",
+        files=(
+            _ud_ewt(
+                "train",
+                "3fb78e2b55482c8ee00caa653af436c88c9e5bc9a73ce26e4ae3ddc79d2b7e7b",
+                14_203_025,
+                "7e8496d11de12deb81c6dd479785ef225439de3f281dbf78f02459633645a9ad",
+                1_419_864,
+            ),
+            _ud_ewt(
+                "dev",
+                "531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6",
+                1_805_545,
+                "343a1f0431c7eb0f7cf51f4d60d5d2b59dc0c94d26a4cd2fd4d4ab9c6af2dae4",
+                216_228,
+            ),
+            _ud_ewt(
+                "test",
+                "e266e515a0a7547657ed3d90d9ba46487d6bd251f27ad4269d4e8a427c8555cd",
+                1_804_515,
+                "694c114fe9170a1b052d7690b45ebe1081c7e8257035e5fe3462e8736a5a38fd",
+                215_272,
+            ),
+        ),
+        loader="conllu",
+        homepage="https://universaldependencies.org/treebanks/en_ewt/",
+        licence=(
+            "annotations: Creative Commons Attribution-ShareAlike 4.0 International; the "
+            "underlying texts come from the LDC English Web Treebank (parts public domain, "
+            "portions (c) 2012 Google Inc., (c) 2011 Yahoo! Inc., (c) 2012 Trustees of the "
+            "University of Pennsylvania and/or other original authors)"
+        ),
+        licence_short="CC BY-SA 4.0",
+        citation=(
+            "Silveira, Dozat, de Marneffe, Bowman, Connor, Bauer and Manning (2014), A Gold "
+            "Standard Dependency Corpus for English, LREC 2014; Universal Dependencies v2.16"
+        ),
+    ),
+    Dataset(
+        name="multi30k",
+        description=(
+            "Multi30k task 1: image descriptions in German and English, raw text; "
+            "29,000 train / 1,014 val / 1,000 test (Flickr 2016) pairs"
+        ),
+        task="translation",
+        kind="pairs",
+        files=(
+            _multi30k(
+                "train",
+                "de",
+                "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6",
+                637_044,
+            ),
+            _multi30k(
+                "train",
+                "en",
+                "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
+                568_929,
+            ),
+            _multi30k(
+                "val",
+                "de",
+                "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
+                24_681,
+            ),
+            _multi30k(
+                "val",
+                "en",
+                "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
+                21_650,
+            ),
+            _multi30k(
+                "test_2016_flickr",
+                "de",
+                "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
+                22_890,
+            ),
+            _multi30k(
+                "test_2016_flickr",
+                "en",
+                "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
+                21_077,
+            ),
+        ),
+        loader="pairs",
+        split_names=("train", "val", "test"),
+        homepage="https://github.com/multi30k/dataset",
+        licence=_MULTI30K_TERMS,
+        licence_short="research/education use",
+        citation=(
+            "Elliott, Frank, Sima'an and Specia (2016), Multi30K: Multilingual "
+            "English-German Image Descriptions, Proceedings of the 5th Workshop on Vision "
+            "and Language, pp. 70-74"
+        ),
+        defaults=MappingProxyType(
+            {"languages": ("de", "en"), "source_lang": "de", "target_lang": "en"}
+        ),
+    ),
+    Dataset(
+        name="eng-fra",
+        description=(
+            "English-French sentence pairs from Tatoeba (135,842 pairs, unsplit): the file of "
+            "the PyTorch seq2seq translation tutorial"
+        ),
+        task="translation",
+        kind="pairs",
+        files=(
+            RemoteFile(
+                name="eng-fra.txt",
+                url=_github(*_ENG_FRA, "Data/eng-fra.txt"),
+                sha256="6b0f3decdb78600485b58efb541f5a2ab69ba888742ac04180e013084e40de7c",
+                size=9_541_158,
+                mirror_path="eng-fra/eng-fra.txt",
+                split="all",
+                alternatives=(_ENG_FRA_XZ,),
+            ),
+        ),
+        loader="pairs",
+        homepage="https://tatoeba.org",
+        licence=(
+            "not stated by the copies read; the sentences come from tatoeba.org (split into "
+            "pairs at manythings.org/anki), whose newer files state CC-BY 2.0 (France)"
+        ),
+        licence_short="CC BY 2.0 FR (Tatoeba)",
+        citation=(
+            "Tatoeba (tatoeba.org), pairs from manythings.org/anki; as used in the PyTorch "
+            "tutorial 'NLP From Scratch: Translation with a Sequence to Sequence Network and "
+            "Attention' (Robertson)"
+        ),
+        defaults=MappingProxyType(
+            {"languages": ("en", "fr"), "source_lang": "fr", "target_lang": "en"}
+        ),
     ),
     Dataset(
         name="fsdd",

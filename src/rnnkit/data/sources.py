@@ -17,6 +17,7 @@ Accepted forms of ``data.dataset``::
 - ``series``: ``{"all": DataFrame}`` with the columns as read (no parsing, no filling);
 - ``sequences``: ``{"all": DataFrame}`` with ``sequence`` (float32 array (T, F)),
   ``label`` and ``group``;
+- ``tagged``: split names to CoNLL-U files (read by :mod:`rnnkit.data.conll`).
 - ``audio_classes`` / ``transcribed_audio``: split names to DataFrames of clip paths with
   ``label`` and ``speaker`` / ``text`` (see :mod:`rnnkit.data.audio_datasets`).
 
@@ -299,12 +300,21 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
             _split_name(file.split): path for file, path in zip(entry.files, paths, strict=True)
         }
         return LoadedDataset(entry.name, "corpus", splits, meta)
+    if entry.loader == "conllu":  # read by rnnkit.data.conll, with the task's tag column
+        splits = {file.split: path for file, path in zip(entry.files, paths, strict=True)}
+        return LoadedDataset(entry.name, "tagged", splits, meta)
     if entry.loader == "csv":
         return LoadedDataset(entry.name, "series", {"all": read_csv(paths[0])}, meta)
     if entry.loader == "imdb":
         return LoadedDataset(entry.name, "labelled_text", read_imdb_archive(paths[0]), meta)
     if entry.loader == "indoor_movement":
         return LoadedDataset(entry.name, "sequences", {"all": read_indoor_movement(paths[0])}, meta)
+    if entry.loader == "pairs":
+        # Sentence pairs: each split's files (rnnkit.data.pairs reads them).
+        files: dict[str, list[Path]] = {}
+        for file, path in zip(entry.files, paths, strict=True):
+            files.setdefault(_split_name(file.split), []).append(path)
+        return LoadedDataset(entry.name, "pairs", files, meta)
     if entry.loader in {"fsdd", "fsdd_connected"}:
         kind, splits = _fsdd_splits(entry, paths[0], cache_dir)
         return LoadedDataset(entry.name, kind, splits, meta)

@@ -28,6 +28,8 @@ TASKS: dict[str, str] = {
     "forecasting": "rnnkit.tasks.forecasting:SPEC",
     "adding": "rnnkit.tasks.synthetic:ADDING",
     "copy": "rnnkit.tasks.synthetic:COPY",
+    "tagging": "rnnkit.tasks.tagging:SPEC",
+    "translation": "rnnkit.tasks.translation:SPEC",
     "speech_recognition": "rnnkit.tasks.speech_recognition:SPEC",
 }
 

@@ -18,5 +18,6 @@ SPEC = TaskSpec(
     export=f"{_HERE}.export:signature",
     cli=f"{_HERE}.cli:register",
     fixture=f"{_HERE}.fixture:tiny_config",
+    logged=("loss", "accuracy"),
     dataset_kinds=("labelled_text", "sequences", "audio_classes"),
 )

@@ -75,6 +75,10 @@ def predict_inputs(
                     f"input {row + 1} has shape {array.shape}; this run needs sequences of "
                     f"shape (steps, {info['input_size']})"
                 )
+            if not np.isfinite(array).all():
+                raise DataError(
+                    f"input {row + 1} holds NaN or infinite values; the model needs finite numbers"
+                )
             tensors.append(torch.from_numpy(scaler.transform(array).astype(np.float32)))
     lengths = torch.tensor([len(t) for t in tensors], dtype=torch.long)
     padded = nn.utils.rnn.pad_sequence(tensors, batch_first=True, padding_value=0)
