@@ -57,3 +57,4 @@ def test_translation_module_trains_and_logs_the_token_weighted_validation_loss(t
     assert float(logged["val/loss"]) == pytest.approx(total / tokens, rel=1e-5)
     assert float(logged["val/perplexity"]) == pytest.approx(math.exp(total / tokens), rel=1e-5)
     assert float(logged["val/loss"]) < 1.0  # learned: it started near log(V) = 2.8
+    assert float(logged["train/loss_epoch"]) < 1.5  # the smoothed loss, once per epoch

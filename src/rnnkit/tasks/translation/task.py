@@ -53,9 +53,21 @@ class TranslationModule(RecurrentModule):
         source, lengths, target_in, target_out = batch
         logits = self.model(source, lengths, target_in)  # (B, T, V)
         loss = sequence_loss(logits, target_out, self.model.pad_id, self.label_smoothing)
-        tokens = int((target_out != self.model.pad_id).sum())
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=tokens)
+        # Summed on the device and logged once per epoch: a per-step log is a host sync
+        # and a dictionary update, a few percent of a small model's step.
+        tokens = (target_out != self.model.pad_id).sum().double()
+        self.add_to_epoch("train/loss_sum", loss.detach().double() * tokens)
+        self.add_to_epoch("train/tokens", tokens)
+        if (self.global_step + 1) % self.train_config.log_every_n_steps == 0:
+            self.log("train/loss", loss, prog_bar=True, batch_size=target_out.shape[0])
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        sums = self.take_epoch_sums()
+        self.log_epoch_sums(sums)
+        if "train/tokens" in sums:
+            loss = (sums["train/loss_sum"] / sums["train/tokens"]).float()
+            self.log("train/loss_epoch", loss, sync_dist=True)
 
     def on_validation_epoch_start(self) -> None:
         self._val_loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
