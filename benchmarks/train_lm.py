@@ -27,8 +27,8 @@ import lightning as L
 import torch
 from torch import nn
 
-from rnnkit.tasks import load_config
 from rnnkit.engine.api import prepare_run
+from rnnkit.tasks import load_config
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "ptb-word-small.yaml"
 

@@ -22,14 +22,13 @@ from rnnkit.diagnose import (
     GATES_PLOT,
     GRADIENT_PLOT,
     diagnose,
-    gate_activations,
     summarize,
     traced,
     verdict,
 )
 from rnnkit.engine.api import train
 from rnnkit.errors import ConfigError
-from rnnkit.nn.cells import lstm_step, project_input
+from rnnkit.nn.cells import gru_step, lstm_step, project_input
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "adding-lstm.yaml"
 
@@ -104,7 +103,9 @@ def test_traced_layer_computes_the_same_outputs_and_states(
         torch.testing.assert_close(got, want)
 
 
-def test_layer_norm_gate_activations_are_the_cells_gates() -> None:
+def test_the_gates_a_cell_reports_are_the_ones_it_stepped_with() -> None:
+    """lstm_step's reported gates (layer norm included) reproduce its c_t by hand; the GRU's
+    reproduce its h_t; without layer norm the same weights give other gates."""
     torch.manual_seed(2)
     layer = rnn_layers.LSTM(3, 5, layer_norm=True)
     weights = layer._direction_weights(0, 0)
@@ -112,9 +113,7 @@ def test_layer_norm_gate_activations_are_the_cells_gates() -> None:
         torch.randn(4, 3), weights.weight_ih, weights.bias_ih, weights.ln_ih_weight
     )
     h, c = torch.randn(4, 5), torch.randn(4, 5)
-    gates = gate_activations(
-        "lstm", x_proj, h, weights.weight_hh, weights.bias_hh, ln_hh_weight=weights.ln_hh_weight
-    )
+    gates: dict = {}
     _, c_next = lstm_step(
         x_proj,
         h,
@@ -124,11 +123,20 @@ def test_layer_norm_gate_activations_are_the_cells_gates() -> None:
         ln_hh_weight=weights.ln_hh_weight,
         ln_cell_weight=weights.ln_cell_weight,
         ln_cell_bias=weights.ln_cell_bias,
+        gates_out=gates,
     )
     torch.testing.assert_close(gates["forget"] * c + gates["input"] * gates["cell"], c_next)
-    # Without the layer norm the same weights give other gates.
-    plain = gate_activations("lstm", x_proj, h, weights.weight_hh, weights.bias_hh)
+    plain: dict = {}
+    lstm_step(x_proj, h, c, weights.weight_hh, weights.bias_hh, gates_out=plain)
     assert not torch.allclose(plain["forget"], gates["forget"])
+
+    gru = rnn_layers.GRU(3, 5)
+    gru_weights = gru._direction_weights(0, 0)
+    gru_proj = project_input(torch.randn(4, 3), gru_weights.weight_ih, gru_weights.bias_ih)
+    gru_gates: dict = {}
+    h_next = gru_step(gru_proj, h, gru_weights.weight_hh, gru_weights.bias_hh, gates_out=gru_gates)
+    update, new = gru_gates["update"], gru_gates["new"]
+    torch.testing.assert_close((1 - update) * new + update * h, h_next)
 
 
 def test_gradient_norms_match_a_torch_cell_loop() -> None:

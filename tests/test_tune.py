@@ -595,3 +595,16 @@ def test_real_training_trials_report_each_validation_and_a_diverging_lr_fails(
     assert sorted(reported.intermediate_values) == [1, 2]
     assert load_config(summary.best_config).train.optimizer.lr == 1.0
     assert summary.plots == (tmp_path / "study" / "history.png",)
+
+
+def test_a_metric_logged_only_at_the_end_warns_only_when_a_pruner_would_use_it(caplog) -> None:
+    from types import SimpleNamespace
+
+    trainer = SimpleNamespace(sanity_checking=False, callback_metrics={"val/loss": 1.0})
+    study = optuna.create_study()
+    for pruner_on, expected in ((True, 1), (False, 0)):
+        caplog.clear()
+        pruning = TrialPruning(study.ask(), "rmse", pruner_on=pruner_on)
+        pruning.on_validation_end(trainer, None)
+        warned = [r for r in caplog.records if "cannot be pruned early" in r.getMessage()]
+        assert len(warned) == expected

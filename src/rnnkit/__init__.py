@@ -17,7 +17,7 @@ from rnnkit import errors
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "data", "errors", "load", "nn", "train", "tune"]
+__all__ = ["__version__", "data", "errors", "evaluate", "load", "nn", "train", "tune"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -36,11 +36,29 @@ def train(
     config: str | Path | dict,
     overrides: dict | list[str] | None = None,
     run_dir: str | Path | None = None,
+    *,
+    quiet: bool = False,
 ) -> Path:
-    """Train the experiment a config describes; returns the run directory."""
+    """Train the experiment a config describes; returns the run directory.
+
+    Progress and INFO lines go to stderr as with ``rnnkit train`` (``quiet=True``, or
+    logging configured by the caller, turns them off).
+    """
+    from rnnkit.console import api_logging
     from rnnkit.engine.api import train as _train
 
-    return _train(config, overrides=overrides, run_dir=run_dir)
+    with api_logging(quiet):
+        return _train(config, overrides=overrides, run_dir=run_dir)
+
+
+def evaluate(run_dir: str | Path, split: str = "test", *, quiet: bool = False) -> dict:
+    """Evaluate a trained run on ``split`` (val or test); updates its metrics.json and
+    returns ``{split: metrics, "baselines": {...}}``."""
+    from rnnkit.console import api_logging
+    from rnnkit.engine.api import evaluate as _evaluate
+
+    with api_logging(quiet):
+        return _evaluate(run_dir, split)
 
 
 def load(run_dir: str | Path):
@@ -57,8 +75,11 @@ def tune(
     trials: int | None = None,
     workers: int = 1,
     storage: str | None = None,
+    quiet: bool = False,
 ):
     """Run a hyperparameter search over a config; returns the study summary."""
+    from rnnkit.console import api_logging
     from rnnkit.search import tune as _tune
 
-    return _tune(config, overrides=overrides, trials=trials, workers=workers, storage=storage)
+    with api_logging(quiet):
+        return _tune(config, overrides=overrides, trials=trials, workers=workers, storage=storage)

@@ -158,50 +158,6 @@ def _cell_kind(layer: nn.Module) -> str:
     raise ConfigError(f"diagnose: {type(layer).__name__} is not an RNN, LSTM or GRU layer")
 
 
-def gate_activations(
-    cell: str,
-    x_proj: Tensor,
-    h: Tensor,
-    weight_hh: Tensor,
-    bias_hh: Tensor | None,
-    reset_after: bool = True,
-    ln_hh_weight: Tensor | None = None,
-) -> dict[str, Tensor]:
-    """Gate activations of one step (the equations of :mod:`rnnkit.nn.cells`), each (B, H).
-
-    ``h`` is the state the recurrent matrix multiplies (after any recurrent dropout);
-    ``ln_hh_weight`` the gain of the recurrent projection's layer norm, if any.
-    """
-    if cell == "rnn":
-        return {}
-    hidden = h.size(-1)
-    if cell == "lstm":
-        gates = x_proj + project_input(h, weight_hh, bias_hh, ln_hh_weight)  # (B, 4H)
-        i, f, g, o = gates.chunk(4, dim=-1)
-        return {
-            "input": torch.sigmoid(i),
-            "forget": torch.sigmoid(f),
-            "cell": torch.tanh(g),
-            "output": torch.sigmoid(o),
-        }
-    x_reset, x_update, x_new = x_proj.chunk(3, dim=-1)
-    if reset_after:
-        h_reset, h_update, h_new = project_input(h, weight_hh, bias_hh, ln_hh_weight).chunk(
-            3, dim=-1
-        )
-        reset = torch.sigmoid(x_reset + h_reset)
-        update = torch.sigmoid(x_update + h_update)
-        new = torch.tanh(x_new + reset * h_new)
-    else:
-        gate_bias = None if bias_hh is None else bias_hh[: 2 * hidden]
-        new_bias = None if bias_hh is None else bias_hh[2 * hidden :]
-        h_reset, h_update = F.linear(h, weight_hh[: 2 * hidden], gate_bias).chunk(2, dim=-1)
-        reset = torch.sigmoid(x_reset + h_reset)
-        update = torch.sigmoid(x_update + h_update)
-        new = torch.tanh(x_new + F.linear(reset * h, weight_hh[2 * hidden :], new_bias))
-    return {"reset": reset, "update": update, "new": new}
-
-
 class TracedRecurrent(nn.Module):
     """Stands in for a recurrent layer: the same function, unrolled step by step.
 
@@ -273,27 +229,17 @@ class TracedRecurrent(nn.Module):
                 kept: dict[int, Tensor] = {}  # the h_t whose gradients are read
                 for t in order:
                     valid = None if mask is None else mask[t]  # (B, 1)
-                    if record:
-                        with torch.no_grad():
-                            h_seen = state[0]
-                            if masks.recurrent is not None:
-                                h_seen = h_seen * masks.recurrent
-                            gates = gate_activations(
-                                self.cell,
-                                x_proj[t],
-                                h_seen,
-                                weights.weight_hh,
-                                weights.bias_hh,
-                                reset_after,
-                                weights.ln_hh_weight,
-                            )
-                            trace.add_gates(gates, valid)
+                    # The cells report the gates they computed: no second copy of
+                    # the equations here.
+                    gates: dict[str, Tensor] | None = {} if record else None
                     if extended:  # the layer's own step, with its options
-                        new_state = layer._step(x_proj[t], state, weights, masks, t)
+                        new_state = layer._step(x_proj[t], state, weights, masks, t, gates)
                     else:
                         new_state = _torch_step(
-                            self.cell, x_proj[t], state, weights, nonlinearity, reset_after
+                            self.cell, x_proj[t], state, weights, nonlinearity, reset_after, gates
                         )
+                    if gates:
+                        trace.add_gates(gates, valid)
                     if valid is not None:
                         new_state = tuple(
                             torch.where(valid, new, old)
@@ -346,13 +292,14 @@ def _torch_step(
     weights: CellWeights,
     nonlinearity: str,
     reset_after: bool,
+    gates_out: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, ...]:
     """One step of :mod:`rnnkit.nn.cells` for a ``torch.nn`` layer (no extended options)."""
     weight_hh, bias_hh = weights.weight_hh, weights.bias_hh
     if cell == "lstm":
-        return lstm_step(x_proj, state[0], state[1], weight_hh, bias_hh)
+        return lstm_step(x_proj, state[0], state[1], weight_hh, bias_hh, gates_out=gates_out)
     if cell == "gru":
-        return (gru_step(x_proj, state[0], weight_hh, bias_hh, reset_after),)
+        return (gru_step(x_proj, state[0], weight_hh, bias_hh, reset_after, gates_out=gates_out),)
     return (rnn_step(x_proj, state[0], weight_hh, bias_hh, nonlinearity),)
 
 

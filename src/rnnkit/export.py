@@ -105,11 +105,20 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
 
     run_dir = Path(run_dir)
     predictor = load(run_dir)
-    out_dir = Path(output) if output is not None else run_dir / EXPORT_DIR
+    if output is not None:
+        out_dir = Path(output)
+    else:
+        # The default folder is inside the run: a link there must not send files elsewhere.
+        out_dir = checkpoint.inside(run_dir, run_dir / EXPORT_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FORMATS[format]
 
     spec = get_spec(predictor.task)
+    if format == "onnx" and _has_scan_layers(predictor.model):
+        raise UserError(
+            "model.cell=mingru/minlstm exports with --format torchscript; ONNX has no "
+            "logcumsumexp operator for torch's TorchScript-based exporter, which export uses"
+        )
     reference = signature(predictor.model, predictor.info, spec)
     exportable = signature(exportable_copy(predictor.model), predictor.info, spec)
     generator = torch.Generator().manual_seed(0)
@@ -154,6 +163,13 @@ def signature(model: nn.Module, info: dict[str, Any], spec: TaskSpec) -> Signatu
     return resolve(spec.export)(model, info)
 
 
+def _has_scan_layers(model: nn.Module) -> bool:
+    from rnnkit.nn.minimal import MINIMAL_CELLS
+
+    kinds = tuple(MINIMAL_CELLS.values())
+    return any(isinstance(module, kinds) for module in model.modules())
+
+
 def exportable_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model`` in evaluation mode whose rnnkit.nn layers run torch's kernels.
 
@@ -175,6 +191,8 @@ def exportable_copy(model: nn.Module) -> nn.Module:
         options: dict[str, Any] = {}
         if isinstance(layer, rnn.RNN):
             options["nonlinearity"] = layer.nonlinearity
+        if isinstance(layer, rnn.LSTM):
+            options["proj_size"] = layer.proj_size
         plain = type(layer)(
             input_size=layer.input_size,
             hidden_size=layer.hidden_size,
@@ -307,6 +325,7 @@ def _copy_preprocessing(run_dir: Path, out_dir: Path) -> list[str]:
     target = out_dir / checkpoint.PREPROCESS_DIR
     copied = []
     for path in sorted(source.glob("*.json")):
+        checkpoint.inside(run_dir, path)  # a linked file from elsewhere is not copied
         destination = target / path.name
         if path.resolve() != destination.resolve():
             with checkpoint.atomic_path(destination) as temporary:

@@ -43,6 +43,7 @@ figure { margin: 1em 0; } figcaption { font-size: .85em; color: #555; }
 img { max-width: 100%; }
 pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .85em; }
 .note { color: #666; font-style: italic; }
+.warning { color: #a40000; font-weight: bold; }
 .verdict-vanishing, .verdict-exploding { color: #b00; font-weight: 600; }
 .verdict-healthy { color: #070; font-weight: 600; }
 """
@@ -67,7 +68,7 @@ def build_html(run_dir: Path) -> str:
     diagnostics = _read_json(run_dir / "diagnostics.json")
     sections = [
         _headline(run_dir, config),
-        _section("Metrics", metrics_table(metrics)),
+        _section("Metrics", metrics_table(metrics) + _beaten_note(config, metrics)),
         _section("Training curves", _curves(run_dir)),
         _section("Task plots", _task_plots(run_dir)),
     ]
@@ -162,10 +163,29 @@ def _task_plots(run_dir: Path) -> str:
     from rnnkit.diagnose import GATES_PLOT, GRADIENT_PLOT
 
     own = {CURVES_PLOT, TRAINING_GRADIENTS_PLOT, GRADIENT_PLOT, GATES_PLOT}
-    plots = [p for p in sorted(run_dir.glob("*.png")) if p.name not in own]
+    plots = [
+        p for p in sorted(run_dir.glob("*.png")) if p.name not in own and _own_file(run_dir, p)
+    ]
     if not plots:
         return '<p class="note">This task wrote no plots.</p>'
     return "\n".join(_image(p, p.stem.replace("_", " ")) for p in plots)
+
+
+def _beaten_note(config: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """A warning line for each baseline that does better than the model."""
+    from rnnkit.errors import ConfigError
+    from rnnkit.evaluate.compare import beaten_by
+    from rnnkit.tasks import get_spec
+
+    try:
+        directions = get_spec(str(config.get("task"))).metrics
+    except ConfigError:
+        return ""
+    notes = [
+        f"Baseline {name} does better than the model on {', '.join(names)}."
+        for name, names in beaten_by(metrics, directions).items()
+    ]
+    return "".join(f'<p class="warning">{html.escape(n)}</p>' for n in notes)
 
 
 def _task_sections(run_dir: Path, config: dict[str, Any]) -> list[tuple[str, str]]:
@@ -329,6 +349,20 @@ def plot_training_gradients(frame: Any, path: Path) -> Path | None:
 
 def _section(title: str, body: str) -> str:
     return f"<section>\n<h2>{html.escape(title)}</h2>\n{body}\n</section>"
+
+
+def _own_file(run_dir: Path, path: Path) -> bool:
+    """Whether ``path`` stays inside the run directory (a linked PNG from elsewhere is
+    left out of the report, with a warning, rather than embedded)."""
+    from rnnkit.errors import RunDirError
+    from rnnkit.rundir import inside
+
+    try:
+        inside(run_dir, path)
+    except RunDirError as err:
+        log.warning("report: %s", err)
+        return False
+    return True
 
 
 def _image(path: Path, caption: str) -> str:

@@ -60,16 +60,64 @@ def atomic_path(path: Path):
     """Yield a temporary path beside ``path``; rename it over ``path`` if no error."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    # mkstemp makes the file private (0600); a run directory's files get the permissions
-    # any new file gets under the umask, like the checkpoints Lightning writes.
-    os.fchmod(handle, 0o666 & ~_umask())
     os.close(handle)
     try:
         yield Path(temporary)
+        # mkstemp makes the file private (0600), and a writer may replace it: the
+        # finished file gets the permissions any new file gets under the umask, like the
+        # checkpoints Lightning writes, so a run directory can be shared.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+LOCK_FILE = ".rnnkit.lock"
+
+
+@contextmanager
+def training_lock(run_dir: Path):
+    """Hold the run directory's lock while training into it; a second process that tries
+    gets a :class:`RunDirError` at once instead of mixing its files with the first's.
+
+    The kernel releases the lock when its holder dies (even by SIGKILL), so a stale lock
+    never blocks a resume.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: run unlocked
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError(
+                f"{run_dir} is in use by another rnnkit process; wait for it to finish "
+                "or train into another --run-dir"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def inside(run_dir: Path, path: Path) -> Path:
+    """``path`` resolved (symbolic links followed), refused if it leaves ``run_dir``.
+
+    Run directories are shared and downloaded: a link inside one must not make rnnkit
+    read or write a file elsewhere.
+    """
+    root = Path(run_dir).resolve()
+    resolved = Path(path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise RunDirError(
+            f"{path} leads outside the run directory {run_dir} (to {resolved}); "
+            "rnnkit reads and writes only inside it"
+        )
+    return resolved
 
 
 def _umask() -> int:

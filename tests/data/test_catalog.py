@@ -24,10 +24,13 @@ ISSUE_DATASETS = {
     "co2",
 }
 RAW_GITHUB = re.compile(r"^https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[0-9a-f]{40}/\S+$")
+# GitHub's archive of a repository at a commit (fsdd): pinned, but GitHub publishes no hash.
+GITHUB_ARCHIVE = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+/archive/[0-9a-f]{40}\.tar\.gz$")
 
 
 def all_files():
-    return [copy for entry in catalog.entries() for f in entry.files for copy in f.candidates]
+    files = [copy for entry in catalog.entries() for f in entry.files for copy in f.candidates]
+    return list({file.mirror_path: file for file in files}.values())  # shared files once
 
 
 def test_catalog_has_every_dataset_the_issue_names():
@@ -47,12 +50,17 @@ def test_files_have_pinned_urls_hashes_and_sizes():
     for file in all_files():
         assert file.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", file.sha256), file
         if file.url is not None:
-            assert RAW_GITHUB.match(file.url) or file.url.startswith("https://ai.stanford.edu/"), (
-                file.url
-            )
+            assert (
+                RAW_GITHUB.match(file.url)
+                or GITHUB_ARCHIVE.match(file.url)
+                or file.url.startswith("https://ai.stanford.edu/")
+            ), file.url
         assert file.mirror_path.endswith(file.name)
-    names = [f.mirror_path for f in all_files()]
-    assert len(names) == len(set(names))
+    # One path, one file (entries made from the same files, fsdd and fsdd-connected, share them).
+    by_path: dict[str, object] = {}
+    for entry in catalog.entries():
+        for file in (copy for f in entry.files for copy in f.candidates):
+            assert by_path.setdefault(file.mirror_path, file) == file, file.mirror_path
 
 
 def test_known_figures_from_the_manifest():
@@ -139,9 +147,10 @@ def test_every_catalog_file_in_the_mirror_matches_its_sha256(mirror: Path, sessi
         fetched = download.fetch(file, cache_dir=session_cache, offline=True, progress=False)
         assert fetched == path  # used in place from the mirror, verified
         checked += 1
-    # Everything but the Stanford archive (the mirror holds its repacked alternative)
-    # and the three plain UD English-EWT files (the mirror holds them xz-compressed).
-    assert checked == len(all_files()) - 1 - 3
+    # Everything but the Stanford archive, the uncompressed eng-fra.txt and GitHub's FSDD
+    # archive (the mirror holds their repacked alternatives), and the three plain UD
+    # English-EWT files (the mirror holds them xz-compressed).
+    assert checked == len(all_files()) - 3 - 3
 
 
 @pytest.mark.parametrize("name", ["adding", "copy"])

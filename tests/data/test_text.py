@@ -223,6 +223,14 @@ def test_pipeline_save_load_as_json(tmp_path: Path, tokenizer: str) -> None:
     assert loaded.decode(loaded.encode(sample)) == pipeline.decode(pipeline.encode(sample))
     assert loaded.fingerprint() == pipeline.fingerprint()
     assert loaded.encode_batch([sample, "Fine!"]) == [loaded.encode(sample), loaded.encode("Fine!")]
+    if tokenizer == "word":
+        # The rule is written out, so a user outside Python can reproduce the tokens.
+        import re
+
+        rule = json.loads((tmp_path / "preprocess" / "text_pipeline.json").read_text())
+        regex = rule["tokenization"].split("regular expression ")[1].split(" (Python")[0]
+        cleaned = "a fine film, 10/10."
+        assert re.findall(regex, cleaned) == pipeline.tokenizer.tokenize(cleaned)
 
 
 def test_pipeline_errors() -> None:

@@ -124,3 +124,26 @@ def test_holt_winters_without_enough_seasons_is_holt_linear() -> None:
     series = np.arange(10.0) * 2 + 1  # a straight line: Holt's method follows it
     forecast = holt_winters_forecast(series, [8], horizon=2, season_length=12, fit_end=8)
     np.testing.assert_allclose(forecast[0, :, 0], [17.0, 19.0], atol=1e-3)
+
+
+def test_summary_logistic_separates_classes_by_mean_and_by_spread():
+    from rnnkit.evaluate.baselines import SummaryLogistic
+
+    rng = np.random.default_rng(0)
+
+    def make(label: int, n: int) -> list[np.ndarray]:
+        # Class 0 and 1 differ in mean, 1 and 2 only in spread: both summaries are needed.
+        mean, std = [(0.0, 1.0), (2.0, 1.0), (2.0, 3.0)][label]
+        return [rng.normal(mean, std, (int(rng.integers(20, 40)), 3)) for _ in range(n)]
+
+    train = [s for label in range(3) for s in make(label, 30)]
+    test = [s for label in range(3) for s in make(label, 10)]
+    train_y = np.repeat(np.arange(3), 30)
+    model = SummaryLogistic().fit(train, train_y, 3)
+    summary = SummaryLogistic.summary(train[:1]).numpy()[0]
+    np.testing.assert_allclose(summary, np.r_[train[0].mean(0), train[0].std(0)], rtol=1e-5)
+    assert (model.predict(test) == np.repeat(np.arange(3), 10)).mean() >= 0.9
+    proba = model.predict_proba(test)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    with pytest.raises(RuntimeError, match="fit the baseline"):
+        SummaryLogistic().predict(test)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from matplotlib.image import imread
 
 from rnnkit.evaluate.plots import confusion_matrix_png, forecast_png
@@ -30,3 +31,14 @@ def test_forecast_png_is_written_with_dates(tmp_path: Path) -> None:
         title="t",
     )
     assert path.exists() and imread(path).shape[0] > 100
+
+
+def test_attention_png_draws_a_heatmap_and_checks_its_shape(tmp_path: Path) -> None:
+    from rnnkit.evaluate.plots import attention_png
+
+    weights = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0]])
+    path = attention_png(weights, ["ein", "Hund", "<eos>"], ["a", "dog"], tmp_path / "a.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(tmp_path.iterdir()) == [path]
+    with pytest.raises(ValueError, match=r"weights of shape \(2, 3\) do not match 2 target and 2"):
+        attention_png(weights, ["ein", "Hund"], ["a", "dog"], tmp_path / "b.png")

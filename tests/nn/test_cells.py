@@ -196,23 +196,78 @@ def test_gru_reset_before_differs_from_torch_but_loads_its_state_dict() -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "message"),
+    ("make", "error", "message"),
     [
-        (lambda: RNNCell(3, 4, nonlinearity="sigmoid"), "unknown nonlinearity 'sigmoid'"),
-        (lambda: LSTMCell(3, 0), "hidden_size must be a positive integer, got 0"),
-        (lambda: GRUCell(-1, 4), "input_size must be a positive integer, got -1"),
+        (
+            lambda: RNNCell(3, 4, nonlinearity="sigmoid"),
+            ValueError,
+            "unknown nonlinearity 'sigmoid'",
+        ),
+        (lambda: GRUCell(-1, 4), RuntimeError, "GRUCell: input_size must be >= 0, got -1"),
+        (
+            lambda: LSTMCell(3, 4.0),
+            TypeError,
+            "LSTMCell: hidden_size should be of type int, got: float",
+        ),
     ],
 )
-def test_bad_constructor_arguments(make, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_bad_constructor_arguments(make, error: type[Exception], message: str) -> None:
+    """torch.nn's exception types (torch.empty's for sizes), with the argument named."""
+    with pytest.raises(error, match=message):
         make()
 
 
-def test_wrong_input_and_state_sizes() -> None:
+@pytest.mark.parametrize("kind", PAIRS)
+def test_hidden_size_zero_gives_empty_states_like_torch(kind: str) -> None:
+    ours_cls, torch_cls, kwargs = PAIRS[kind]
+    x = torch.randn(BATCH, INPUT_SIZE)
+    ours, reference = ours_cls(INPUT_SIZE, 0, **kwargs), torch_cls(INPUT_SIZE, 0, **kwargs)
+    assert ours.weight_ih.shape == reference.weight_ih.shape == (0, INPUT_SIZE)
+    for mine, theirs in zip(_as_tuple(ours(x)), _as_tuple(reference(x)), strict=True):
+        assert mine.shape == theirs.shape == (BATCH, 0)
+
+
+def _as_tuple(result) -> tuple[torch.Tensor, ...]:
+    return result if isinstance(result, tuple) else (result,)
+
+
+def test_wrong_input_and_state_sizes_raise_torchs_errors() -> None:
     cell = LSTMCell(3, 4)
-    with pytest.raises(ValueError, match="input has 5 features, expected input_size=3"):
+    with pytest.raises(RuntimeError, match="input has inconsistent input_size: got 5 expected 3"):
         cell(torch.randn(2, 5))
-    with pytest.raises(ValueError, match=r"state has shape \(2, 3\), expected \(2, 4\)"):
+    with pytest.raises(
+        RuntimeError, match="hidden0 has inconsistent hidden_size: got 3, expected 4"
+    ):
         cell(torch.randn(2, 3), (torch.randn(2, 3), torch.randn(2, 4)))
-    with pytest.raises(ValueError, match=r"got shape \(1, 2, 3\)"):
+    with pytest.raises(RuntimeError, match="Input batch size 2 doesn't match hidden1 batch size 5"):
+        cell(torch.randn(2, 3), (torch.randn(2, 4), torch.randn(5, 4)))
+    with pytest.raises(ValueError, match="GRUCell: Expected input to be 1D or 2D, got 3D instead"):
         GRUCell(3, 4)(torch.randn(1, 2, 3))
+    with pytest.raises(RuntimeError, match=r"the state must be \(B, H\) for input \(B, I\)"):
+        GRUCell(3, 4)(torch.randn(3), torch.randn(4, 4))
+
+
+def test_cells_are_torch_cells() -> None:
+    assert isinstance(LSTMCell(3, 4), torch.nn.LSTMCell)
+    assert isinstance(GRUCell(3, 4, reset_after=False), torch.nn.GRUCell)
+    assert isinstance(RNNCell(3, 4, nonlinearity="relu"), torch.nn.RNNCellBase)
+    assert repr(GRUCell(3, 4, bias=False, reset_after=False)) == (
+        "GRUCell(3, 4, bias=False, reset_after=False)"
+    )
+
+
+@pytest.mark.parametrize("kind", PAIRS)
+def test_a_loop_over_a_cell_compiles_into_one_graph_like_torchs(kind: str) -> None:
+    ours_cls, _, kwargs = PAIRS[kind]
+    cell = ours_cls(INPUT_SIZE, HIDDEN_SIZE, **kwargs)
+
+    def run(x: torch.Tensor):
+        state = None
+        for t in range(x.size(0)):
+            state = cell(x[t], state)
+        return _as_tuple(state)
+
+    x = torch.randn(3, BATCH, INPUT_SIZE)
+    compiled = torch.compile(run, backend="eager", fullgraph=True)  # no graph break allowed
+    for a, b in zip(compiled(x), run(x), strict=True):
+        torch.testing.assert_close(a, b)

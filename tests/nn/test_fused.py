@@ -411,7 +411,7 @@ def test_dropouts_are_off_in_evaluation_and_torch_state_dict_loads(kind):
 
 
 def test_weight_drop_draws_one_mask_per_forward_and_keeps_parameters(monkeypatch):
-    from rnnkit.nn import recurrent
+    from rnnkit.nn import layer_base
 
     drawn = []
 
@@ -420,7 +420,7 @@ def test_weight_drop_draws_one_mask_per_forward_and_keeps_parameters(monkeypatch
         drawn.append(dropped.detach().clone())
         return dropped
 
-    monkeypatch.setattr(recurrent, "drop_weight", recording_drop_weight)
+    monkeypatch.setattr(layer_base, "drop_weight", recording_drop_weight)
     torch.manual_seed(0)
     ours = rnn_nn.LSTM(3, 5, weight_drop=0.5)
     weight = ours.weight_hh_l0

@@ -355,58 +355,70 @@ class TestGRUResetBefore:
 
 
 @pytest.mark.parametrize(
-    ("call", "message"),
+    ("call", "error", "message"),
     [
         (
             lambda layer: layer(torch.randn(STEPS, BATCH, 7)),
-            "input has 7 features, expected input_size=3",
+            RuntimeError,
+            r"input.size\(-1\) must be equal to input_size. Expected 3, got 7",
         ),
         (
             lambda layer: layer(torch.randn(STEPS, BATCH, 3), lengths=[5, 6, 2]),
+            ValueError,
             "lengths must be <= the time dimension \\(5\\), got 6 for sequence 1",
         ),
         (
             lambda layer: layer(torch.randn(STEPS, BATCH, 3), lengths=[5, 0, 2]),
+            ValueError,
             "lengths must be >= 1, got 0 for sequence 1",
         ),
         (
             lambda layer: layer(torch.randn(STEPS, BATCH, 3), lengths=[5, 2]),
+            ValueError,
             "lengths must have one entry per sequence \\(3\\), got shape \\(2,\\)",
         ),
         (
             lambda layer: layer(
                 torch.randn(STEPS, BATCH, 3), lengths=torch.tensor([5.0, 1.0, 2.0])
             ),
+            ValueError,
             "lengths must be integers, got dtype torch.float32",
         ),
         (
             lambda layer: layer(torch.randn(STEPS, BATCH, 3), torch.randn(1, BATCH, 4)),
+            ValueError,
             "hx must be a pair \\(h_0, c_0\\), got 1 tensors",
         ),
         (
             lambda layer: layer(torch.randn(STEPS, BATCH, 3), (torch.randn(2, BATCH, 4),) * 2),
-            "initial state has shape \\(2, 3, 4\\), expected \\(1, 3, 4\\)",
+            RuntimeError,
+            r"Expected hidden\[0\] size \(1, 3, 4\), got \[2, 3, 4\]",
         ),
         (
             lambda layer: layer(torch.randn(STEPS, 3), (torch.randn(1, 1, 4),) * 2),
-            "initial state has shape \\(1, 1, 4\\), expected \\(1, 4\\)",
+            RuntimeError,
+            r"For unbatched 2-D input, hx and cx should also be 2-D but got \(3-D, 3-D\) tensors",
         ),
         (
             lambda layer: layer(torch.randn(STEPS, 3), lengths=[STEPS]),
+            ValueError,
             "lengths need batched 3-D input, got shape \\(5, 3\\)",
         ),
         (
             lambda layer: layer(torch.randn(BATCH, 3, dtype=torch.float64)),
-            "input dtype is torch.float64, the weights' is torch.float32",
+            ValueError,
+            r"RNN input dtype \(torch.float64\) does not match weight dtype \(torch.float32\)",
         ),
         (
             lambda layer: layer(torch.randn(STEPS, 3)[None, None]),
-            "expected input of 3 dimensions \\(batched\\) or 2",
+            ValueError,
+            "LSTM: Expected input to be 2D or 3D, got 4D instead",
         ),
     ],
 )
-def test_bad_forward_arguments(call, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_bad_forward_arguments(call, error: type[Exception], message: str) -> None:
+    """torch.nn's exception types and messages where torch.nn checks the same thing."""
+    with pytest.raises(error, match=message):
         call(LSTM(INPUT_SIZE, HIDDEN_SIZE))
 
 
@@ -417,13 +429,21 @@ def test_bad_forward_arguments(call, message: str) -> None:
             lambda: LSTM(3, 4, impl="cuda"),
             "unknown impl 'cuda': expected one of auto, fused, reference",
         ),
-        (lambda: RNN(3, 4, nonlinearity="gelu"), "unknown nonlinearity 'gelu'"),
-        (lambda: GRU(3, 0), "hidden_size must be a positive integer, got 0"),
-        (lambda: GRU(3, 4, num_layers=0), "num_layers must be a positive integer, got 0"),
+        (
+            lambda: RNN(3, 4, nonlinearity="gelu"),
+            "Unknown nonlinearity 'gelu'. Select from 'tanh' or 'relu'.",
+        ),
+        (lambda: GRU(3, 0), "hidden_size must be greater than zero"),
+        (lambda: GRU(3, 4, num_layers=0), "num_layers must be greater than zero"),
         (
             lambda: LSTM(3, 4, num_layers=2, dropout=1.5),
-            "dropout must be a number in \\[0, 1\\), got 1.5",
+            r"dropout should be a number in range \[0, 1\]",
         ),
+        (
+            lambda: GRU(3, 4, proj_size=2),
+            "proj_size argument is only supported for LSTM, not RNN or GRU",
+        ),
+        (lambda: LSTM(3, 4, proj_size=4), "proj_size has to be smaller than hidden_size"),
         (lambda: LSTM(3, 4, zoneout=-0.1), "zoneout must be a number in \\[0, 1\\), got -0.1"),
     ],
 )
@@ -440,7 +460,7 @@ def test_unknown_impl_set_after_construction_is_refused() -> None:
 
 
 def test_dropout_with_one_layer_warns_like_torch() -> None:
-    with pytest.warns(UserWarning, match="dropout=0.3 acts between stacked layers only"):
+    with pytest.warns(UserWarning, match="but got dropout=0.3 and num_layers=1"):
         GRU(INPUT_SIZE, HIDDEN_SIZE, dropout=0.3)
 
 

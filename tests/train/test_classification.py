@@ -169,6 +169,8 @@ def test_numeric_sequences_are_scaled_and_checked(tmp_path: Path) -> None:
     assert results[0]["probabilities"]["b"] == pytest.approx(float(expected[1]), abs=1e-6)
     with pytest.raises(UserError, match=r"shape \(3, 3\); this run needs sequences of shape"):
         predict_inputs(tmp_path, info, model, [np.zeros((3, 3))])
+    with pytest.raises(UserError, match=r"input 2 holds NaN or infinite values"):
+        predict_inputs(tmp_path, info, model, [raw, np.full_like(raw, np.nan)])
 
 
 @pytest.mark.data

@@ -159,6 +159,39 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(make_config, tmp_path: Path
     assert not (run_dir / "metrics.json").exists()
 
 
+class _CtrlCAt(L.Callback):
+    """Presses Ctrl-C (as the signal handler does) when ``global_step`` is reached."""
+
+    def __init__(self, global_step: int) -> None:
+        self.global_step = global_step
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: object) -> None:
+        if trainer.global_step == self.global_step:
+            from rnnkit.engine.trainer import GracefulInterrupt
+
+            for callback in trainer.callbacks:
+                if isinstance(callback, GracefulInterrupt):
+                    callback.requested = True
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_epoch_then_resume_matches_an_uninterrupted_run(
+    make_config, tmp_path: Path
+) -> None:
+    # An epoch is 98 steps: Ctrl-C at step 130 stops in the middle of the second one.
+    raw = make_config(max_epochs=2, deterministic=True)
+    raw["model"]["output_dropout"] = 0.2
+    reference = api.train(raw, run_dir=tmp_path / "reference")
+    run_dir = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        api.train(raw, run_dir=run_dir, callbacks=[_CtrlCAt(130)])
+    saved = torch.load(last_checkpoint(run_dir), weights_only=False)
+    assert saved["global_step"] == 131  # the step in flight finished, then it stopped
+    api.resume(run_dir)
+    resumed = json.loads((run_dir / "metrics.json").read_text())
+    assert resumed == json.loads((reference / "metrics.json").read_text())
+
+
 @pytest.mark.slow
 def test_a_finished_run_extended_with_max_epochs_matches_a_longer_run(
     make_config, tmp_path: Path

@@ -68,3 +68,14 @@ def test_early_stopping_run_ends_with_its_best_validation_weights(
     final = json.loads((run_dir / "metrics.json").read_text())["val"]["loss"]
     assert final == pytest.approx(logged[0], rel=1e-4)
     assert final != pytest.approx(logged[2], rel=1e-4)
+
+
+def test_progress_bar_counts_epochs_from_one() -> None:
+    from types import SimpleNamespace
+
+    from rnnkit.engine.trainer import ProgressBar
+
+    bar = ProgressBar()
+    bar._trainer = SimpleNamespace(max_epochs=8)  # what the description reads
+    assert bar._get_train_description(0).strip() == "Epoch 1/8"
+    assert bar._get_train_description(7).strip() == "Epoch 8/8"

@@ -114,14 +114,14 @@ def train_command(
     Example: rnnkit train configs/ptb-word-small.yaml train.max_epochs=1
     Continue it to 13 epochs: rnnkit train --resume RUN_DIR --max-epochs 13
     """
-    from rnnkit.engine import api
-
     if resume is not None:
         if config is not None or overrides:
             raise UserError(
                 "--resume RUN_DIR takes no CONFIG or overrides: it reuses the run's "
                 "(--max-epochs N extends it)"
             )
+        from rnnkit.engine import api
+
         result = api.resume(resume, max_epochs=max_epochs)
     else:
         if max_epochs is not None:
@@ -131,9 +131,51 @@ def train_command(
             )
         if config is None:
             raise UserError("rnnkit train needs a CONFIG file (or --resume RUN_DIR)")
-        result = api.train(config, overrides=overrides or None, run_dir=run_dir)
+        from rnnkit.tasks import load_config
+
+        # Checked before the engine (and Lightning) is imported: a bad key is reported at once.
+        resolved = load_config(config, overrides or None)
+        from rnnkit.engine import api
+
+        result = api.train(resolved, run_dir=run_dir)
     if result is not None:
+        _print_comparison(result)
         typer.echo(str(result))
+
+
+def _print_comparison(run_dir: Path) -> None:
+    """The model's metrics beside its baselines, as the quickstart prints them, and a
+    line for any baseline that does better."""
+    import json
+
+    from rich.table import Table
+
+    from rnnkit.console import stdout_console
+    from rnnkit.evaluate.compare import beaten_by, model_split
+    from rnnkit.tasks import get_spec, load_run_config
+
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        return
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    split = model_split(metrics)
+    if split is None:
+        return
+    rows = [(f"rnnkit ({split})", metrics[split]), *(metrics.get("baselines") or {}).items()]
+    columns: list[str] = []
+    for _, values in rows:
+        columns.extend(k for k in values if k not in columns)
+    table = Table("model", *columns)
+    for name, values in rows:
+        table.add_row(name, *(_cell(values.get(c)) for c in columns))
+    stdout_console().print(table)
+    directions = get_spec(load_run_config(run_dir).task).metrics
+    for baseline, names in beaten_by(metrics, directions).items():
+        typer.echo(f"note: baseline {baseline} does better than the model on {', '.join(names)}")
+
+
+def _cell(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else ("-" if value is None else str(value))
 
 
 @app.command("evaluate")

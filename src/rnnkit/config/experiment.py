@@ -15,7 +15,7 @@ from rnnkit.config.sections import LoaderConfig, StackConfig, TrainConfig, TuneC
 class Config(StrictModel):
     # A folder name under runs/: no separators, so a run directory never lands elsewhere.
     name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)  # numpy's seeds are 32-bit
     task: str
     data: LoaderConfig
     model: StackConfig = Field(default_factory=StackConfig)

@@ -67,14 +67,18 @@ class TextConfig(SourceConfig):
     bpe_vocab_size: int = Field(8000, ge=32)
 
 
-CELLS = ("lstm", "gru", "rnn")
+CELLS = ("lstm", "gru", "rnn", "mingru", "minlstm")
+#: Options of the classic cells only, and of the parallel-scan cells only.
+CLASSIC_OPTIONS = ("layer_norm", "recurrent_dropout", "zoneout", "weight_drop")
+MINIMAL_OPTIONS = ("residual", "norm", "mlp")
 
 
 class StackConfig(StrictModel):
     """The recurrent layers every task's model is built around (see
     :func:`rnnkit.tasks.stack.make_recurrent`)."""
 
-    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    # mingru / minlstm: the parallel-scan layers of Feng et al. 2024 (rnnkit.nn.MinGRU/MinLSTM)
+    cell: Literal["lstm", "gru", "rnn", "mingru", "minlstm"] = "lstm"
     nonlinearity: Literal["tanh", "relu"] = "tanh"  # Elman RNN only
     reset_after: bool = True  # GRU: torch/cuDNN formulation; False is Cho et al. 2014
     hidden_size: int = Field(128, ge=1)
@@ -84,6 +88,22 @@ class StackConfig(StrictModel):
     recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     zoneout: float = Field(0.0, ge=0.0, lt=1.0)
     weight_drop: float = Field(0.0, ge=0.0, lt=1.0)
+    # mingru / minlstm stacking: residual connections, pre-LayerNorm, an MLP per layer
+    residual: bool = False
+    norm: bool = False
+    mlp: bool = False
+
+    @model_validator(mode="after")
+    def _options_of_the_cell(self) -> StackConfig:
+        minimal = self.cell in ("mingru", "minlstm")
+        for name in MINIMAL_OPTIONS if not minimal else CLASSIC_OPTIONS:
+            if getattr(self, name):
+                cells = "mingru or minlstm" if not minimal else "lstm, gru or rnn"
+                raise ValueError(
+                    f"{name} is an option of cell {cells}, not of cell {self.cell}: remove it "
+                    "or change the cell"
+                )
+        return self
 
 
 class OptimizerConfig(StrictModel):
@@ -125,20 +145,33 @@ class TrainConfig(StrictModel):
     gradient_clip: float | None = Field(None, gt=0.0)
     gradient_clip_algorithm: Literal["norm", "value"] = "norm"
     max_epochs: int = Field(10, ge=1)
-    max_steps: int = Field(-1, ge=-1)
+    max_steps: int = Field(-1, ge=-1)  # -1: no limit; 0 would save an untrained model
     limit_train_batches: int | float | None = None
     limit_val_batches: int | float | None = None
-    val_check_interval: int | float = 1.0
+    val_check_interval: int | float = Field(1.0, gt=0)
     early_stopping: EarlyStoppingConfig | None = None
     precision: Literal["32", "64", "bf16-mixed", "16-mixed"] = "32"
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
-    devices: int | str | list[int] = 1
+    devices: int | str | list[int] = 1  # a count >= 1, "auto", or device indices
     strategy: str = "auto"
     num_nodes: int = Field(1, ge=1)
     deterministic: bool = False
     checkpoint_every_n_steps: int | None = Field(None, ge=1)
     log_every_n_steps: int = Field(50, ge=1)
     progress_bar: bool = True
+
+    @model_validator(mode="after")
+    def _trains_something(self) -> TrainConfig:
+        if isinstance(self.devices, int) and self.devices < 1:
+            raise ValueError(f"devices = {self.devices}: use 1 or more, 'auto', or a list")
+        if self.max_steps == 0:
+            raise ValueError("max_steps = 0 trains nothing; use -1 (no limit) or at least 1")
+        if self.limit_train_batches is not None and self.limit_train_batches <= 0:
+            raise ValueError(
+                f"limit_train_batches = {self.limit_train_batches} trains nothing; "
+                "use a fraction in (0, 1] or a number of batches >= 1"
+            )
+        return self
 
 
 class RangeSpec(StrictModel):

@@ -9,8 +9,8 @@ class per dataset.
 
 Upstream URLs point at the raw files of public GitHub repositories at fixed commits, so
 their bytes (and the sha256 below) cannot drift. Where an upstream archive's hash is not
-published by a source we can cite, ``sha256`` is ``None`` and the download is reported as
-unverified.
+published by a source we can cite (GitHub's archive of a repository at a commit, for FSDD),
+``sha256`` is ``None`` and the download is reported as unverified.
 
 Synthetic tasks (``adding``, ``copy``) are catalog entries too: ``files=()`` and
 ``loader`` set to a generator function that builds a
@@ -70,8 +70,10 @@ class Dataset:
 
     name: str
     description: str
-    task: str  # classification | language_model | forecasting | tagging
-    kind: str  # corpus | labelled_text | series | sequences | tagged | synthetic
+    task: str  # a registered task: classification, language_model, forecasting, ...
+    # corpus | labelled_text | series | sequences | tagged | pairs | synthetic |
+    # audio_classes | transcribed_audio
+    kind: str
     files: tuple[RemoteFile, ...]
     loader: Loader  # a format key in rnnkit.data.sources, or a generator function
     homepage: str
@@ -199,6 +201,60 @@ _IMDB_LABELLED = RemoteFile(
     size=19_050_268,
     mirror_path="imdb/aclImdb_labelled.tar.xz",
 )
+
+
+_MULTI30K = ("multi30k/dataset", "a3d2e0d26b56f3846f66a952536ffed4e401d05a")
+_ENG_FRA = ("jayeetaghosh/POC", "3450d98b33a8b3a36a98787b21341d87c1de3483")
+_MULTI30K_TERMS = (
+    "no licence file; the dataset README says it is partially derived from Flickr30K, that "
+    "use of the images must abide by the Flickr Terms of Use, and that it is provided for "
+    "non-commercial research and/or educational purposes"
+)
+
+
+def _multi30k(split: str, lang: str, sha256: str, size: int) -> RemoteFile:
+    name = f"{split}.{lang}.gz"
+    url = _github(*_MULTI30K, f"data/task1/raw/{name}")
+    # The split names the rest of rnnkit uses: val, test (the Flickr 2016 test set).
+    split_name = {"test_2016_flickr": "test"}.get(split, split)
+    return RemoteFile(name, url, sha256, size, f"multi30k/{name}", split_name)
+
+
+_ENG_FRA_XZ = RemoteFile(
+    # The same text compressed with xz: only in mirrors, accepted in place of the .txt.
+    name="eng-fra.txt.xz",
+    url=None,
+    sha256="438f5bff04cbca840e829dc0d9c4541f1c69d3a283605bc2f3aac27de0701754",
+    size=1_853_260,
+    mirror_path="eng-fra/eng-fra.txt.xz",
+)
+
+
+_FSDD = ("Jakobovski/free-spoken-digit-dataset", "26eb9aaf76e81b692f806f9140c2d2777410d7a1")
+_FSDD_FILE = RemoteFile(
+    # GitHub's archive of the repository at the commit (recordings/ and the code around
+    # them); GitHub publishes no hash for it, so it is unverified. Mirrors hold the
+    # recordings alone, repacked as tar.xz with a known hash, tried first.
+    name=f"free-spoken-digit-dataset-{_FSDD[1]}.tar.gz",
+    url=f"https://github.com/{_FSDD[0]}/archive/{_FSDD[1]}.tar.gz",
+    sha256=None,
+    size=None,
+    mirror_path=f"fsdd/free-spoken-digit-dataset-{_FSDD[1]}.tar.gz",
+    alternatives=(
+        RemoteFile(
+            name="recordings.tar.xz",
+            url=None,
+            sha256="7afcb0ece0b0ba3b43fd499930a8b58c0c23ba2063ee0e04a46acd2d201dd58d",
+            size=13_500_748,
+            mirror_path="fsdd/recordings.tar.xz",
+        ),
+    ),
+)
+_FSDD_CITATION = (
+    "Jackson, Z. et al. (2016-2020), Free Spoken Digit Dataset (FSDD) v1.0.10, "
+    "https://github.com/Jakobovski/free-spoken-digit-dataset"
+)
+_FSDD_LICENCE = "Creative Commons Attribution-ShareAlike 4.0 International (dataset README)"
 
 
 _ENTRIES: tuple[Dataset, ...] = (
@@ -475,6 +531,136 @@ _ENTRIES: tuple[Dataset, ...] = (
             "Silveira, Dozat, de Marneffe, Bowman, Connor, Bauer and Manning (2014), A Gold "
             "Standard Dependency Corpus for English, LREC 2014; Universal Dependencies v2.16"
         ),
+    ),
+    Dataset(
+        name="multi30k",
+        description=(
+            "Multi30k task 1: image descriptions in German and English, raw text; "
+            "29,000 train / 1,014 val / 1,000 test (Flickr 2016) pairs"
+        ),
+        task="translation",
+        kind="pairs",
+        files=(
+            _multi30k(
+                "train",
+                "de",
+                "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6",
+                637_044,
+            ),
+            _multi30k(
+                "train",
+                "en",
+                "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
+                568_929,
+            ),
+            _multi30k(
+                "val",
+                "de",
+                "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
+                24_681,
+            ),
+            _multi30k(
+                "val",
+                "en",
+                "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
+                21_650,
+            ),
+            _multi30k(
+                "test_2016_flickr",
+                "de",
+                "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
+                22_890,
+            ),
+            _multi30k(
+                "test_2016_flickr",
+                "en",
+                "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
+                21_077,
+            ),
+        ),
+        loader="pairs",
+        split_names=("train", "val", "test"),
+        homepage="https://github.com/multi30k/dataset",
+        licence=_MULTI30K_TERMS,
+        licence_short="research/education use",
+        citation=(
+            "Elliott, Frank, Sima'an and Specia (2016), Multi30K: Multilingual "
+            "English-German Image Descriptions, Proceedings of the 5th Workshop on Vision "
+            "and Language, pp. 70-74"
+        ),
+        defaults=MappingProxyType(
+            {"languages": ("de", "en"), "source_lang": "de", "target_lang": "en"}
+        ),
+    ),
+    Dataset(
+        name="eng-fra",
+        description=(
+            "English-French sentence pairs from Tatoeba (135,842 pairs, unsplit): the file of "
+            "the PyTorch seq2seq translation tutorial"
+        ),
+        task="translation",
+        kind="pairs",
+        files=(
+            RemoteFile(
+                name="eng-fra.txt",
+                url=_github(*_ENG_FRA, "Data/eng-fra.txt"),
+                sha256="6b0f3decdb78600485b58efb541f5a2ab69ba888742ac04180e013084e40de7c",
+                size=9_541_158,
+                mirror_path="eng-fra/eng-fra.txt",
+                split="all",
+                alternatives=(_ENG_FRA_XZ,),
+            ),
+        ),
+        loader="pairs",
+        homepage="https://tatoeba.org",
+        licence=(
+            "not stated by the copies read; the sentences come from tatoeba.org (split into "
+            "pairs at manythings.org/anki), whose newer files state CC-BY 2.0 (France)"
+        ),
+        licence_short="CC BY 2.0 FR (Tatoeba)",
+        citation=(
+            "Tatoeba (tatoeba.org), pairs from manythings.org/anki; as used in the PyTorch "
+            "tutorial 'NLP From Scratch: Translation with a Sequence to Sequence Network and "
+            "Attention' (Robertson)"
+        ),
+        defaults=MappingProxyType(
+            {"languages": ("en", "fr"), "source_lang": "fr", "target_lang": "en"}
+        ),
+    ),
+    Dataset(
+        name="fsdd",
+        description=(
+            "Free Spoken Digit Dataset: 3,000 clips of spoken digits 0-9, 6 speakers, 8 kHz; "
+            "official split: recordings 0-4 of each speaker and digit are test"
+        ),
+        task="classification",
+        kind="audio_classes",
+        files=(_FSDD_FILE,),
+        loader="fsdd",
+        split_names=("train", "test"),
+        homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
+        licence=_FSDD_LICENCE,
+        licence_short="CC BY-SA 4.0",
+        citation=_FSDD_CITATION,
+        defaults=MappingProxyType({"sample_rate": 8000}),
+    ),
+    Dataset(
+        name="fsdd-connected",
+        description=(
+            "Connected digits made from FSDD: 2-6 digits of one speaker joined with random "
+            "pauses and light noise (seeded); 3,000 train utterances from recordings 5-49, "
+            "500 test utterances from recordings 0-4"
+        ),
+        task="speech_recognition",
+        kind="transcribed_audio",
+        files=(_FSDD_FILE,),
+        loader="fsdd_connected",
+        split_names=("train", "test"),
+        homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
+        licence=_FSDD_LICENCE + "; the utterances are derived from it",
+        licence_short="CC BY-SA 4.0",
+        citation=_FSDD_CITATION,
+        defaults=MappingProxyType({"sample_rate": 8000}),
     ),
 )
 

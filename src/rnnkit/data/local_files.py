@@ -96,11 +96,16 @@ def _visible(folder: Path) -> list[Path]:
 
 def read_folder(folder: Path) -> tuple[str, dict[str, Any]]:
     """A folder of text files by label (``<label>/*``, or ``<split>/<label>/*``), or of
-    split text files (``train.txt``, ``valid.txt``, ``test.txt``)."""
+    split text files (``train.txt``, ``valid.txt``, ``test.txt``); a folder of audio files
+    by label or with ``transcripts.tsv`` is read by :mod:`rnnkit.data.audio_datasets`."""
     given, entries = folder, _visible(folder)
     # An archive that unpacks to one top folder (aclImdb/): look inside it.
     while len(entries) == 1 and entries[0].is_dir():
         folder, entries = entries[0], _visible(entries[0])
+    from rnnkit.data import audio_datasets  # imported on use: it needs torch
+
+    if audio_datasets.is_audio_folder(folder):
+        return audio_datasets.read_audio_folder(folder)
     subdirs = [p for p in entries if p.is_dir()]
     if not subdirs:
         splits = {split_name(p.stem): p for p in entries if p.is_file() and p.stem in SPLIT_NAMES}

@@ -18,6 +18,8 @@ Accepted forms of ``data.dataset``::
 - ``sequences``: ``{"all": DataFrame}`` with ``sequence`` (float32 array (T, F)),
   ``label`` and ``group``;
 - ``tagged``: split names to CoNLL-U files (read by :mod:`rnnkit.data.conll`).
+- ``audio_classes`` / ``transcribed_audio``: split names to DataFrames of clip paths with
+  ``label`` and ``speaker`` / ``text`` (see :mod:`rnnkit.data.audio_datasets`).
 
 Splitting, tokenizing, date parsing, gap filling and scaling belong to preprocessing.
 """
@@ -61,6 +63,8 @@ _TASK_OF_KIND = {
     "labelled_text": "classification",
     "sequences": "classification",
     "series": "forecasting",
+    "audio_classes": "classification",
+    "transcribed_audio": "speech_recognition",
 }
 
 
@@ -229,6 +233,11 @@ def resolve(
             return []
         paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline, copy=copy)
         _say_if_read_from_mirror(paths, spec, cache_dir)
+        if entry.loader == "fsdd_connected":  # the generated utterances, not the recordings
+            from rnnkit.data.audio_datasets import read_fsdd
+
+            fsdd = _unpacked(paths[0], cache_dir, PurePosixPath("fsdd"))
+            return [_fsdd_connected_folder(read_fsdd(fsdd), cache_dir)]
         # Archives unpack beside where the cache keeps them (e.g. imdb/aclImdb_v1/).
         folders = [PurePosixPath(f.mirror_path).parent for f in entry.files]
         return [_unpacked(p, cache_dir, folder) for p, folder in zip(paths, folders, strict=True)]
@@ -300,7 +309,35 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
         return LoadedDataset(entry.name, "labelled_text", read_imdb_archive(paths[0]), meta)
     if entry.loader == "indoor_movement":
         return LoadedDataset(entry.name, "sequences", {"all": read_indoor_movement(paths[0])}, meta)
+    if entry.loader == "pairs":
+        # Sentence pairs: each split's files (rnnkit.data.pairs reads them).
+        files: dict[str, list[Path]] = {}
+        for file, path in zip(entry.files, paths, strict=True):
+            files.setdefault(_split_name(file.split), []).append(path)
+        return LoadedDataset(entry.name, "pairs", files, meta)
+    if entry.loader in {"fsdd", "fsdd_connected"}:
+        kind, splits = _fsdd_splits(entry, paths[0], cache_dir)
+        return LoadedDataset(entry.name, kind, splits, meta)
     raise ValueError(f"catalog entry {entry.name!r} has an unknown loader {entry.loader!r}")
+
+
+def _fsdd_splits(entry: catalog.Dataset, archive: Path, cache_dir) -> tuple[str, dict]:
+    """FSDD's official split, or the connected-digit utterances made from it."""
+    from rnnkit.data import audio_datasets
+
+    recordings = audio_datasets.read_fsdd(_unpacked(archive, cache_dir, PurePosixPath("fsdd")))
+    if entry.loader == "fsdd":
+        return "audio_classes", audio_datasets.fsdd_official_split(recordings)
+    folder = _fsdd_connected_folder(recordings, cache_dir)
+    return "transcribed_audio", audio_datasets.read_transcribed_folder(folder)
+
+
+def _fsdd_connected_folder(recordings, cache_dir) -> Path:
+    from rnnkit.data import audio_datasets
+
+    spec = audio_datasets.ConnectedDigits()
+    folder = download.cache_root(cache_dir) / "fsdd-connected" / spec.key()
+    return audio_datasets.make_connected_digits(recordings, folder, spec)
 
 
 def _co2_frame():

@@ -545,6 +545,8 @@ class TextPipeline:
             "bpe_vocab_size": self.bpe_vocab_size,
             "vocab_file": self.VOCAB_FILE,
             "tokenizer_file": self.BPE_FILE if self.tokenizer_kind == "bpe" else None,
+            # How text becomes tokens, stated for users outside Python (an ONNX export).
+            "tokenization": tokenization_rule(self.tokenizer_kind),
         }
 
     def fingerprint(self) -> str:
@@ -586,6 +588,13 @@ class TextPipeline:
         }
         if missing := sorted(expected - set(data)):
             raise DataError(f"{path}: missing setting {missing[0]!r}")
+        for key in ("vocab_file", "tokenizer_file"):
+            name = data[key]
+            # File names only, beside this file: never a path that leads elsewhere.
+            if name is not None and (not isinstance(name, str) or Path(name).name != name):
+                raise DataError(f"{path}: {key} = {name!r} must be a file name in {directory}")
+            if name is not None and (directory / name).is_symlink():
+                raise DataError(f"{path}: {key} {name!r} is a link; rnnkit reads plain files")
         pipeline = cls(
             data["tokenizer"],
             CleaningOptions(**data["cleaning"]),
@@ -770,3 +779,17 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
+
+
+def tokenization_rule(kind: str) -> str:
+    """How a tokenizer turns cleaned text into tokens, in words a non-Python user can follow."""
+    rules = {
+        "char": "each character is a token",
+        "whitespace": "tokens are the runs of non-whitespace characters",
+        "word": (
+            "tokens are the matches, left to right, of the regular expression "
+            f"{WordTokenizer.pattern.pattern} (Python re syntax, Unicode \\w)"
+        ),
+        "bpe": "byte-pair encoding with the model in the tokenizer_file (Hugging Face tokenizers)",
+    }
+    return rules[kind]

@@ -11,6 +11,7 @@ class LoadedDataset:
     """A dataset read from its source, split as the source splits it."""
 
     name: str
-    kind: str  # corpus | labelled_text | series | sequences | synthetic
+    # corpus | labelled_text | series | sequences | synthetic | audio_classes | transcribed_audio
+    kind: str
     splits: dict[str, Any]
     meta: dict = field(default_factory=dict)

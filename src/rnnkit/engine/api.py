@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,11 +67,27 @@ def train(
     inherited = os.environ.get(_RUN_DIR_ENV)
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
         target = Path(inherited)
-    elif run_dir is not None:
-        target = Path(run_dir)
-    else:
-        target = checkpoint.new_run_dir(resolved.name)
-    return _fit(resolved, target, resume_from=None, callbacks=callbacks, final_splits=final_splits)
+        return _fit(resolved, target, None, callbacks=callbacks, final_splits=final_splits)
+    check_settings(resolved)
+    target = Path(run_dir) if run_dir is not None else checkpoint.new_run_dir(resolved.name)
+    if target.exists() and not target.is_dir():
+        raise RunDirError(f"--run-dir {target} is a file; give a folder (new or empty)")
+    created = not target.exists()
+    if not created and any(p.name != checkpoint.LOCK_FILE for p in target.iterdir()):
+        # Training a new config into an old run would mix its preprocessing and metrics
+        # with this one's.
+        raise RunDirError(
+            f"{target} already holds a run; continue it with --resume {target}, "
+            "or train into an empty or new --run-dir"
+        )
+    try:
+        return _fit(resolved, target, None, callbacks=callbacks, final_splits=final_splits)
+    except BaseException:
+        # A run that failed before its first checkpoint (bad data, a bad option found
+        # while building) leaves nothing behind; one with a checkpoint can be resumed.
+        if created and not checkpoint.last_checkpoint(target).is_file():
+            shutil.rmtree(target, ignore_errors=True)
+        raise
 
 
 def resume(run_dir: str | Path, max_epochs: int | None = None) -> Path:
@@ -118,6 +135,25 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
         update["baselines"] = baselines
     checkpoint.write_metrics(run_dir, update)
     return update
+
+
+def check_settings(config: Config) -> None:
+    """Settings that depend on the task or the machine, checked before any work: an
+    early-stopping monitor the task never logs, a GPU asked for where there is none."""
+    spec = get_spec(config.task)
+    stopping = config.train.early_stopping
+    if stopping is not None:
+        valid = [f"val/{name}" for name in spec.logged] + ["train/loss"]
+        if stopping.monitor not in valid:
+            raise ConfigError(
+                f"config key 'train.early_stopping.monitor' = {stopping.monitor!r}: a "
+                f"{config.task} run does not log it; valid: {', '.join(valid)}"
+            )
+    if config.train.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"config key 'train.accelerator' = {config.train.accelerator!r}: this machine has "
+            "no CUDA GPU that torch can use; use 'cpu' or 'auto'"
+        )
 
 
 # --------------------------------------------------------------------------- internals
@@ -178,6 +214,19 @@ def _fit(
     resume_from: Path | None,
     callbacks: Sequence[L.Callback] = (),
     final_splits: Sequence[str] = ("val", "test"),
+) -> Path:
+    if os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0":
+        return _fit_locked(config, run_dir, resume_from, callbacks, final_splits)
+    with checkpoint.training_lock(run_dir):
+        return _fit_locked(config, run_dir, resume_from, callbacks, final_splits)
+
+
+def _fit_locked(
+    config: Config,
+    run_dir: Path,
+    resume_from: Path | None,
+    callbacks: Sequence[L.Callback],
+    final_splits: Sequence[str],
 ) -> Path:
     started = time.perf_counter()
     run = prepare_run(config, run_dir, resume_from=resume_from, callbacks=callbacks)

@@ -32,8 +32,14 @@ class LastCheckpoint(Callback):
     def __init__(self, path: Path, every_n_steps: int | None) -> None:
         self.path = path
         self.every_n_steps = every_n_steps
+        # Set once Ctrl-C saved mid-epoch: the epoch-end hooks Lightning still runs on
+        # the way out must not overwrite that checkpoint with one that says "epoch done"
+        # (the resumed run would skip the rest of the epoch).
+        self.frozen = False
 
     def save(self, trainer: L.Trainer) -> None:
+        if self.frozen:
+            return
         module = trainer.lightning_module
         if hasattr(module, "check_finite"):
             module.check_finite()
@@ -141,6 +147,7 @@ class GracefulInterrupt(Callback):
         if self.requested and not self.interrupted:
             self.interrupted = True
             self.checkpoint.save(trainer)
+            self.checkpoint.frozen = True
             trainer.should_stop = True
 
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
@@ -156,7 +163,14 @@ class GracefulInterrupt(Callback):
 
 
 class ProgressBar(RichProgressBar):
-    """Rich progress bar without Lightning's version number."""
+    """Rich progress bar without Lightning's version number, counting epochs from 1
+    ("Epoch 1/1" for a one-epoch run, where Lightning shows "Epoch 0/0")."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        description = f"Epoch {current_epoch + 1}"
+        if self.trainer.max_epochs is not None and self.trainer.max_epochs > 0:
+            description += f"/{self.trainer.max_epochs}"
+        return f"{description:{len(self.validation_description)}}"
 
     def get_metrics(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, module)

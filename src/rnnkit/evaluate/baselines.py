@@ -1,7 +1,8 @@
 """Baselines a careful practitioner compares a recurrent model against.
 
 Classification: the majority class, and for text a bag-of-words logistic regression
-trained on the same training split. Forecasting: naive (the last value), seasonal naive
+trained on the same training split (for numeric or audio sequences, a logistic regression
+on each sequence's per-feature mean and standard deviation). Forecasting: naive (the last value), seasonal naive
 (the value one season earlier) and Holt-Winters exponential smoothing from statsmodels.
 
 Forecast baselines are evaluated at the same forecast origins as the model: an origin
@@ -112,6 +113,64 @@ class BagOfWordsLogistic:
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return self.predict_proba(texts).argmax(axis=1)
+
+
+class SummaryLogistic:
+    """Multinomial logistic regression on each sequence's per-feature mean and standard
+    deviation over time (e.g. of MFCCs: the classic bag-of-frames audio baseline).
+
+    The 2F summary features are standardised with the training statistics; training is
+    full-batch L-BFGS on the mean cross-entropy plus ``l2`` times the squared weights,
+    deterministic like :class:`BagOfWordsLogistic`.
+    """
+
+    def __init__(self, *, l2: float = 1e-3) -> None:
+        self.l2 = l2
+        self.center: torch.Tensor | None = None  # (2F,)
+        self.scale: torch.Tensor | None = None  # (2F,)
+        self.weight: torch.Tensor | None = None  # (2F, C)
+        self.bias: torch.Tensor | None = None  # (C,)
+
+    @staticmethod
+    def summary(sequences: Sequence[np.ndarray]) -> torch.Tensor:
+        """``(N, 2F)``: each ``(T_i, F)`` sequence's mean and standard deviation over time."""
+        rows = [np.concatenate([s.mean(axis=0), s.std(axis=0)]) for s in sequences]
+        return torch.as_tensor(np.stack(rows), dtype=torch.float32)
+
+    def fit(
+        self, sequences: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, num_classes: int
+    ) -> SummaryLogistic:
+        if not len(sequences):
+            raise DataError("the logistic baseline needs at least one training sequence")
+        raw = self.summary(sequences)
+        self.center, self.scale = raw.mean(0), raw.std(0).clamp(min=1e-6)
+        features = (raw - self.center) / self.scale  # (N, 2F)
+        target = torch.tensor(np.array(labels, dtype=np.int64))  # a copy: labels may be read-only
+        weight = torch.zeros(features.shape[1], num_classes, requires_grad=True)
+        bias = torch.zeros(num_classes, requires_grad=True)
+        optimizer = torch.optim.LBFGS(
+            [weight, bias], lr=1.0, max_iter=300, history_size=10, line_search_fn="strong_wolfe"
+        )
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(features @ weight + bias, target)
+            loss = loss + self.l2 * weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        self.weight, self.bias = weight.detach(), bias.detach()
+        return self
+
+    def predict_proba(self, sequences: Sequence[np.ndarray]) -> np.ndarray:
+        if self.weight is None or self.bias is None:
+            raise RuntimeError("fit the baseline before predicting")
+        features = (self.summary(sequences) - self.center) / self.scale
+        return torch.softmax(features @ self.weight + self.bias, dim=1).numpy()
+
+    def predict(self, sequences: Sequence[np.ndarray]) -> np.ndarray:
+        return self.predict_proba(sequences).argmax(axis=1)
 
 
 # ----------------------------------------------------------------------------- forecasting

@@ -88,3 +88,33 @@ def forecast_png(
     axes.grid(alpha=0.3)
     figure.autofmt_xdate()
     return _save(figure, path)
+
+
+def attention_png(
+    weights: np.ndarray,
+    source_tokens: Sequence[str],
+    target_tokens: Sequence[str],
+    path: Path,
+    *,
+    title: str = "",
+) -> Path:
+    """Draw attention weights (target tokens in rows, source tokens in columns)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (len(target_tokens), len(source_tokens)):
+        raise ValueError(
+            f"weights of shape {weights.shape} do not match {len(target_tokens)} target and "
+            f"{len(source_tokens)} source tokens"
+        )
+    figure = _figure(
+        max(3.0, 0.4 * len(source_tokens) + 1.5), max(3.0, 0.4 * len(target_tokens) + 1.5)
+    )
+    axes = figure.add_subplot()
+    axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(
+        np.arange(len(source_tokens)), labels=list(source_tokens), rotation=60, ha="right"
+    )
+    axes.set_yticks(np.arange(len(target_tokens)), labels=list(target_tokens))
+    axes.set_xlabel("source")
+    axes.set_ylabel("translation")
+    axes.set_title(title, fontsize="small")
+    return _save(figure, path)

@@ -2,6 +2,18 @@
 
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.crf import CRF
+from rnnkit.nn.minimal import MinGRU, MinLSTM, minimal_layer
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
 
-__all__ = ["CRF", "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
+__all__ = [
+    "CRF",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "LSTMCell",
+    "MinGRU",
+    "MinLSTM",
+    "RNNCell",
+    "minimal_layer",
+]

@@ -34,8 +34,6 @@ Extended options (keyword arguments of the step functions; the layers pass them,
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -124,6 +122,8 @@ def lstm_step(
     recurrent_mask: Tensor | None = None,
     keep_h: Tensor | None = None,
     keep_c: Tensor | None = None,
+    weight_hr: Tensor | None = None,
+    gates_out: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """LSTM step with a forget gate; ``x_proj`` (B, 4H) is W_x x_t + b_x, gates (i, f, g, o).
 
@@ -135,7 +135,11 @@ def lstm_step(
     h_t = o_t ⊙ tanh(c_t)
 
     Returns (h_t, c_t), each (B, H). With layer norm, h_t = o_t ⊙ tanh(LN(c_t)); the
-    keyword options are the extended ones of the module docstring.
+    keyword options are the extended ones of the module docstring. With a projection
+    ``weight_hr`` W_hr (P, H) (torch.nn.LSTM's ``proj_size=P``, Sak et al. 2014),
+    h_t = W_hr (o_t ⊙ tanh(c_t)) has P units, and so have ``h`` and ``weight_hh`` (4H, P).
+    A dict given as ``gates_out`` receives the step's gate activations ("input",
+    "forget", "cell", "output"; detached), for diagnostics.
     """
     gates = x_proj + _project_state(h, weight_hh, bias_hh, ln_hh_weight, recurrent_mask)  # (B, 4H)
     input_gate, forget_gate, candidate, output_gate = gates.chunk(4, dim=-1)
@@ -143,11 +147,20 @@ def lstm_step(
     forget_gate = torch.sigmoid(forget_gate)
     candidate = torch.tanh(candidate)
     output_gate = torch.sigmoid(output_gate)
+    if gates_out is not None:
+        gates_out.update(
+            input=input_gate.detach(),
+            forget=forget_gate.detach(),
+            cell=candidate.detach(),
+            output=output_gate.detach(),
+        )
     c_next = forget_gate * c + input_gate * candidate
     if ln_cell_weight is not None:
         h_next = output_gate * torch.tanh(_layer_norm(c_next, ln_cell_weight, ln_cell_bias))
     else:
         h_next = output_gate * torch.tanh(c_next)
+    if weight_hr is not None:
+        h_next = F.linear(h_next, weight_hr)  # (B, P)
     return _zoneout(h, h_next, keep_h), _zoneout(c, c_next, keep_c)
 
 
@@ -161,6 +174,7 @@ def gru_step(
     ln_hh_weight: Tensor | None = None,
     recurrent_mask: Tensor | None = None,
     keep_h: Tensor | None = None,
+    gates_out: dict[str, Tensor] | None = None,
 ) -> Tensor:
     """GRU step; ``x_proj`` (B, 3H) is W_x x_t + b_x with gates (r, z, n).
 
@@ -174,7 +188,8 @@ def gru_step(
 
     Returns h_t (B, H). Layer norm (``ln_hh_weight``) needs ``reset_after=True``: the
     whole recurrent projection W_hh h_{t-1} is normalised, then b_hh added. The other
-    keyword options are the extended ones of the module docstring.
+    keyword options are the extended ones of the module docstring. A dict given as
+    ``gates_out`` receives the gate activations ("reset", "update", "new"; detached).
     """
     hidden_size = h.size(-1)
     x_reset, x_update, x_new = x_proj.chunk(3, dim=-1)
@@ -196,84 +211,91 @@ def gru_step(
         reset = torch.sigmoid(x_reset + h_reset)
         update = torch.sigmoid(x_update + h_update)
         new = torch.tanh(x_new + F.linear(reset * h_rec, weight_hh[2 * hidden_size :], new_bias))
+    if gates_out is not None:
+        gates_out.update(reset=reset.detach(), update=update.detach(), new=new.detach())
     return _zoneout(h, (1 - update) * new + update * h, keep_h)
 
 
-class _CellBase(nn.Module):
-    """Parameters shared by the three cells, created and initialised as torch.nn does."""
+class ScriptRefused:
+    """Makes ``torch.jit.script`` refuse an rnnkit.nn module with a message naming what works.
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool,
-        num_gates: int,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.bias = bias
-        factory = {"device": device, "dtype": dtype}
-        gate_size = num_gates * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(gate_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(gate_size, hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(gate_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(gate_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        self.reset_parameters()
+    TorchScript compiles a subset of Python that rnnkit's forward passes are not written
+    in; torch.jit.script calls ``__prepare_scriptable__`` on every submodule first.
+    """
 
-    def reset_parameters(self) -> None:
-        """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, in torch.nn's order and RNG use."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for parameter in self.parameters():
-            nn.init.uniform_(parameter, -bound, bound)
-
-    def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if not self.bias:
-            text += ", bias=False"
-        return text
-
-    def _prepare(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor, bool]:
-        """Adds a batch dimension to unbatched input; returns (x (B, I), h (B, H), batched)."""
+    def __prepare_scriptable__(self) -> nn.Module:
         name = type(self).__name__
-        if x.dim() not in (1, 2):
-            raise ValueError(f"{name}: expected input (B, I) or (I,), got shape {tuple(x.shape)}")
-        if x.size(-1) != self.input_size:
-            raise ValueError(
-                f"{name}: input has {x.size(-1)} features, expected input_size={self.input_size}"
-            )
-        batched = x.dim() == 2
-        if not batched:
-            x = x.unsqueeze(0)
-        return x, self._prepare_state(state, x, batched), batched
+        raise RuntimeError(
+            f"torch.jit.script cannot compile rnnkit.nn.{name}: it is not written in "
+            "TorchScript's subset of Python. Trace it (torch.jit.trace(model, example_inputs)), "
+            f"export it (torch.export.export(model, args)), or load its state dict into "
+            f"torch.nn.{name} (the same parameters) to script that"
+        )
 
-    def _prepare_state(self, state: Tensor | None, x: Tensor, batched: bool) -> Tensor:
-        """Zeros when no state is given; (H,) becomes (1, H) for unbatched input."""
+
+def _check_cell_sizes(name: str, input_size: int, hidden_size: int) -> None:
+    """torch.nn's cells take any size >= 0 (0 gives empty states); name a bad one clearly."""
+    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name}: {arg} should be of type int, got: {type(value).__name__}")
+        if value < 0:
+            # torch.empty's own error type for a negative size
+            raise RuntimeError(f"{name}: {arg} must be >= 0, got {value}")
+
+
+def _check_cell_call(
+    cell: nn.RNNCellBase, x: Tensor, states: tuple[Tensor | None, ...]
+) -> tuple[Tensor, tuple[Tensor, ...], bool]:
+    """torch.nn's checks and messages for a cell's input; returns (x (B, I), states, batched).
+
+    Adds a batch dimension to unbatched input (I,) and states (H,); missing states are zeros.
+    """
+    name = type(cell).__name__
+    if x.dim() not in (1, 2):
+        raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.dim()}D instead")
+    for index, state in enumerate(states):
+        if state is not None and state.dim() not in (1, 2):
+            what = "hidden" if len(states) == 1 else f"hx[{index}]"
+            raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {state.dim()}D instead")
+    batched = x.dim() == 2
+    if not batched:
+        x = x.unsqueeze(0)
+    # The checks of torch's cell kernels, in their order and words.
+    if x.size(1) != cell.input_size:
+        raise RuntimeError(
+            f"input has inconsistent input_size: got {x.size(1)} expected {cell.input_size}"
+        )
+    prepared = []
+    for index, state in enumerate(states):
         if state is None:
-            return x.new_zeros(x.size(0), self.hidden_size)
-        if not batched:
+            state = x.new_zeros(x.size(0), cell.hidden_size)
+        elif not batched:
             state = state.unsqueeze(0)
-        if state.shape != (x.size(0), self.hidden_size):
-            raise ValueError(
-                f"{type(self).__name__}: state has shape {tuple(state.shape)}, "
-                f"expected {(x.size(0), self.hidden_size)}"
+        if state.size(0) != x.size(0):
+            raise RuntimeError(
+                f"Input batch size {x.size(0)} doesn't match hidden{index} batch size "
+                f"{state.size(0)}"
             )
-        return state
+        if state.size(1) != cell.hidden_size:
+            raise RuntimeError(
+                f"hidden{index} has inconsistent hidden_size: got {state.size(1)}, "
+                f"expected {cell.hidden_size}"
+            )
+        if state.dim() != 2:
+            raise RuntimeError(
+                f"{name}: the state must be (B, H) for input (B, I) and (H,) for input (I,), "
+                f"got shape {tuple(state.shape)} for input {tuple(x.shape)}"
+            )
+        prepared.append(state)
+    return x, tuple(prepared), batched
 
 
-class RNNCell(_CellBase):
+class RNNCell(ScriptRefused, nn.RNNCell):
     """Elman RNN cell (Elman 1990): h_t = f(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh).
 
     ``f`` is tanh or relu (``nonlinearity``). ``forward(x (B, I), h (B, H) | None)``
-    returns h_t (B, H); unbatched (I,) input gives (H,).
+    returns h_t (B, H); unbatched (I,) input gives (H,). A ``torch.nn.RNNCell``, with its
+    arguments, parameters, initialisation and error messages.
     """
 
     def __init__(
@@ -285,29 +307,25 @@ class RNNCell(_CellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
+        # torch.nn accepts any nonlinearity here and fails at the first step; fail now.
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"unknown nonlinearity {nonlinearity!r}: expected 'tanh' or 'relu'")
-        super().__init__(input_size, hidden_size, bias, num_gates=1, device=device, dtype=dtype)
-        self.nonlinearity = nonlinearity
+        _check_cell_sizes("RNNCell", input_size, hidden_size)
+        super().__init__(input_size, hidden_size, bias, nonlinearity, device, dtype)
 
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.nonlinearity != "tanh":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        return text
-
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, h, batched = self._prepare(x, hx)
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, (h,), batched = _check_cell_call(self, input, (hx,))
         x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (B, H)
         h_next = rnn_step(x_proj, h, self.weight_hh, self.bias_hh, self.nonlinearity)
         return h_next if batched else h_next.squeeze(0)
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(ScriptRefused, nn.LSTMCell):
     """LSTM cell (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
 
     See :func:`lstm_step` for the equations. ``forward(x (B, I), (h, c) | None)`` returns
-    (h_t, c_t), each (B, H); unbatched (I,) input gives (H,) states.
+    (h_t, c_t), each (B, H); unbatched (I,) input gives (H,) states. A
+    ``torch.nn.LSTMCell``, with its arguments, parameters, initialisation and error messages.
     """
 
     def __init__(
@@ -318,12 +336,13 @@ class LSTMCell(_CellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, num_gates=4, device=device, dtype=dtype)
+        _check_cell_sizes("LSTMCell", input_size, hidden_size)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
 
-    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        h, c = (None, None) if hx is None else hx
-        x, h, batched = self._prepare(x, h)
-        c = self._prepare_state(c, x, batched)
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        x, (h, c), batched = _check_cell_call(self, input, (None, None) if hx is None else hx)
         x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 4H)
         h_next, c_next = lstm_step(x_proj, h, c, self.weight_hh, self.bias_hh)
         if batched:
@@ -331,12 +350,14 @@ class LSTMCell(_CellBase):
         return h_next.squeeze(0), c_next.squeeze(0)
 
 
-class GRUCell(_CellBase):
+class GRUCell(ScriptRefused, nn.GRUCell):
     """GRU cell (Cho et al. 2014); see :func:`gru_step` for the equations.
 
     ``reset_after=True`` applies the reset gate after the recurrent matrix product (torch,
     cuDNN and Keras default); ``False`` applies it before, as in the paper. Both have the
     same parameter names and shapes. ``forward(x (B, I), h (B, H) | None)`` returns h_t.
+    A ``torch.nn.GRUCell``, with its arguments, parameters, initialisation and error
+    messages.
     """
 
     def __init__(
@@ -344,11 +365,13 @@ class GRUCell(_CellBase):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        reset_after: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        reset_after: bool = True,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, num_gates=3, device=device, dtype=dtype)
+        _check_cell_sizes("GRUCell", input_size, hidden_size)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
         self.reset_after = reset_after
 
     def extra_repr(self) -> str:
@@ -357,13 +380,8 @@ class GRUCell(_CellBase):
             text += ", reset_after=False"
         return text
 
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, h, batched = self._prepare(x, hx)
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, (h,), batched = _check_cell_call(self, input, (hx,))
         x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 3H)
         h_next = gru_step(x_proj, h, self.weight_hh, self.bias_hh, self.reset_after)
         return h_next if batched else h_next.squeeze(0)
-
-
-def _check_size(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")

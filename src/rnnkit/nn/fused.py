@@ -78,6 +78,9 @@ class CellWeights:
     ln_hh_weight: Tensor | None = None
     ln_cell_weight: Tensor | None = None  # (H,)
     ln_cell_bias: Tensor | None = None
+    # (P, H), the LSTM's projection with proj_size=P. The reference loop applies it; the
+    # kernels here have none and the layers never pass one to them.
+    weight_hr: Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,14 @@ class TrialPruning(Callback):
     calls :meth:`report` directly.
     """
 
-    def __init__(self, trial: optuna.Trial, metric: str) -> None:
+    def __init__(self, trial: optuna.Trial, metric: str, *, pruner_on: bool = True) -> None:
         super().__init__()
         self.trial = trial
         self.metric = metric
         self.step = 0
         self.pruned_reason: str | None = None
-        self._warned = False
+        # With `pruner: none` nothing is pruned on the metric: no warning that it cannot be.
+        self._warned = not pruner_on
 
     @property
     def monitor(self) -> str:

@@ -484,7 +484,7 @@ def _run_one(
     trial.set_user_attr(ATTR_RUN_DIR, str(run_dir))
     heartbeat = _Heartbeat(trial)
     heartbeat.start()
-    pruning = TrialPruning(trial, tune_config.metric)
+    pruning = TrialPruning(trial, tune_config.metric, pruner_on=tune_config.pruner != "none")
     try:
         params = suggest(trial, tune_config.space, tune_config.sampler)
         duplicate = _earlier_duplicate(study, trial, params)

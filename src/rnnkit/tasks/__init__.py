@@ -29,6 +29,8 @@ TASKS: dict[str, str] = {
     "adding": "rnnkit.tasks.synthetic:ADDING",
     "copy": "rnnkit.tasks.synthetic:COPY",
     "tagging": "rnnkit.tasks.tagging:SPEC",
+    "translation": "rnnkit.tasks.translation:SPEC",
+    "speech_recognition": "rnnkit.tasks.speech_recognition:SPEC",
 }
 
 #: Older task names, still read (with a deprecation note in the log).

@@ -64,7 +64,10 @@ class TaskSpec:
     cli: str | None = None
     #: ``sections(run_dir, config_dict) -> [(title, html)]`` the task adds to report.html.
     report: str | None = None
-    #: The kinds of :class:`rnnkit.data.sources.LoadedDataset` the task reads.
+    #: Metrics its LightningModule logs at every validation (``val/<name>``): what early
+    #: stopping can monitor and a pruner can compare during training.
+    logged: tuple[str, ...] = ("loss",)
+    #: The kinds of :class:`rnnkit.data.types.LoadedDataset` the task reads.
     dataset_kinds: tuple[str, ...] = ()
     #: Files under ``preprocess/`` besides ``info.json`` that export copies beside the model.
     preprocess_files: tuple[str, ...] = field(default_factory=tuple)

@@ -13,6 +13,20 @@ def make_recurrent(config: StackConfig, input_size: int, bidirectional: bool = F
     """The recurrent stack a model section describes, as a batch-first rnnkit.nn layer."""
     from rnnkit import nn as rnn_layers
 
+    if config.cell in ("mingru", "minlstm"):
+        return rnn_layers.minimal_layer(
+            config.cell,
+            input_size,
+            config.hidden_size,
+            config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+            residual=config.residual,
+            norm=config.norm,
+            mlp=config.mlp,
+        )
+
     layer_class = {"lstm": rnn_layers.LSTM, "gru": rnn_layers.GRU, "rnn": rnn_layers.RNN}[
         config.cell
     ]

@@ -1,5 +1,6 @@
-"""Classification: one label per text or numeric sequence, against the majority class
-and (for text) a bag-of-words logistic regression."""
+"""Classification: one label per text, numeric sequence or audio clip, against the majority
+class and a logistic regression (bag of words for text; mean and std of the features for
+sequences and audio)."""
 
 from rnnkit.tasks.classification.config import ClassificationConfig
 from rnnkit.tasks.spec import TaskSpec
@@ -8,7 +9,7 @@ _HERE = "rnnkit.tasks.classification"
 
 SPEC = TaskSpec(
     name="classification",
-    summary="label texts or numeric sequences",
+    summary="label texts, numeric sequences or audio clips",
     config=ClassificationConfig,
     metrics={"loss": "min", "accuracy": "max", "precision": "max", "recall": "max", "f1": "max"},
     training=f"{_HERE}.task:ClassificationTask",
@@ -17,5 +18,6 @@ SPEC = TaskSpec(
     export=f"{_HERE}.export:signature",
     cli=f"{_HERE}.cli:register",
     fixture=f"{_HERE}.fixture:tiny_config",
-    dataset_kinds=("labelled_text", "sequences"),
+    logged=("loss", "accuracy"),
+    dataset_kinds=("labelled_text", "sequences", "audio_classes"),
 )

@@ -16,7 +16,10 @@ def predict_command(
     run_dir: Annotated[Path, typer.Argument(help="A classification run directory.")],
     inputs: Annotated[
         list[str] | None,
-        typer.Argument(help="Texts to classify (or CSV files of one sequence each)."),
+        typer.Argument(
+            help="Texts to classify (audio classifiers: audio files; sequence classifiers: "
+            "CSV files of one sequence each)."
+        ),
     ] = None,
     file: Annotated[
         Path | None,
@@ -29,6 +32,8 @@ def predict_command(
     """Classify inputs: the label and the class probabilities of each.
 
     Example: rnnkit predict runs/imdb-bilstm-20260101-120000 "a fine film" "a dull film"
+
+    Audio: rnnkit predict runs/fsdd-digits-20260101-120000 clip.wav other.flac
     """
     from rnnkit.tasks.classification.predictor import predict_command_rows
 

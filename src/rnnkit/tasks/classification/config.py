@@ -8,10 +8,12 @@ from typing import Literal
 from pydantic import Field
 
 from rnnkit.config import Config, StackConfig, TextConfig
+from rnnkit.config.audio import AudioConfig
 
 
-class ClassificationData(TextConfig):
-    """Labelled texts (text options apply) or labelled numeric sequences (``scaler``)."""
+class ClassificationData(TextConfig, AudioConfig):
+    """Labelled texts (text options apply), labelled numeric sequences (``scaler``) or
+    labelled audio clips (the audio options: ``sample_rate``, ``features``, ...)."""
 
     text_column: str | None = None
     label_column: str | None = None
@@ -19,6 +21,9 @@ class ClassificationData(TextConfig):
     truncate: Literal["head", "tail"] = "tail"  # which end loses tokens beyond max_length
     bucket_by_length: bool = True
     scaler: Literal["standard", "minmax", "none"] = "standard"  # numeric sequences
+    # Audio clips with speakers (fsdd): hold out one speaker as the test split.
+    split_by: Literal["speaker"] | None = None
+    test_speaker: str | None = None
 
 
 class ClassificationModel(StackConfig):

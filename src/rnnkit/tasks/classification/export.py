@@ -27,7 +27,10 @@ def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
             "inputs",
             "float32",
             ("batch", "time", channels),
-            "features scaled with preprocess/scaler.json, padded after each sequence",
+            "audio features as preprocess/audio.json describes them (settings and "
+            "normalisation), padded after each clip"
+            if info.get("input") == "audio"
+            else "features scaled with preprocess/scaler.json, padded after each sequence",
         )
 
     def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:

@@ -31,8 +31,9 @@ class ClassificationPredictor(Predictor):
     def predict(self, inputs: Any) -> list[dict[str, Any]]:
         """Label and class probabilities for each input.
 
-        ``inputs`` is a text or a list of texts (text classifiers), or one or more
-        arrays of shape (steps, channels) (sequence classifiers). Returns one
+        ``inputs`` is a text or a list of texts (text classifiers), one or more arrays
+        of shape (steps, channels) (sequence classifiers), or audio file paths (audio
+        classifiers: read, resampled and featurised as in training). Returns one
         ``{"label": name, "probabilities": {name: p, ...}}`` per input.
         """
         pipeline = self.text_pipeline() if self.info.get("input") == "text" else None
@@ -46,12 +47,18 @@ def predict_inputs(
 
     Texts go through the run's text pipeline; numeric sequences through its scaler.
     """
-    if isinstance(inputs, (str, np.ndarray)):
+    if isinstance(inputs, (str, Path, np.ndarray)):
         inputs = [inputs]
     inputs = list(inputs)
     if not inputs:
         raise DataError("no inputs to predict: give at least one text or sequence")
-    if info["input"] == "text":
+    if info["input"] == "audio":
+        from rnnkit.tasks.classification.audio import features_of_files
+
+        if not all(isinstance(item, str | Path) for item in inputs):
+            raise DataError("this run classifies audio clips: give audio file paths")
+        tensors = [torch.from_numpy(f) for f in features_of_files(Path(run_dir), inputs)]
+    elif info["input"] == "text":
         if not all(isinstance(item, str) for item in inputs):
             raise DataError("this run classifies texts: give strings")
         encoded = [pipeline.encode(text) or [pipeline.vocab.pad_id] for text in inputs]
@@ -67,6 +74,10 @@ def predict_inputs(
                 raise DataError(
                     f"input {row + 1} has shape {array.shape}; this run needs sequences of "
                     f"shape (steps, {info['input_size']})"
+                )
+            if not np.isfinite(array).all():
+                raise DataError(
+                    f"input {row + 1} holds NaN or infinite values; the model needs finite numbers"
                 )
             tensors.append(torch.from_numpy(scaler.transform(array).astype(np.float32)))
     lengths = torch.tensor([len(t) for t in tensors], dtype=torch.long)
@@ -108,14 +119,14 @@ def read_predict_inputs(
                     f"{', '.join(map(str, frame.columns))} (choose one with --column)"
                 )
             items.extend(frame[name].astype(str).tolist())
-        elif info["input"] == "text":
+        elif info["input"] in ("text", "audio"):  # one text, or one audio path, per line
             lines = file.read_text(encoding="utf-8").splitlines()
             items.extend(line for line in lines if line.strip())
         else:
             items.append(str(file))
     if not items:
         raise DataError("no inputs to predict: give texts as arguments or --file FILE")
-    if info["input"] == "text":
+    if info["input"] in ("text", "audio"):  # texts, or audio file paths
         return items
     sequences = []
     for path in items:
@@ -138,7 +149,7 @@ def predict_command_rows(
     lines = []
     for item, result in zip(inputs, predictor.predict(inputs), strict=True):
         probabilities = "  ".join(f"{k}={v:.3f}" for k, v in result["probabilities"].items())
-        shown = item if isinstance(item, str) else f"sequence of {len(item)} steps"
+        shown = str(item) if isinstance(item, str | Path) else f"sequence of {len(item)} steps"
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         lines.append(f"{result['label']}\t{probabilities}\t{shown}")
     return lines

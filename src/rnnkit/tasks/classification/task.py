@@ -32,9 +32,10 @@ from torch.utils.data import DataLoader
 
 from rnnkit.config import Config
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.evaluate.baselines import BagOfWordsLogistic, majority_class
+from rnnkit.evaluate.baselines import BagOfWordsLogistic, SummaryLogistic, majority_class
 from rnnkit.evaluate.metrics import classification_metrics
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json, write_metrics
+from rnnkit.tasks.classification.audio import audio_sequences, speaker_frames
 from rnnkit.tasks.classification.predictor import LABELS_FILE, SCALER_FILE
 from rnnkit.tasks.module import RecurrentModule
 from rnnkit.tasks.spec import PreparedData
@@ -101,18 +102,37 @@ def class_weights(config: Config, train_labels: np.ndarray, num_classes: int) ->
 class ClassificationModule(RecurrentModule):
     """Cross-entropy (optionally class-weighted) on padded batches with lengths."""
 
-    def __init__(self, model: nn.Module, config: Config, weights: Tensor | None) -> None:
+    def __init__(
+        self, model: nn.Module, config: Config, weights: Tensor | None, audio: bool = False
+    ) -> None:
         super().__init__(model, config.train)
         self.register_buffer("class_weights", weights, persistent=False)
+        masks = config.data.spec_augment if audio else None
+        # SpecAugment on audio features, in training only (Park et al. 2019).
+        self.augment = None
+        if masks is not None:
+            from rnnkit.data.audio import SpecAugment
 
-    def _loss(self, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+            self.augment = SpecAugment(
+                masks.freq_masks,
+                masks.freq_width,
+                masks.time_masks,
+                masks.time_width,
+                masks.max_time_fraction,
+            )
+
+    def _loss(
+        self, batch: tuple[Tensor, Tensor, Tensor], augment: bool = False
+    ) -> tuple[Tensor, Tensor]:
         inputs, lengths, labels = batch  # (B, T[, F]), (B,), (B,)
+        if augment and self.augment is not None:
+            inputs = self.augment(inputs, lengths)
         logits = self.model(inputs, lengths)  # (B, C)
         loss = nn.functional.cross_entropy(logits, labels, weight=self.class_weights)
         return loss, logits
 
     def step_loss(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss, _ = self._loss(batch)
+        loss, _ = self._loss(batch, augment=True)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         return loss
 
@@ -141,12 +161,15 @@ class ClassificationTask:
             text_column=data.text_column,
             label_column=data.label_column,
         )
-        if loaded.kind not in ("labelled_text", "sequences"):
+        if loaded.kind not in ("labelled_text", "sequences", "audio_classes"):
             raise DataError(
                 f"data.dataset = {data.dataset!r} is a {loaded.kind} dataset; classification "
-                "needs labelled text or labelled sequences"
+                "needs labelled text, labelled sequences or audio clips by label"
             )
-        frames = split_frames(config, loaded.splits)
+        splits = loaded.splits
+        if data.split_by == "speaker":
+            splits = speaker_frames(config, splits)
+        frames = split_frames(config, splits)
         preprocess = Path(run_dir) / PREPROCESS_DIR
         labels_path = preprocess / LABELS_FILE
         if labels_path.is_file():
@@ -159,6 +182,8 @@ class ClassificationTask:
         }
         if loaded.kind == "labelled_text":
             sequences, info = self._encode_text(config, frames, preprocess)
+        elif loaded.kind == "audio_classes":
+            sequences, info = audio_sequences(config, frames, preprocess)
         else:
             sequences, info = self._scale_sequences(config, frames, preprocess)
         info.update({"num_classes": len(encoder), "classes": encoder.classes})
@@ -177,7 +202,12 @@ class ClassificationTask:
             val=loaders["val"],
             test=loaders["test"],
             info=info,
-            artifacts={"frames": frames, "labels": labels, "run_dir": Path(run_dir)},
+            artifacts={
+                "frames": frames,
+                "labels": labels,
+                "sequences": sequences,
+                "run_dir": Path(run_dir),
+            },
         )
 
     def _encode_text(
@@ -250,7 +280,8 @@ class ClassificationTask:
     ) -> RecurrentModule:
         train_labels = prepared.artifacts["labels"]["train"]
         weights = class_weights(config, train_labels, prepared.info["num_classes"])
-        return ClassificationModule(model, config, weights)
+        audio = prepared.info.get("input") == "audio"
+        return ClassificationModule(model, config, weights, audio=audio)
 
     def predictions(self, model: nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities (N, C) and true labels (N,) over a loader."""
@@ -298,4 +329,8 @@ class ClassificationTask:
                 frames["train"]["text"].tolist(), labels["train"], num_classes
             )
             out["bag_of_words_logistic"] = scores(bag.predict(frames[split]["text"].tolist()))
+        else:
+            sequences = prepared.artifacts["sequences"]
+            summary = SummaryLogistic().fit(sequences["train"], labels["train"], num_classes)
+            out["mean_std_logistic"] = scores(summary.predict(sequences[split]))
         return out

@@ -18,5 +18,6 @@ SPEC = TaskSpec(
     cli=f"{_HERE}.cli:register",
     report=f"{_HERE}.report:sections",
     fixture=f"{_HERE}.fixture:tiny_config",
+    logged=("loss", "ppl", "bpc"),
     dataset_kinds=("corpus",),
 )

@@ -43,6 +43,9 @@ class LanguageModelConfig:
     recurrent_dropout: float = 0.0
     zoneout: float = 0.0
     weight_drop: float = 0.0
+    residual: bool = False  # mingru / minlstm stacking options
+    norm: bool = False
+    mlp: bool = False
     tie_weights: bool = False
     init: str = "default"
     init_range: float = 0.1
@@ -58,6 +61,14 @@ def recurrent_layer(config: LanguageModelConfig) -> nn.Module:
         "num_layers": config.num_layers,
         "dropout": config.dropout if config.num_layers > 1 else 0.0,
     }
+    if config.cell in ("mingru", "minlstm"):
+        return rnn.minimal_layer(
+            config.cell,
+            **common,
+            residual=config.residual,
+            norm=config.norm,
+            mlp=config.mlp,
+        )
     extended = {
         "layer_norm": config.layer_norm,
         "recurrent_dropout": config.recurrent_dropout,
@@ -70,7 +81,9 @@ def recurrent_layer(config: LanguageModelConfig) -> nn.Module:
         return rnn.GRU(**common, **extended, reset_after=config.reset_after)
     if config.cell == "rnn":
         return rnn.RNN(**common, **extended, nonlinearity=config.nonlinearity)
-    raise ConfigError(f"model.cell={config.cell!r} is not a cell; use lstm, gru or rnn")
+    raise ConfigError(
+        f"model.cell={config.cell!r} is not a cell; use lstm, gru, rnn, mingru or minlstm"
+    )
 
 
 class LanguageModel(nn.Module):
@@ -161,6 +174,9 @@ def model_config(config: LanguageModelExperiment, vocab_size: int) -> LanguageMo
         recurrent_dropout=model.recurrent_dropout,
         zoneout=model.zoneout,
         weight_drop=model.weight_drop,
+        residual=model.residual,
+        norm=model.norm,
+        mlp=model.mlp,
         tie_weights=model.tie_weights,
         init=model.init,
         init_range=model.init_range,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -47,6 +48,8 @@ class LanguageModelPredictor(Predictor):
         if seed is None:
             generator.seed()
         else:
+            if not 0 <= seed < 2**64:
+                raise UserError(f"seed={seed} is out of range; use 0 <= seed < 2**64")
             generator.manual_seed(seed)
         banned = torch.tensor([vocab.pad_id, vocab.bos_id])  # never targets in training
         model = self.model
@@ -103,13 +106,26 @@ def sample_token(
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
+#: The most tokens one generate() call makes (a 1e9-token call would run for days).
+MAX_GENERATE_LENGTH = 1_000_000
+
+
 def _check_sampling(
     length: int, temperature: float, top_k: int | None, top_p: float | None
 ) -> None:
     if length < 0:
         raise UserError(f"length={length} is negative; use 0 or more tokens")
+    if length > MAX_GENERATE_LENGTH:
+        raise UserError(
+            f"length={length} is more than {MAX_GENERATE_LENGTH:,} tokens; generate in parts "
+            "(a prompt continues where the last part ended)"
+        )
     if temperature < 0:
         raise UserError(f"temperature={temperature:g} is negative; use 0 (greedy) or more")
+    if not math.isfinite(temperature) or 0 < temperature < 1e-6:
+        raise UserError(
+            f"temperature={temperature:g} is not usable; use 0 (greedy) or a finite value >= 1e-6"
+        )
     if top_k is not None and top_k < 1:
         raise UserError(f"top_k={top_k} must be at least 1 (or unset)")
     if top_p is not None and not 0.0 < top_p <= 1.0:

@@ -25,6 +25,7 @@ COPY = TaskSpec(
     config=CopyConfig,
     metrics={"loss": "min", "accuracy": "max"},
     training=f"{_HERE}.task:CopyTask",
+    logged=("loss", "accuracy"),
     model=f"{_HERE}.model:build_copy_model",
     predictor=f"{_HERE}.predictor:SequencePredictor",
     export=f"{_HERE}.export:signature",

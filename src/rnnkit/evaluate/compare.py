@@ -1,0 +1,41 @@
+"""Model against baselines: which baseline does better than the model, on what."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def model_split(metrics: Mapping[str, Any]) -> str | None:
+    """The split the baselines were measured on: test when present, else val."""
+    for split in ("test", "val"):
+        if isinstance(metrics.get(split), dict):
+            return split
+    return None
+
+
+def beaten_by(metrics: Mapping[str, Any], directions: Mapping[str, str]) -> dict[str, list[str]]:
+    """Baseline -> the metrics on which it does better than the model.
+
+    Compares each baseline with the model's test metrics (val when there is no test
+    split), on the metrics both report and whose direction ("min" or "max") is known.
+    """
+    split = model_split(metrics)
+    if split is None:
+        return {}
+    model = metrics[split]
+    beaten: dict[str, list[str]] = {}
+    for name, values in (metrics.get("baselines") or {}).items():
+        if not isinstance(values, dict):
+            continue
+        better = []
+        for metric, value in values.items():
+            own = model.get(metric)
+            direction = directions.get(metric)
+            if own is None or direction is None or value is None:
+                continue
+            if (value < own) if direction == "min" else (value > own):
+                better.append(metric)
+        if better:
+            beaten[name] = better
+    return beaten

@@ -1,0 +1,35 @@
+"""Translation: sentence pairs -> a recurrent encoder-decoder with attention, decoded
+greedily or with beam search, scored with sacreBLEU against copy and word-dictionary
+baselines."""
+
+from rnnkit.tasks.spec import TaskSpec
+from rnnkit.tasks.translation.config import TranslationConfig
+
+_HERE = "rnnkit.tasks.translation"
+
+SPEC = TaskSpec(
+    name="translation",
+    summary="translate sentences with an attention encoder-decoder",
+    config=TranslationConfig,
+    metrics={
+        "loss": "min",
+        "perplexity": "min",
+        "bleu": "max",
+        "bleu_lowercase": "max",
+        "bleu_clean_reference": "max",
+        "chrf": "max",
+        "exact_match": "max",
+    },
+    training=f"{_HERE}.task:TranslationTask",
+    model=f"{_HERE}.model:build_model",
+    predictor=f"{_HERE}.predictor:TranslationPredictor",
+    export=None,
+    export_refusal=(
+        "an encoder-decoder runs as two graphs (the encoder once, then one decoder step per "
+        "output token, with beam search between the steps) and export writes one; translate "
+        "with rnnkit.load(run_dir).translate(...) or `rnnkit translate`"
+    ),
+    cli=f"{_HERE}.cli:register",
+    fixture=f"{_HERE}.fixture:tiny_config",
+    dataset_kinds=("pairs",),
+)
