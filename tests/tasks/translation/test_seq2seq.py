@@ -36,6 +36,8 @@ VARIANTS = [
     {"attention": "none", "cell": "lstm", "num_layers": 2},
     {"attention": "bahdanau", "cell": "lstm", "num_layers": 2, "tie_embeddings": True},
     {"attention": "luong", "cell": "rnn", "bidirectional": False},
+    {"attention": "bahdanau", "cell": "mingru"},
+    {"attention": "none", "cell": "minlstm", "num_layers": 2},
 ]
 
 
@@ -53,7 +55,12 @@ def test_logits_have_the_target_shape_and_padding_does_not_leak(options):
 
 
 @pytest.mark.parametrize(
-    "options", [{"attention": "luong", "input_feeding": False}, {"attention": "none"}]
+    "options",
+    [
+        {"attention": "luong", "input_feeding": False},
+        {"attention": "none"},
+        {"attention": "none", "cell": "mingru"},
+    ],
 )
 def test_parallel_decoder_equals_the_stepped_one(options):
     model = model_for(**options)

@@ -1,7 +1,7 @@
 """Sequence-to-sequence translation model: recurrent encoder, attention, recurrent decoder.
 
     source ids (B, S) --embedding, dropout--> (B, S, E)
-      --encoder (rnnkit.nn GRU/LSTM/RNN, optionally bidirectional)--> memory (B, S, D*H)
+      --encoder (rnnkit.nn GRU/LSTM/RNN/minGRU/minLSTM, optionally bidirectional)--> memory (B, S, D*H)
       final states --bridge--> the decoder's initial state (L, B, H)
     for t = 1..T:  previous target id y_{t-1} (B,) --embedding--> (B, E)
       bahdanau: c_t = attend(s_{t-1}, memory); s_t = RNN([e; c_t], s_{t-1});
