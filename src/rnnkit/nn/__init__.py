@@ -1,5 +1,6 @@
 """Recurrent building blocks, usable alone in any PyTorch code (imports only torch)."""
 
+from rnnkit.nn.attention import BahdanauAttention, LuongAttention
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.crf import CRF
 from rnnkit.nn.minimal import MinGRU, MinLSTM, minimal_layer
@@ -10,8 +11,10 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "BahdanauAttention",
     "GRUCell",
     "LSTMCell",
+    "LuongAttention",
     "MinGRU",
     "MinLSTM",
     "RNNCell",
