@@ -24,7 +24,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from torch import nn
 
 from rnnkit.config import Config
 from rnnkit.config import dump as dump_config
+from rnnkit.data.files import file_lock, umask
 from rnnkit.errors import RunDirError
 
 CONFIG_FILE = "config.yaml"
@@ -66,7 +67,7 @@ def atomic_path(path: Path):
         # mkstemp makes the file private (0600), and a writer may replace it: the
         # finished file gets the permissions any new file gets under the umask, like the
         # checkpoints Lightning writes, so a run directory can be shared.
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, 0o666 & ~umask())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -84,24 +85,16 @@ def training_lock(run_dir: Path):
     The kernel releases the lock when its holder dies (even by SIGKILL), so a stale lock
     never blocks a resume.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: run unlocked
-        yield
-        return
     run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / LOCK_FILE).open("a") as handle:
+    with ExitStack() as held:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.enter_context(file_lock(run_dir / LOCK_FILE, wait=False))
         except BlockingIOError:
             raise RunDirError(
                 f"{run_dir} is in use by another rnnkit process; wait for it to finish "
                 "or train into another --run-dir"
             ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def inside(run_dir: Path, path: Path) -> Path:
@@ -118,12 +111,6 @@ def inside(run_dir: Path, path: Path) -> Path:
             "rnnkit reads and writes only inside it"
         )
     return resolved
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_text(path: Path, text: str) -> None:

@@ -37,12 +37,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[bool]:
+def file_lock(path: Path, *, wait: bool = True) -> Iterator[bool]:
     """Hold an exclusive lock on ``path`` (created if missing) while the block runs.
 
     Yields whether a real cross-process lock is held: ``False`` where the platform has no
     ``fcntl`` (the block then runs unlocked). The kernel drops the lock when its holder
-    dies, even by SIGKILL, so a held lock always means a live process.
+    dies, even by SIGKILL, so a held lock always means a live process. With
+    ``wait=False`` a lock held by another process raises :class:`BlockingIOError` at once.
     """
     try:
         import fcntl
@@ -50,7 +51,7 @@ def file_lock(path: Path) -> Iterator[bool]:
         yield False
         return
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             yield True
         finally:

@@ -297,7 +297,7 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
     paths = download.fetch_all(entry.files, cache_dir=cache_dir, offline=offline)
     if entry.loader == "text":
         splits = {
-            _split_name(file.split): path for file, path in zip(entry.files, paths, strict=True)
+            split_name(file.split): path for file, path in zip(entry.files, paths, strict=True)
         }
         return LoadedDataset(entry.name, "corpus", splits, meta)
     if entry.loader == "conllu":  # read by rnnkit.data.conll, with the task's tag column
@@ -313,7 +313,7 @@ def _load_catalog(entry: catalog.Dataset, cache_dir, offline: bool) -> LoadedDat
         # Sentence pairs: each split's files (rnnkit.data.pairs reads them).
         files: dict[str, list[Path]] = {}
         for file, path in zip(entry.files, paths, strict=True):
-            files.setdefault(_split_name(file.split), []).append(path)
+            files.setdefault(split_name(file.split), []).append(path)
         return LoadedDataset(entry.name, "pairs", files, meta)
     if entry.loader in {"fsdd", "fsdd_connected"}:
         kind, splits = _fsdd_splits(entry, paths[0], cache_dir)
@@ -579,11 +579,8 @@ def _load_hub(
         frame = frame.set_axis(["text", "label"], axis=1)
         frame["text"] = frame["text"].astype(str)
         frame["label"] = [to_name(value) for value in frame["label"]]
-        splits[_split_name(split)] = frame
+        splits[split_name(split)] = frame
     return LoadedDataset(name, "labelled_text", splits, {**meta, "task": "classification"})
-
-
-_split_name = split_name
 
 
 def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir, meta: dict):
@@ -592,11 +589,11 @@ def _hub_corpus(loaded, name: str, text_column: str, source: HubSpec, cache_dir,
     folder = download.cache_root(cache_dir) / "hf-text" / tag
     splits = {}
     for split, part in loaded.items():
-        path = folder / f"{_split_name(split)}.txt"
+        path = folder / f"{split_name(split)}.txt"
         if not path.is_file():
             lines = (str(row[text_column]) for row in part)
             download.write_cache_text(path, "\n".join(lines) + "\n")
-        splits[_split_name(split)] = path
+        splits[split_name(split)] = path
     return LoadedDataset(name, "corpus", splits, {**meta, "task": "language_model"})
 
 
