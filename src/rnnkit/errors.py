@@ -56,3 +56,10 @@ class RunDirError(UserError):
 
 class TrainingError(UserError):
     """Training stopped because it cannot go on (a NaN or infinite loss)."""
+
+
+class WrongTaskError(UserError, AttributeError):
+    """A predictor asked for another task's verb (``generate()`` on a classifier).
+
+    Also an AttributeError, so ``hasattr(predictor, "generate")`` stays a plain question.
+    """

@@ -56,6 +56,7 @@ def test_load_gives_the_declared_predictor(trained) -> None:
         for verb in sorted(v for v in verbs if not v.startswith("_")):
             with pytest.raises(UserError, match=rf"{verb}\(\) needs a .*{other}.* run"):
                 getattr(predictor, verb)
+            assert not hasattr(predictor, verb)  # still a plain question
 
 
 def test_export_writes_a_checked_model_or_refuses_clearly(trained) -> None:

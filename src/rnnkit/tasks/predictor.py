@@ -13,14 +13,14 @@ from typing import Any
 from torch import nn
 
 from rnnkit.config import Config
-from rnnkit.errors import UserError
+from rnnkit.errors import WrongTaskError
 
 
 class Predictor:
     """A trained model with its preprocessing, ready for inference on CPU.
 
     Each task's subclass adds its verb (``generate``, ``predict``, ``forecast``...).
-    Asking a predictor for another task's verb is a :class:`UserError` naming the task
+    Asking a predictor for another task's verb is a :class:`WrongTaskError` naming the task
     that has it.
     """
 
@@ -44,7 +44,7 @@ class Predictor:
         if not name.startswith("_"):
             owners = [s.name for s in specs() if hasattr(s.predictor_class(), name)]
             if owners:
-                raise UserError(
+                raise WrongTaskError(
                     f"{name}() needs a {' or '.join(owners)} run; "
                     f"{self.run_dir} is a {self.task} run"
                 )
