@@ -87,6 +87,18 @@ def test_every_spec_names_importable_parts() -> None:
         assert "loss" in spec.metrics and set(spec.metrics.values()) <= {"min", "max"}
 
 
+def test_the_data_layer_names_tasks_that_read_its_kinds() -> None:
+    """rnnkit.data cannot ask the registry (it sits below it), so its table of which task
+    a local dataset suits is checked here against the specs' own dataset kinds."""
+    from rnnkit.data.catalog import entries
+    from rnnkit.data.sources import _TASK_OF_KIND
+
+    for kind, task in _TASK_OF_KIND.items():
+        assert kind in get_spec(task).dataset_kinds, (kind, task)
+    for entry in entries():
+        assert entry.kind in get_spec(entry.task).dataset_kinds, (entry.name, entry.kind)
+
+
 def test_inference_imports_no_training_library(trained) -> None:
     """rnnkit.load and the predictor run without Lightning or Optuna being imported."""
     _, run_dir = trained
