@@ -69,15 +69,10 @@ class TaskSpec:
     logged: tuple[str, ...] = ("loss",)
     #: The kinds of :class:`rnnkit.data.types.LoadedDataset` the task reads.
     dataset_kinds: tuple[str, ...] = ()
-    #: Files under ``preprocess/`` besides ``info.json`` that export copies beside the model.
-    preprocess_files: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if "loss" not in self.metrics:
             raise ValueError(f"task {self.name}: metrics must include 'loss'")
-
-    def direction(self, metric: str) -> Direction:
-        return self.metrics[metric]
 
     def load_training(self) -> Task:
         return resolve(self.training)()

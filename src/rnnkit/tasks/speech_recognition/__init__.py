@@ -18,5 +18,4 @@ SPEC = TaskSpec(
     cli=f"{_HERE}.cli:register",
     fixture=f"{_HERE}.fixture:tiny_config",
     dataset_kinds=("transcribed_audio",),
-    preprocess_files=("speech.json",),
 )

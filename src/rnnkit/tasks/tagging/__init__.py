@@ -32,5 +32,4 @@ SPEC = TaskSpec(
     report=f"{_HERE}.report:sections",
     fixture=f"{_HERE}.fixture:tiny_config",
     dataset_kinds=("tagged",),
-    preprocess_files=("vocab.json",),
 )
