@@ -362,6 +362,7 @@ def diagnose(
     if batches < 1:
         raise ConfigError(f"--batches {batches} must be at least 1")
     config = load_run_config(run_dir)
+    rundir.check_writable(run_dir, "diagnose writes diagnostics.json there")
     spec = get_spec(config.task)
     _, model = rundir.load_model(run_dir, config, spec.build_model)
     task = spec.load_training()

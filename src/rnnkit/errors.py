@@ -8,6 +8,9 @@ exits with code 2; anything else is a bug and exits with 1 and a traceback.
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class UserError(Exception):
     """A mistake the user can fix; the message names the bad value and what is valid."""
@@ -63,3 +66,34 @@ class WrongTaskError(UserError, AttributeError):
 
     Also an AttributeError, so ``hasattr(predictor, "generate")`` stays a plain question.
     """
+
+
+#: File-system failures that come from the machine, not from rnnkit: a folder the user
+#: cannot write, a read-only file system, a full disk or quota, a path through a file.
+_ENVIRONMENT_ERRNOS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+}
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def environment_error(err: OSError) -> UserError | None:
+    """A one-line :class:`UserError` for a file-system failure the user can fix (a
+    read-only folder, a full disk), naming the path; ``None`` for any other OSError."""
+    reason = _ENVIRONMENT_ERRNOS.get(err.errno)
+    if reason is None:
+        return None
+    path = err.filename if err.filename is not None else "a file"
+    if err.filename2 is not None:
+        path = f"{path} -> {err.filename2}"
+    folder = os.path.dirname(os.fspath(err.filename)) if err.filename is not None else None
+    where = f" in {folder}" if folder else ""
+    if err.errno in _FULL:
+        advice = f"free some space{where}, or write somewhere else"
+    else:
+        advice = "make it writable, or write somewhere else (--run-dir, --output, --cache-dir)"
+    return UserError(f"{reason}: {path}; {advice}")

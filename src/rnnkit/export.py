@@ -110,6 +110,9 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
     else:
         # The default folder is inside the run: a link there must not send files elsewhere.
         out_dir = checkpoint.inside(run_dir, run_dir / EXPORT_DIR)
+    checkpoint.check_writable(
+        out_dir, "export writes the model there", "make it writable, or give --output DIR"
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FORMATS[format]
 

@@ -97,6 +97,35 @@ def training_lock(run_dir: Path):
         yield
 
 
+def check_writable(
+    folder: str | Path,
+    purpose: str,
+    advice: str = "make it writable, or copy the run directory somewhere writable",
+) -> None:
+    """Refuse, before any work, a folder rnnkit cannot write into.
+
+    ``folder`` need not exist yet: then the nearest folder above it that does is checked
+    (that is where it would be made). The check writes and removes a probe file, which
+    answers for permissions, access lists and read-only file systems alike. ``purpose``
+    and ``advice`` complete the message ("evaluate writes metrics.json there").
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunDirError(f"{folder} cannot be made: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".rnnkit-probe.", suffix=".tmp")
+    except OSError as err:
+        reason = (err.strerror or type(err).__name__).lower()
+        raise RunDirError(
+            f"{existing} is not writable ({reason}): {purpose}; {advice}"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+
+
 def inside(run_dir: Path, path: Path) -> Path:
     """``path`` resolved (symbolic links followed), refused if it leaves ``run_dir``.
 
@@ -165,6 +194,7 @@ def load_weights(model: nn.Module, path: Path) -> nn.Module:
 
     if not path.is_file():
         raise RunDirError(f"{path} is missing; the run did not finish training")
+    _check_weight_shapes(model, path)
     try:
         missing, unexpected = load_model(model, str(path), strict=False, device="cpu")
     except (SafetensorError, OSError, RuntimeError) as err:
@@ -176,6 +206,25 @@ def load_weights(model: nn.Module, path: Path) -> nn.Module:
             f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
     return model
+
+
+def _check_weight_shapes(model: nn.Module, path: Path) -> None:
+    """Refuse weights saved for a model of another size (a hidden size edited in
+    config.yaml, a file copied from another run), naming the first tensor that differs."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as file:
+            shapes = {name: list(file.get_slice(name).get_shape()) for name in file.keys()}
+    except (SafetensorError, OSError, RuntimeError):
+        return  # a damaged file: load_model names it
+    for name, tensor in model.state_dict().items():
+        if name in shapes and shapes[name] != list(tensor.shape):
+            raise RunDirError(
+                f"{path} holds weights of another model: {name!r} is {shapes[name]} there "
+                f"but {list(tensor.shape)} in the model config.yaml describes (was config.yaml "
+                "edited, or the weights copied from another run?)"
+            )
 
 
 def save_info(run_dir: Path, info: dict[str, Any]) -> None:
@@ -203,16 +252,61 @@ def last_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / LAST_CHECKPOINT
 
 
+_CHECKPOINT_KEYS = ("state_dict", "global_step", "epoch")
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The Lightning checkpoint in ``path``, checked to be one (empty, truncated, random
+    or text files are a one-line :class:`RunDirError`).
+
+    This is the run's own checkpoint, for resuming: it is unpickled, as Lightning does.
+    """
+    import torch
+
+    if not path.is_file():
+        raise RunDirError(f"{path} is missing; the run has no checkpoint to resume from")
+    advice = "the file is damaged, so the run cannot be resumed; train it again from config.yaml"
+    if path.stat().st_size == 0:
+        raise RunDirError(f"{path} is empty (0 bytes); {advice}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a damaged pickle or zip raises almost any error type
+        # The first sentence: torch's zip errors run on for a paragraph.
+        first = str(err).strip().splitlines()[0].split(". ")[0][:200] if str(err).strip() else ""
+        reason = f"{type(err).__name__}: {first}" if first else type(err).__name__
+        raise RunDirError(f"{path} cannot be read as a checkpoint ({reason}); {advice}") from None
+    if not isinstance(state, dict) or any(key not in state for key in _CHECKPOINT_KEYS):
+        raise RunDirError(f"{path} is not a Lightning checkpoint of an rnnkit run; {advice}")
+    return state
+
+
+def check_checkpoint_fits(path: Path, state: dict[str, Any], module: nn.Module) -> None:
+    """Refuse a checkpoint whose weights do not fit ``module`` (another model's file, or
+    a config.yaml edited since), naming the first tensor that differs."""
+    saved = state["state_dict"]
+    for name, tensor in module.state_dict().items():
+        if name not in saved:
+            problem = f"it has no {name!r}"
+        elif tuple(saved[name].shape) != tuple(tensor.shape):
+            problem = (
+                f"{name!r} is {list(saved[name].shape)} there but {list(tensor.shape)} in "
+                "the model config.yaml describes"
+            )
+        else:
+            continue
+        raise RunDirError(
+            f"{path} holds another model's weights: {problem} (was config.yaml edited, or "
+            "the checkpoint copied from another run?)"
+        )
+
+
 def checkpoint_progress(path: Path) -> tuple[int, int]:
     """``(epochs trained in full, global_step)`` of a Lightning checkpoint.
 
     A checkpoint taken at an epoch's end counts that epoch (Lightning's own ``epoch``
-    field still names it as the current one); one taken mid-epoch does not. The file is
-    this run's own checkpoint: resuming unpickles it anyway.
+    field still names it as the current one); one taken mid-epoch does not.
     """
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)
     progress = state.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
     epochs = progress.get("current", {}).get("processed", state["epoch"])
     return int(epochs), int(state["global_step"])

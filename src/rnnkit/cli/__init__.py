@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from rnnkit.errors import UserError
+from rnnkit.errors import UserError, environment_error
 
 log = logging.getLogger("rnnkit")
 
@@ -242,9 +242,11 @@ def report_command(
     """
     from rnnkit.errors import RunDirError
     from rnnkit.report import write_report
+    from rnnkit.rundir import check_writable
 
     if not (run_dir / "config.yaml").is_file():
         raise RunDirError(f"{run_dir} has no config.yaml; is it an rnnkit run directory?")
+    check_writable(run_dir, "report writes report.html and its plots there")
     typer.echo(str(write_report(run_dir)))
 
 
@@ -438,15 +440,34 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     verbose = "--verbose" in args or "-v" in args
     try:
-        app(args=args, prog_name="rnnkit", standalone_mode=True)
+        try:
+            app(args=args, prog_name="rnnkit", standalone_mode=True)
+        except OSError as err:
+            # A read-only folder or a full disk is the machine's state, not a bug.
+            user_error = environment_error(err)
+            if user_error is None or verbose:
+                raise
+            raise user_error from None
     except UserError as err:
         if verbose:
             raise
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {one_line(str(err))}", err=True)
         raise SystemExit(err.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise SystemExit(130) from None
+
+
+#: An error line longer than this is cut: a message quoting data must stay readable.
+MAX_ERROR_CHARS = 600
+
+
+def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``message`` on one line, at most ``limit`` characters (the cut says how much)."""
+    text = " ".join(message.split())
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 if __name__ == "__main__":  # pragma: no cover

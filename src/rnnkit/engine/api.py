@@ -72,6 +72,9 @@ def train(
     target = Path(run_dir) if run_dir is not None else checkpoint.new_run_dir(resolved.name)
     if target.exists() and not target.is_dir():
         raise RunDirError(f"--run-dir {target} is a file; give a folder (new or empty)")
+    checkpoint.check_writable(
+        target, "training writes its run directory there", "choose another --run-dir"
+    )
     created = not target.exists()
     if not created and any(p.name != checkpoint.LOCK_FILE for p in target.iterdir()):
         # Training a new config into an old run would mix its preprocessing and metrics
@@ -103,6 +106,9 @@ def resume(run_dir: str | Path, max_epochs: int | None = None) -> Path:
     ckpt = checkpoint.last_checkpoint(run_dir)
     if not ckpt.is_file():
         raise RunDirError(f"{run_dir} has no checkpoints/last.ckpt to resume from")
+    checkpoint.check_writable(run_dir, "a resumed run writes checkpoints and weights there")
+    checkpoint.check_writable(ckpt.parent, "a resumed run writes its checkpoint there")
+    checkpoint.read_checkpoint(ckpt)  # a damaged file is named before any work
     if max_epochs is not None:
         config = load_config(config, {"train.max_epochs": max_epochs})
         trained, _ = checkpoint.checkpoint_progress(ckpt)
@@ -123,6 +129,10 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
         raise ConfigError(f"split {split!r} is not one of val, test")
     split = EVAL_SPLITS[split]
     config = load_run_config(run_dir)
+    checkpoint.check_writable(run_dir, "evaluate writes metrics.json there")
+    if (run_dir / checkpoint.METRICS_FILE).exists():
+        # Read before the evaluation: a damaged file is named before the work, not after.
+        checkpoint.read_json(run_dir / checkpoint.METRICS_FILE, dict)
     spec = get_spec(config.task)
     _, model = checkpoint.load_model(run_dir, config, spec.build_model)
     task = spec.load_training()
@@ -230,6 +240,10 @@ def _fit_locked(
 ) -> Path:
     started = time.perf_counter()
     run = prepare_run(config, run_dir, resume_from=resume_from, callbacks=callbacks)
+    if resume_from is not None:
+        state = checkpoint.read_checkpoint(resume_from)
+        checkpoint.check_checkpoint_fits(resume_from, state, run.module)
+        del state
     trainer, model = run.trainer, run.model
     if trainer.is_global_zero:
         action = f"resuming {resume_from}" if resume_from else "training"

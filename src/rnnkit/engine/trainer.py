@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from rnnkit.config import Config
 from rnnkit.config import dump as dump_config
+from rnnkit.errors import RunDirError, environment_error
 from rnnkit.rundir import checkpoint_progress, last_checkpoint
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,25 @@ class LastCheckpoint(Callback):
         temporary = self.path.with_name(self.path.name + ".tmp")
         if trainer.is_global_zero:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Every process takes part (the call synchronises them); rank 0 writes.
-        trainer.save_checkpoint(temporary)
-        if trainer.is_global_zero:
-            os.replace(temporary, self.path)
+        try:
+            # Every process takes part (the call synchronises them); rank 0 writes.
+            trainer.save_checkpoint(temporary)
+            if trainer.is_global_zero:
+                os.replace(temporary, self.path)
+        except OSError as err:
+            # A full disk or a folder made read-only mid-run: no half-written file is
+            # left beside the last complete checkpoint, and the user gets one line.
+            if trainer.is_global_zero:
+                temporary.unlink(missing_ok=True)
+            problem = environment_error(err)
+            if problem is None:
+                raise
+            kept = (
+                f"the previous checkpoint is kept ({self.path})"
+                if self.path.is_file()
+                else "no checkpoint was saved"
+            )
+            raise RunDirError(f"saving the checkpoint failed: {problem} ({kept})") from None
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if not self.every_n_steps or trainer.global_step % self.every_n_steps:
@@ -261,15 +277,21 @@ def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
     path = Path(logger.log_dir) / "metrics.csv"
     if not path.is_file():
         return 0
-    with path.open(newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file)
-        header = list(reader.fieldnames or [])
-        rows = list(reader)
     # A row's step is the number of optimizer steps before the batch that wrote it, so
     # the rows of a checkpoint taken after G steps are those below G (an epoch's summary
     # included); a row at G came from the next batch, which the resumed run trains again.
     _, checkpoint_steps = checkpoint_progress(resume_from)
-    rows = [row for row in rows if row.get("step") and int(row["step"]) < checkpoint_steps]
+    try:
+        with path.open(newline="", encoding="utf-8") as file:
+            reader = csv.DictReader(file)
+            header = list(reader.fieldnames or [])
+            rows = [row for row in reader if _step(row) < checkpoint_steps]
+    except (UnicodeDecodeError, csv.Error, ValueError) as err:
+        reason = " ".join(str(err).split())[:200]
+        raise RunDirError(
+            f"{path} is damaged ({reason}); move it away to resume without the curves "
+            "logged so far"
+        ) from None
     with warnings.catch_warnings():
         # Its warning that previous logs will be deleted is untrue from here on.
         warnings.filterwarnings("ignore", message="Experiment logs directory")
@@ -280,6 +302,16 @@ def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
         table.writerows(rows)
     writer.metrics_keys = sorted(header)
     return len(rows)
+
+
+def _step(row: dict[str, str | None]) -> float:
+    """The step of a metrics.csv row (infinite for a row without one: it is dropped)."""
+    step = row.get("step")
+    if not step:
+        return float("inf")
+    if not step.isdigit():
+        raise ValueError(f"step {step[:40]!r} is not a whole number")
+    return int(step)
 
 
 def quiet_lightning() -> None:

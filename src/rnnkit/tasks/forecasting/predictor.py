@@ -12,7 +12,7 @@ from torch import nn
 
 from rnnkit.config import Config
 from rnnkit.errors import DataError
-from rnnkit.rundir import PREPROCESS_DIR, read_json, write_text
+from rnnkit.rundir import PREPROCESS_DIR, check_writable, read_json, write_text
 from rnnkit.tasks.predictor import Predictor
 
 SCALER_FILE = "scaler.json"
@@ -166,9 +166,20 @@ def write_forecast(
     from rnnkit.evaluate.plots import forecast_png
     from rnnkit.predictor import load
 
+    csv_path = Path(output) if output is not None else Path(run_dir) / "forecast.csv"
+    if csv_path.is_dir():
+        raise DataError(
+            f"--output {csv_path} is a folder; give the path of a CSV file to write "
+            f"(e.g. {csv_path / 'forecast.csv'})"
+        )
     predictor = load(run_dir)
     if not isinstance(predictor, ForecastPredictor):
         raise DataError(f"{run_dir} is a {predictor.task} run; forecast needs a forecasting run")
+    check_writable(
+        csv_path.parent,
+        f"forecast writes {csv_path.name} and its plot there",
+        "make it writable, or give --output FILE.csv elsewhere",
+    )
     result = forecast_from(
         predictor.run_dir,
         predictor.config,
@@ -177,7 +188,6 @@ def write_forecast(
         horizon=horizon,
         series=series,
     )
-    csv_path = Path(output) if output is not None else Path(run_dir) / "forecast.csv"
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     frame = result.forecast.rename_axis("time")
     write_text(csv_path, frame.to_csv())
