@@ -25,7 +25,11 @@ from rnnkit.errors import ConfigError
 class StrictModel(BaseModel):
     """Base for config sections: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+    # allow_inf_nan=False: no setting means infinity or NaN (`lr=inf` would only show up
+    # later as a NaN loss).
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 # --------------------------------------------------------------------------- loading

@@ -96,6 +96,7 @@ def load_parts(config: Config) -> SeriesParts:
         covariates=tuple(data.covariates),
         categorical=tuple(data.categorical),
         frequency=data.frequency,
+        source=str(data.dataset),
     )
     # fill_missing refuses "drop" here: it would break the series' regular spacing.
     values = np.asarray(timeseries.fill_missing(table.values, data.fill_missing), dtype=np.float32)
