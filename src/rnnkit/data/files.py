@@ -1,4 +1,5 @@
-"""Small file-system helpers of the download cache: atomic writes and cross-process locks."""
+"""Small file-system helpers: atomic writes, cross-process locks, and reading UTF-8 text
+with a message that says what the file is when it is not UTF-8."""
 
 from __future__ import annotations
 
@@ -83,3 +84,53 @@ def env_number(name: str, default: float, *, size: bool = False) -> float:
         example = "a number of bytes such as 500M or 20G" if size else "a number >= 0"
         raise ConfigError(f"{name}={raw!r} is not valid: give {example} (0 turns the limit off)")
     return value
+
+
+def not_utf8_reason(data: bytes, error: UnicodeDecodeError | None = None) -> str:
+    """Why ``data`` (a file's bytes, or its first part) is not UTF-8 text, and what to do."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return (
+            "it is UTF-16 text (it starts with a UTF-16 byte-order mark); convert it "
+            "(iconv -f utf-16 -t utf-8)"
+        )
+    if b"\0" in data[: 1 << 16]:
+        return (
+            "it holds NUL bytes (a binary file, or UTF-16 text without a byte-order mark); "
+            "give a UTF-8 text file"
+        )
+    if error is not None:
+        byte = error.object[error.start : error.start + 1]
+        return (
+            f"byte 0x{byte.hex()} at offset {error.start} is not UTF-8 (latin-1 or another "
+            "8-bit encoding?); convert it (iconv -f latin1 -t utf-8)"
+        )
+    return "it is not UTF-8; convert it to UTF-8"
+
+
+def read_utf8(path: Path, what: str = "text file") -> str:
+    """The text of ``path``, which must be UTF-8; otherwise a one-line DataError naming
+    the file and the problem (UTF-16, binary, latin-1), before any work is done on it."""
+    from rnnkit.errors import DataError
+
+    data = Path(path).read_bytes()
+    try:
+        if b"\0" in data[: 1 << 16]:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not a UTF-8 {what}: {not_utf8_reason(data, err)}") from None
+
+
+def utf8_problem(path: Path) -> str:
+    """:func:`not_utf8_reason` for a file known not to decode, from its first 64 KiB."""
+    import codecs
+
+    with Path(path).open("rb") as handle:
+        head = handle.read(1 << 16)
+    try:
+        # Not final: a character cut at the end of the 64 KiB is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        error = None
+    except UnicodeDecodeError as err:
+        error = err
+    return not_utf8_reason(head, error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rnnkit.data.files import utf8_problem
 from rnnkit.errors import DataError, MissingExtraError
 
 SPLIT_NAMES = ("train", "val", "valid", "validation", "dev", "test")
@@ -34,10 +35,14 @@ def read_csv(path: Path, sep: str = ","):
     import pandas as pd
 
     kind = "TSV" if sep == chr(9) else "CSV"
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty: a {kind} needs a header line and data rows")
     _check_text_file(path, kind)
     try:
         frame = pd.read_csv(path, sep=sep)
-    except (ValueError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a UTF-8 {kind}: {utf8_problem(path)}") from None
+    except ValueError as err:
         reason = " ".join(str(err).split())[:300]  # one line, never a page of data
         raise DataError(f"cannot parse {path} as {kind}: {reason}") from None
     if frame.empty:
@@ -113,8 +118,9 @@ def read_folder(folder: Path) -> tuple[str, dict[str, Any]]:
             return "corpus", splits
         if folder != given and any(p.is_file() for p in entries):
             raise DataError(
-                f"{given} has one label subfolder, {folder.relative_to(given)}: a classifier "
-                "needs at least two (<folder>/<label>/*.txt, one subfolder per class)"
+                f"{given} holds only one class (one label subfolder, "
+                f"{folder.relative_to(given)}): a classifier needs at least two "
+                "(<folder>/<label>/*.txt, one subfolder per class)"
             )
         raise DataError(
             f"{folder} has no label subfolders and no train/valid/test text files; expected "
@@ -125,8 +131,9 @@ def read_folder(folder: Path) -> tuple[str, dict[str, Any]]:
     frame = _read_labelled_files(folder)
     if frame["label"].nunique() < 2:
         raise DataError(
-            f"{folder} has files in one label subfolder only, {frame['label'].iloc[0]!r}: a "
-            "classifier needs at least two (<folder>/<label>/*.txt, one subfolder per class)"
+            f"{folder} holds only one class (files in one label subfolder only, "
+            f"{frame['label'].iloc[0]!r}): a classifier needs at least two "
+            "(<folder>/<label>/*.txt, one subfolder per class)"
         )
     return "labelled_text", {"all": frame}
 

@@ -34,6 +34,7 @@ from typing import IO, Any, ClassVar, Literal, Protocol
 import numpy as np
 
 from rnnkit.data.download import cache_root, file_sha256
+from rnnkit.data.files import utf8_problem
 from rnnkit.errors import DataError, UserError
 
 log = logging.getLogger(__name__)
@@ -662,11 +663,8 @@ def encode_corpus(
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         count = _write_ids(path, pipeline, add_eos, target)
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"{path}: not UTF-8 text (cannot decode byte "
-            f"{err.object[err.start : err.start + 1]!r}); convert it to UTF-8 first"
-        ) from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a UTF-8 corpus: {utf8_problem(path)}") from None
     if count == 0:
         target.unlink(missing_ok=True)
         raise DataError(f"{path}: the corpus is empty (no tokens)")

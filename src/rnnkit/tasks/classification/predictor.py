@@ -111,7 +111,9 @@ def read_predict_inputs(
         if not file.is_file():
             raise DataError(f"input file not found: {file}")
         if file.suffix.lower() == ".csv" and info["input"] == "text":
-            frame = pd.read_csv(file)
+            from rnnkit.data.local_files import read_csv
+
+            frame = read_csv(file)
             name = column or "text"
             if name not in frame.columns:
                 raise DataError(
@@ -120,7 +122,9 @@ def read_predict_inputs(
                 )
             items.extend(frame[name].astype(str).tolist())
         elif info["input"] in ("text", "audio"):  # one text, or one audio path, per line
-            lines = file.read_text(encoding="utf-8").splitlines()
+            from rnnkit.data.files import read_utf8
+
+            lines = read_utf8(file, "text file").splitlines()
             items.extend(line for line in lines if line.strip())
         else:
             items.append(str(file))

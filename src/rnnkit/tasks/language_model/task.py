@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from rnnkit.config import Config
 from rnnkit.data.batches import batchify, sample_bptt_length, shard_streams
+from rnnkit.data.files import read_utf8
 from rnnkit.data.sources import load as load_source
 from rnnkit.data.text import TextPipeline, encode_corpus
 from rnnkit.errors import DataError
@@ -401,7 +402,7 @@ def corpus_files(config: Config) -> dict[str, Path]:
 
 def _read_lines(path: Path, fraction: float = 1.0) -> list[str]:
     """The text of a corpus file (its first ``fraction`` by characters) as lines."""
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path, "corpus")
     if fraction < 1.0:
         text = text[: int(len(text) * fraction)]
     return text.splitlines(keepends=True)
