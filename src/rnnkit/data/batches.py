@@ -71,10 +71,23 @@ class LabelEncoder:
         return {"type": "labels", "classes": self.classes}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LabelEncoder:
+    def from_json(cls, data: dict[str, Any], source: str = "the label list") -> LabelEncoder:
+        """The encoder saved by :meth:`to_json`, checked: at least two distinct class
+        names, each a string (``source`` names the file in the messages)."""
         if not isinstance(data, dict) or data.get("type") != "labels":
-            raise DataError("not an rnnkit label list (no 'type': 'labels')")
-        return cls(data["classes"])
+            raise DataError(f"{source}: not an rnnkit label list (no 'type': 'labels')")
+        classes = data.get("classes")
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            raise DataError(
+                f"{source}: 'classes' must be a list of class names (strings), not "
+                f"{str(classes)[:80]}; the file is damaged"
+            )
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise DataError(
+                f"{source}: 'classes' must name at least two distinct classes, not "
+                f"{classes[:10]}; the file is damaged"
+            )
+        return cls(classes)
 
 
 # ----------------------------------------------------------------------------- classification

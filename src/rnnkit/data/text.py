@@ -27,7 +27,7 @@ import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal, Protocol
 
@@ -410,6 +410,19 @@ class Vocab:
         missing = [key for key in ("tokens", "specials") if key not in data]
         if missing:
             raise DataError(f"{source}: the vocabulary has no {missing[0]!r} list")
+        for key in ("tokens", "specials"):
+            value = data[key]
+            if not isinstance(value, list):
+                raise DataError(
+                    f"{source}: {key!r} must be a list of strings, not a JSON "
+                    f"{type(value).__name__}; the file is damaged"
+                )
+            odd = next((item for item in value if not isinstance(item, str)), None)
+            if odd is not None:
+                raise DataError(
+                    f"{source}: {key!r} must hold strings only, not {str(odd)[:40]!r} "
+                    f"({type(odd).__name__}); the file is damaged"
+                )
         return cls(data["tokens"], data["specials"])
 
     def save(self, path: str | Path) -> Path:
@@ -589,6 +602,18 @@ class TextPipeline:
         }
         if missing := sorted(expected - set(data)):
             raise DataError(f"{path}: missing setting {missing[0]!r}")
+        # A key rnnkit does not write would be ignored, so that the file says one thing
+        # and the pipeline does another: refuse it.
+        if unknown := sorted(set(data) - expected - {"format", "version", "tokenization"}):
+            raise DataError(
+                f"{path}: unknown setting {unknown[0]!r}; valid: {', '.join(sorted(expected))}"
+            )
+        cleaning_keys = {f.name for f in fields(CleaningOptions)}
+        if not isinstance(data["cleaning"], dict) or set(data["cleaning"]) - cleaning_keys:
+            raise DataError(
+                f"{path}: 'cleaning' must map some of {', '.join(sorted(cleaning_keys))} to "
+                f"values, not {str(data['cleaning'])[:80]}"
+            )
         for key in ("vocab_file", "tokenizer_file"):
             name = data[key]
             # File names only, beside this file: never a path that leads elsewhere.

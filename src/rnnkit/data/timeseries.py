@@ -491,10 +491,38 @@ class _AffineScaler:
         return {"type": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> _AffineScaler:
+    def from_json(cls, data: dict[str, Any], source: str = "scaler JSON") -> _AffineScaler:
+        """The scaler saved by :meth:`to_json`, checked: ``offset`` and ``scale`` are
+        lists of finite numbers of one length, and no scale is zero (it divides)."""
         if data.get("type") != cls.kind:
-            raise DataError(f"scaler JSON of type {data.get('type')!r} is not {cls.kind!r}")
-        return cls(data["offset"], data["scale"])
+            raise DataError(f"{source}: scaler of type {data.get('type')!r} is not {cls.kind!r}")
+        lists = {}
+        for key in ("offset", "scale"):
+            value = data.get(key)
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            ):
+                raise DataError(
+                    f"{source}: {key!r} must be a list of numbers, one per feature, not "
+                    f"{str(value)[:80]}; the file is damaged"
+                )
+            lists[key] = np.asarray(value, dtype=np.float64)
+        offset, scale = lists["offset"], lists["scale"]
+        if len(offset) != len(scale):
+            raise DataError(
+                f"{source}: 'offset' has {len(offset)} values and 'scale' {len(scale)}; "
+                "the file is damaged"
+            )
+        bad = np.flatnonzero(~np.isfinite(offset) | ~np.isfinite(scale) | (scale == 0))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(
+                f"{source}: feature {i} has offset {offset[i]} and scale {scale[i]}; both must "
+                "be finite and the scale not zero; the file is damaged"
+            )
+        return cls(offset, scale)
 
     def __repr__(self) -> str:
         fitted = "unfitted" if self.offset is None else f"features={len(self.offset)}"
@@ -558,12 +586,23 @@ def make_scaler(name: str) -> Scaler:
     return _SCALER_TYPES[name]()
 
 
-def scaler_from_json(data: dict[str, Any]) -> Scaler:
-    """Rebuild a fitted scaler from its ``to_json()`` form."""
+def scaler_from_json(
+    data: dict[str, Any], source: str = "scaler JSON", features: int | None = None
+) -> Scaler:
+    """Rebuild a fitted scaler from its ``to_json()`` form, checked (``source`` names the
+    file in messages); with ``features``, it must scale that many features."""
     kind = data.get("type") if isinstance(data, dict) else None
     if kind not in _SCALER_TYPES:
-        raise DataError(f"scaler type {kind!r} is not one of {', '.join(SCALERS)}")
-    return _SCALER_TYPES[kind].from_json(data)
+        raise DataError(f"{source}: scaler type {kind!r} is not one of {', '.join(SCALERS)}")
+    if kind == "none":
+        return IdentityScaler()
+    scaler = _SCALER_TYPES[kind].from_json(data, source)
+    if features is not None and len(scaler.offset) != features:
+        raise DataError(
+            f"{source} scales {len(scaler.offset)} features; the data has {features}; "
+            "the file is damaged or from another run"
+        )
+    return scaler
 
 
 # ----------------------------------------------------------------------------- windows

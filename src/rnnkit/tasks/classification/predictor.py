@@ -20,6 +20,10 @@ SCALER_FILE = "scaler.json"
 class ClassificationPredictor(Predictor):
     _text_pipeline: Any = None
 
+    def __init__(self, run_dir: Path, config: Any, info: dict[str, Any], model: nn.Module):
+        super().__init__(run_dir, config, info, model)
+        check_classes(Path(run_dir), info)
+
     def text_pipeline(self) -> Any:
         """The run's fitted :class:`rnnkit.data.text.TextPipeline` (from JSON)."""
         if self._text_pipeline is None:
@@ -38,6 +42,32 @@ class ClassificationPredictor(Predictor):
         """
         pipeline = self.text_pipeline() if self.info.get("input") == "text" else None
         return predict_inputs(self.run_dir, self.info, self.model, inputs, pipeline=pipeline)
+
+
+def check_classes(run_dir: Path, info: dict[str, Any]) -> None:
+    """The class names of info.json and labels.json: each a list of distinct strings,
+    the same in both, one per output of the model (a damaged file is named)."""
+    from rnnkit.data.batches import LabelEncoder
+
+    info_path = run_dir / PREPROCESS_DIR / "info.json"
+    classes = info.get("classes")
+    if (
+        not isinstance(classes, list)
+        or not all(isinstance(c, str) for c in classes)
+        or len(classes) != info.get("num_classes")
+    ):
+        raise DataError(
+            f"{info_path}: 'classes' must list num_classes = {info.get('num_classes')} class "
+            f"names, not {str(classes)[:80]}; the file is damaged"
+        )
+    labels_path = run_dir / PREPROCESS_DIR / LABELS_FILE
+    if labels_path.is_file():
+        saved = LabelEncoder.from_json(read_json(labels_path), source=str(labels_path))
+        if saved.classes != classes:
+            raise DataError(
+                f"{labels_path} names the classes {saved.classes[:10]}, {info_path} "
+                f"{classes[:10]}; one of them is damaged"
+            )
 
 
 def predict_inputs(
@@ -66,7 +96,10 @@ def predict_inputs(
     else:
         from rnnkit.data.timeseries import scaler_from_json
 
-        scaler = scaler_from_json(read_json(Path(run_dir) / PREPROCESS_DIR / SCALER_FILE))
+        scaler_path = Path(run_dir) / PREPROCESS_DIR / SCALER_FILE
+        scaler = scaler_from_json(
+            read_json(scaler_path), source=str(scaler_path), features=info["input_size"]
+        )
         tensors = []
         for row, item in enumerate(inputs):
             array = np.asarray(item, dtype=np.float32)

@@ -173,7 +173,7 @@ class ClassificationTask:
         preprocess = Path(run_dir) / PREPROCESS_DIR
         labels_path = preprocess / LABELS_FILE
         if labels_path.is_file():
-            encoder = LabelEncoder.from_json(read_json(labels_path))
+            encoder = LabelEncoder.from_json(read_json(labels_path), source=str(labels_path))
         else:
             encoder = LabelEncoder.fit(frames["train"]["label"].tolist())
             write_json(labels_path, encoder.to_json())
@@ -235,7 +235,7 @@ class ClassificationTask:
 
         scaler_path = preprocess / SCALER_FILE
         if scaler_path.is_file():
-            scaler = scaler_from_json(read_json(scaler_path))
+            scaler = scaler_from_json(read_json(scaler_path), source=str(scaler_path))
         else:
             scaler = fit_sequence_scaler(list(frames["train"]["sequence"]), config.data.scaler)
             write_json(scaler_path, scaler.to_json())

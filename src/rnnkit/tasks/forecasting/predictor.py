@@ -132,7 +132,10 @@ def forecast_from(
     lookback, k = info["lookback"], info["num_targets"]
     if len(values) < lookback:
         raise DataError(f"the series has {len(values)} rows, fewer than lookback = {lookback}")
-    scaler = scaler_from_json(read_json(Path(run_dir) / PREPROCESS_DIR / SCALER_FILE))
+    scaler_path = Path(run_dir) / PREPROCESS_DIR / SCALER_FILE
+    scaler = scaler_from_json(
+        read_json(scaler_path), source=str(scaler_path), features=len(info["columns"])
+    )
     window = np.asarray(scaler.transform(values[-lookback:]), dtype=np.float32)
     model.eval()
     with torch.no_grad():

@@ -200,7 +200,9 @@ class ForecastingTask:
         parts = load_parts(config)
         scaler_path = Path(run_dir) / PREPROCESS_DIR / SCALER_FILE
         if scaler_path.is_file():
-            scaler = scaler_from_json(read_json(scaler_path))
+            scaler = scaler_from_json(
+                read_json(scaler_path), source=str(scaler_path), features=parts.values.shape[1]
+            )
         else:
             scaler = make_scaler(data.scaler)
             scaler.fit(parts.values[: parts.train_end])
