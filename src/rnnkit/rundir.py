@@ -34,7 +34,7 @@ from torch import nn
 from rnnkit.config import Config
 from rnnkit.config import dump as dump_config
 from rnnkit.data.files import file_lock, umask
-from rnnkit.errors import RunDirError
+from rnnkit.errors import RunDirError, UserError
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.safetensors"
@@ -318,8 +318,15 @@ def load_model(
     build: Callable[[Config, dict[str, Any]], nn.Module],
 ) -> tuple[dict[str, Any], nn.Module]:
     """Info and the model with its trained weights, from safetensors + JSON."""
+    from rnnkit.resources import check_model_memory
+
     run_dir = Path(run_dir)
     info = load_info(run_dir)
+    info_path = run_dir / PREPROCESS_DIR / INFO_FILE
+    try:
+        check_model_memory(build, config, info, training=False, info_source=str(info_path))
+    except UserError as err:
+        raise RunDirError(str(err)) from None
     try:
         model = build(config, info)
     except (KeyError, TypeError, ValueError) as err:

@@ -29,6 +29,7 @@ from rnnkit.config import Config
 from rnnkit.engine.trainer import GracefulInterrupt, build_trainer, log_config
 from rnnkit.errors import ConfigError, RunDirError
 from rnnkit.report import write_report
+from rnnkit.resources import check_model_memory
 from rnnkit.tasks import get_spec, load_run_config
 from rnnkit.tasks import load_config as load_config
 from rnnkit.tasks.spec import PreparedData, Task
@@ -208,6 +209,9 @@ def prepare_run(
     prepared = task.prepare(config, run_dir)
     if first_process:
         checkpoint.save_info(run_dir, prepared.info)
+    check_model_memory(
+        spec.build_model, config, prepared.info, training=True, info_source="the prepared data"
+    )
     model = spec.build_model(config, prepared.info)
     module = task.build_module(config, model, prepared)
     trainer, interrupt = build_trainer(

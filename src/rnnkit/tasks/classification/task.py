@@ -83,6 +83,31 @@ def split_frames(config: Config, splits: dict[str, Any]) -> dict[str, Any]:
     return frames
 
 
+def _check_longest_text(config: Config, sequences: dict[str, list[list[int]]]) -> None:
+    """Refuse a text so long that a batch holding it cannot be trained in memory (one
+    50 MB review without data.max_length), before the model sees it."""
+    from rnnkit.resources import check_batch_memory
+
+    data, model = config.data, config.model
+    longest_split, longest_row, longest = "train", 0, 0
+    for split, texts in sequences.items():
+        for row, ids in enumerate(texts):
+            if len(ids) > longest:
+                longest_split, longest_row, longest = split, row, len(ids)
+    steps = min(longest, data.max_length or longest)
+    check_batch_memory(
+        batch_size=max(data.batch_size, data.eval_batch_size or 0),
+        steps=steps,
+        input_size=model.embedding_size or model.hidden_size,
+        hidden_size=model.hidden_size,
+        layers=model.num_layers,
+        directions=2 if model.bidirectional else 1,
+        what=f"the longest text ({longest:,} tokens, text {longest_row + 1} of the "
+        f"{longest_split} split)",
+        advice="set data.max_length (e.g. data.max_length=512) to cut long texts",
+    )
+
+
 def class_weights(config: Config, train_labels: np.ndarray, num_classes: int) -> Tensor | None:
     """Loss weights per class: ``balanced`` is N / (C · count), or the configured list."""
     setting = config.model.class_weights
@@ -225,6 +250,7 @@ class ClassificationTask:
             encoded = pipeline.encode_batch(frames[name]["text"].tolist())
             # An empty review after cleaning still needs one step: the padding token.
             sequences[name] = [ids or [pipeline.vocab.pad_id] for ids in encoded]
+        _check_longest_text(config, sequences)
         return sequences, {"input": "text", "vocab_size": len(pipeline.vocab)}
 
     def _scale_sequences(
