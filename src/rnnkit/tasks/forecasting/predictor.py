@@ -137,21 +137,52 @@ def forecast_from(
         read_json(scaler_path), source=str(scaler_path), features=len(info["columns"])
     )
     window = np.asarray(scaler.transform(values[-lookback:]), dtype=np.float32)
+    if isinstance(index, pd.DatetimeIndex):
+        # The dates are laid out before the model runs: a horizon past the last date a
+        # calendar can hold is refused at once, not after minutes of forecasting.
+        frequency = info.get("frequency") or pd.infer_freq(index[-3:])
+        future = future_dates(index[-1], horizon, frequency)
+    else:
+        future = pd.RangeIndex(len(index), len(index) + horizon)
     model.eval()
     with torch.no_grad():
         steps = horizon if config.model.strategy == "recursive" else trained
         scaled = model(torch.from_numpy(window)[None], steps)[:, :horizon].numpy()
     forecast = inverse_targets(scaler, scaled, k)[0]  # (H, K)
-    if isinstance(index, pd.DatetimeIndex):
-        frequency = info.get("frequency") or pd.infer_freq(index[-3:])
-        future = pd.date_range(index[-1], periods=horizon + 1, freq=frequency)[1:]
-    else:
-        future = pd.RangeIndex(len(index), len(index) + horizon)
     columns = list(info["target_columns"])
     return Forecast(
         history=pd.DataFrame(values[-lookback:, :k], index=index[-lookback:], columns=columns),
         forecast=pd.DataFrame(forecast, index=future, columns=columns),
     )
+
+
+#: The last year a forecast's dates may reach: Python's datetime, the CSV and the plot's
+#: date axis all end at 9999.
+LAST_YEAR = 9999
+
+
+def future_dates(last: Any, horizon: int, frequency: str) -> Any:
+    """The ``horizon`` dates after ``last`` at ``frequency``, or a DataError naming the
+    largest horizon whose dates stay within :data:`LAST_YEAR`."""
+    import pandas as pd
+
+    def reachable(steps: int) -> bool:
+        try:
+            return (last + steps * pd.tseries.frequencies.to_offset(frequency)).year <= LAST_YEAR
+        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            return False
+
+    if not reachable(horizon):
+        low, high = 0, horizon  # reachable(low), not reachable(high)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if reachable(middle) else (low, middle)
+        raise DataError(
+            f"horizon={horizon} steps of {frequency!r} after {last} would go past the year "
+            f"{LAST_YEAR}, the last date a forecast can be written with; use a horizon of at "
+            f"most {low}"
+        )
+    return pd.date_range(last, periods=horizon + 1, freq=frequency)[1:]
 
 
 def write_forecast(
