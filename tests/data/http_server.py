@@ -1,5 +1,5 @@
 """A local HTTP server for download tests: serves files, fails, truncates, honours Range,
-trickles, redirects, and sends malformed headers.
+trickles (the body, or the header lines), redirects, and sends malformed headers.
 
 Nothing leaves 127.0.0.1. Each test configures what the server does per path and reads
 back the requests it received.
@@ -24,6 +24,7 @@ class Route:
     trickle_s: float = 0.0  # send the body in trickle_bytes pieces, sleeping this long between
     trickle_bytes: int = 1
     redirect_to: str | None = None  # answer 302 with this Location
+    header_trickle_s: float = 0.0  # send the header lines one byte per this many seconds
     headers: dict[str, str] = field(default_factory=dict)  # replace or add response headers
 
 
@@ -55,6 +56,9 @@ def _handler(state: LocalServer) -> type[BaseHTTPRequestHandler]:
             route = state.routes.get(self.path)
             if route is None:
                 self.send_error(404)
+                return
+            if route.header_trickle_s > 0:
+                self._trickle_headers(route.header_trickle_s)
                 return
             if route.fail_times > 0:
                 route.fail_times -= 1
@@ -94,6 +98,20 @@ def _handler(state: LocalServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self.wfile.write(payload)
+
+        def _trickle_headers(self, pause_s: float) -> None:
+            # A status line, then a header that never ends, a byte at a time (for at
+            # most a minute): every read the client makes gets a byte within its timeout.
+            try:
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+                self.wfile.flush()
+                for _ in range(int(60 / pause_s)):
+                    time.sleep(pause_s)
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+            except OSError:  # the client gave up
+                pass
+            self.close_connection = True
 
         def _trickle(self, payload: bytes, route: Route) -> None:
             try:

@@ -428,6 +428,19 @@ def test_deadline_bounds_a_download_that_keeps_a_fair_rate(server, cache):
     assert server.hits("/blob.bin") == 1  # a deadline is not retried
 
 
+def test_deadline_bounds_response_headers_sent_a_byte_at_a_time(server, cache):
+    # A header byte every 0.2 s: each read is well inside its 5 s timeout, so only the
+    # deadline (on the sockets themselves) can end the wait for the headers.
+    url = server.serve("/blob.bin", BODY, header_trickle_s=0.2)
+    policy = RetryPolicy(attempts=3, backoff_s=0.0, timeout_s=5.0, deadline_s=1.0, min_rate_bps=0)
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        download.fetch(remote(url), cache_dir=cache, retry=policy, progress=False)
+    assert time.monotonic() - started < 3
+    assert f"cannot download {url} within 1 s" in one_line(err)
+    assert not (cache / "demo" / "blob.bin").exists()
+
+
 def test_download_limits_come_from_the_environment(server, cache, monkeypatch):
     monkeypatch.setenv("RNNKIT_DOWNLOAD_DEADLINE", "0.5")
     monkeypatch.setenv("RNNKIT_DOWNLOAD_MIN_RATE", "0")

@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 from rnnkit.data.archives import EXTRACTED_MARKER, archive_stem, extract
 from rnnkit.data.catalog import RemoteFile
 from rnnkit.data.files import atomic_write_text, env_number, file_lock
+from rnnkit.data.watchdog import SocketWatch, watched_session
 from rnnkit.errors import ChecksumError, DownloadError, OfflineError
 
 log = logging.getLogger(__name__)
@@ -501,11 +502,18 @@ def _download_locked(
     part = dest.with_name(dest.name + ".part")
     pace = _Pace(url, part, retry)
     last_error: Exception | None = None
-    with requests.Session() as session:
+    # The deadline holds for every wait, the response headers' included (a server can
+    # trickle those too, each read well inside its timeout).
+    watch = SocketWatch()
+    with watched_session(watch) as session, watch.armed(pace.deadline):
         session.headers["User-Agent"] = "rnnkit"
         for attempt in range(retry.attempts):
             try:
                 _transfer(session, url, part, size=size, pace=pace, progress=progress)
+                if watch.fired:
+                    # The sockets were shut at the deadline: what arrived may look like a
+                    # short but complete answer (HTTP/1.0 ends a body at the close).
+                    pace.check_deadline(extra_s=1.0, why="the deadline passed mid-transfer")
                 last_error = None
                 break
             except (
