@@ -140,3 +140,14 @@ def test_get_catalog_dataset_from_the_mirror_offline(capsys, mirror, tmp_path):
     assert out.splitlines() == [
         str(mirror / "ptb" / f"ptb.{s}.txt") for s in ("train", "valid", "test")
     ]
+
+
+def test_get_into_a_read_only_cache_is_one_line(capsys, tmp_path, read_only, server):
+    body = b"date,value\n2024-01-01,1\n"
+    url = server.serve("/s.csv", body) + f"#sha256={hashlib.sha256(body).hexdigest()}"
+    cache = read_only(tmp_path / "cache")
+    code, _, err = run(capsys, "data", "get", url, "--cache-dir", str(cache))
+    assert code == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("error: cannot write ")
+    assert str(cache) in err and "writable folder" in err
+    assert list(cache.rglob("*")) == []
