@@ -140,7 +140,7 @@ def _random(data: bytes) -> bytes:
     ("damage", "message"),
     [
         (lambda data: b"", r"last.ckpt is empty \(0 bytes\)"),
-        (_truncated, r"last.ckpt cannot be read as a checkpoint \(RuntimeError: "),
+        (_truncated, r"last.ckpt cannot be read as a checkpoint \(\w+Error"),
         (_random, r"last.ckpt cannot be read as a checkpoint \(\w+Error"),
         (lambda data: b"hello world\n", r"last.ckpt cannot be read as a checkpoint"),
     ],
