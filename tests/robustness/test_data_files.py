@@ -112,7 +112,7 @@ def test_a_text_folder_with_one_class_says_only_one_class(
     config = get_spec("classification").tiny_config(tmp_path)
     config["data"]["dataset"] = str(folder)
     line = _train(tmp_path, config, capsys)
-    assert (f"{folder} holds only one class" in line and "'pos'" in line) or "pos)" in line
+    assert f"{folder} holds only one class" in line and "pos" in line
     assert "a classifier needs at least two" in line
 
 
