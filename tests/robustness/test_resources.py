@@ -217,3 +217,22 @@ def test_forecast_output_naming_a_folder(run_copy, tmp_path: Path, capsys) -> No
     line = run_cli(["forecast", run, "--output", folder], capsys)
     assert f"--output {folder} is a folder" in line and "forecast.csv" in line
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(("frequency", "fits"), [("MS", 95999), ("W-SUN", None), ("D", None)])
+def test_future_dates_stop_at_the_year_9999(frequency: str, fits: int | None) -> None:
+    import pandas as pd
+
+    from rnnkit.errors import DataError
+    from rnnkit.tasks.forecasting.predictor import future_dates
+
+    # 100,000 months from 2000 is the year 10333; 100,000 weeks or days stay in range.
+    start = pd.Timestamp("2000-01-01")
+    if fits is None:
+        dates = future_dates(start, 100_000, frequency)
+        assert len(dates) == 100_000 and dates[-1].year <= 9999
+        return
+    with pytest.raises(DataError, match=rf"use a horizon of at most {fits}$"):
+        future_dates(start, 100_000, frequency)
+    # 95,999 months after January 2000 is December 9999: the largest that fits.
+    assert future_dates(start, fits, frequency)[-1] == pd.Timestamp("9999-12-01")
