@@ -97,9 +97,7 @@ def check_model_memory(
     if available is None or needed <= available:
         return
     name, largest = max(model.named_parameters(), key=lambda item: item[1].numel())
-    purpose = (
-        "to train (weights, gradients and optimizer state)" if training else "for its weights"
-    )
+    purpose = "to train (weights, gradients and optimizer state)" if training else "for its weights"
     raise UserError(
         f"the model has {count:,} parameters and needs about {human_bytes(needed)} {purpose}, "
         f"more than the {human_bytes(available)} of memory available; its largest tensor, "

@@ -119,9 +119,7 @@ def check_writable(
         handle, probe = tempfile.mkstemp(dir=existing, prefix=".rnnkit-probe.", suffix=".tmp")
     except OSError as err:
         reason = (err.strerror or type(err).__name__).lower()
-        raise RunDirError(
-            f"{existing} is not writable ({reason}): {purpose}; {advice}"
-        ) from None
+        raise RunDirError(f"{existing} is not writable ({reason}): {purpose}; {advice}") from None
     os.close(handle)
     os.unlink(probe)
 
@@ -215,7 +213,7 @@ def _check_weight_shapes(model: nn.Module, path: Path) -> None:
 
     try:
         with safe_open(str(path), framework="pt", device="cpu") as file:
-            shapes = {name: list(file.get_slice(name).get_shape()) for name in file.keys()}
+            shapes = {name: list(file.get_slice(name).get_shape()) for name in file.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
     except (SafetensorError, OSError, RuntimeError):
         return  # a damaged file: load_model names it
     for name, tensor in model.state_dict().items():

@@ -221,8 +221,11 @@ def test_split_indices_stratified_keeps_every_class() -> None:
     for name in ("train", "valid", "test"):
         assert set(labels[parts[name]]) == {"a", "b", "c"}
     assert (labels[parts["test"]] == "a").sum() == 9
-    with pytest.raises(DataError, match="the label column has one class \\('a'\\)"):
+    with pytest.raises(DataError, match="the label column has only one class \\('a'\\)"):
         split_indices(5, stratify=["a"] * 5)
+    # A pandas text column comes as an object array of Python strings (it crashed here).
+    with pytest.raises(DataError, match="the label column has only one class \\('pos'\\)"):
+        split_indices(5, stratify=np.array(["pos"] * 5, dtype=object))
 
 
 def test_split_indices_by_groups() -> None:

@@ -54,7 +54,9 @@ def test_folder_with_one_label_subfolder_says_so(tmp_path):
     (tmp_path / "reviews" / "pos" / "1.txt").write_text("good")
     (tmp_path / "reviews" / "pos" / "2.txt").write_text("fine")
     message = load_error(tmp_path / "reviews")
-    assert message.startswith(f"{tmp_path / 'reviews'} has one label subfolder, pos:")
+    assert message.startswith(
+        f"{tmp_path / 'reviews'} holds only one class (one label subfolder, pos):"
+    )
     assert "at least two" in message
 
 

@@ -320,8 +320,9 @@ def test_encode_corpus_leaves_no_partial_file(tmp_path: Path) -> None:
     source = tmp_path / "latin1.txt"
     source.write_bytes(b"a b\n" * 5000 + b"caf\xe9\n")
     pipeline = _word_pipeline(["a b"])
+    # 5000 lines of four bytes, then "caf": the seventh byte of the line is offset 20003.
     with pytest.raises(
-        DataError, match=r"latin1\.txt: not UTF-8 text \(cannot decode byte b'\\xe9'\)"
+        DataError, match=r"latin1\.txt is not a UTF-8 corpus: byte 0xe9 at offset 20003 is not"
     ):
         encode_corpus(source, pipeline, add_eos=True, cache_dir=tmp_path / "cache")
     assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []

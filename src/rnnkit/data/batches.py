@@ -392,8 +392,7 @@ def split_indices(
         # A numpy scalar (str_, int64) shown as the Python value; object arrays hold those.
         only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
         raise DataError(
-            f"the label column has only one class ({only!r}); classification "
-            "needs at least 2"
+            f"the label column has only one class ({only!r}); classification needs at least 2"
         )
     parts: dict[str, list[np.ndarray]] = {"train": [], "valid": [], "test": []}
     for label in classes:

@@ -289,8 +289,7 @@ def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
     except (UnicodeDecodeError, csv.Error, ValueError) as err:
         reason = " ".join(str(err).split())[:200]
         raise RunDirError(
-            f"{path} is damaged ({reason}); move it away to resume without the curves "
-            "logged so far"
+            f"{path} is damaged ({reason}); move it away to resume without the curves logged so far"
         ) from None
     with warnings.catch_warnings():
         # Its warning that previous logs will be deleted is untrue from here on.
