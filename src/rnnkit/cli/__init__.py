@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
 
 from rnnkit.errors import UserError
 
@@ -433,12 +434,32 @@ _register_task_commands()
 # ----------------------------------------------------------------------------- entry point
 
 
+def command() -> Any:
+    """The click command tree of :data:`app`, as ``rnnkit`` runs it.
+
+    Typer's help panels print a flag's Python type beside it (``--offline <bool>``), as
+    if the flag took a value. A flag takes none, so its type column is left empty here:
+    an empty metavar is what Typer prints instead of the type.
+    """
+    root = typer.main.get_command(app)
+    pending = [root]
+    while pending:
+        current = pending.pop()
+        # (Typer carries its own copy of click: its classes, not click's, are used here.)
+        context = current.context_class(current, info_name=current.name)
+        for param in current.get_params(context):  # the --help option included
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        pending.extend(getattr(current, "commands", {}).values())
+    return root
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps UserError to exit 2 with one line."""
     args = sys.argv[1:] if argv is None else argv
     verbose = "--verbose" in args or "-v" in args
     try:
-        app(args=args, prog_name="rnnkit", standalone_mode=True)
+        command()(args=args, prog_name="rnnkit", standalone_mode=True)
     except UserError as err:
         if verbose:
             raise
