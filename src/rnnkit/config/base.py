@@ -27,6 +27,11 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
+    def unread_keys(self) -> set[str]:
+        """Fields this section holds but nothing reads with its other values (the
+        momentum of Adam, a GRU's Elman nonlinearity): left out of :func:`read_settings`."""
+        return set()
+
 
 # --------------------------------------------------------------------------- loading
 
@@ -155,6 +160,50 @@ def dump(config: BaseModel) -> str:
     return yaml.safe_dump(
         config.model_dump(mode="json", by_alias=True), sort_keys=False, allow_unicode=True
     )
+
+
+def read_settings(config: StrictModel) -> dict[str, Any]:
+    """The config as plain data, without the keys nothing reads (see ``unread_keys``)."""
+    dumped = config.model_dump(mode="json", by_alias=True)
+    settings: dict[str, Any] = {}
+    for name, info in type(config).model_fields.items():
+        if name in config.unread_keys():
+            continue
+        value, key = getattr(config, name), info.alias or name
+        settings[key] = read_settings(value) if isinstance(value, StrictModel) else dumped[key]
+    return settings
+
+
+def changed_settings(config: StrictModel) -> dict[str, Any]:
+    """The read settings that a config gives (required ones) or changes from the
+    default, nested as in the config."""
+    dumped = config.model_dump(mode="json", by_alias=True)
+    changed: dict[str, Any] = {}
+    for name, info in type(config).model_fields.items():
+        if name in config.unread_keys():
+            continue
+        value, key = getattr(config, name), info.alias or name
+        if isinstance(value, StrictModel):
+            inner = changed_settings(value)
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            if inner or default is None:  # a section set where its default is none
+                changed[key] = inner
+        elif info.is_required() or dumped[key] != _plain(
+            info.get_default(call_default_factory=True)
+        ):
+            changed[key] = dumped[key]
+    return changed
+
+
+def _plain(value: Any) -> Any:
+    """A default as model_dump(mode="json") writes it (tuples as lists...)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def save(config: BaseModel, path: Path) -> None:

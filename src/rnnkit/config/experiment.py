@@ -21,3 +21,6 @@ class Config(StrictModel):
     model: StackConfig = Field(default_factory=StackConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     tune: TuneConfig | None = None
+
+    def unread_keys(self) -> set[str]:
+        return {"tune"} if self.tune is None else set()

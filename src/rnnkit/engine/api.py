@@ -12,12 +12,14 @@ runs this module; only the first writes weights and metrics.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,8 @@ import torch
 
 from rnnkit import rundir as checkpoint
 from rnnkit.config import Config
-from rnnkit.engine.trainer import GracefulInterrupt, build_trainer, log_config
+from rnnkit.engine.record import write_record
+from rnnkit.engine.trainer import GracefulInterrupt, build_trainer, log_config, log_final
 from rnnkit.errors import ConfigError, RunDirError
 from rnnkit.report import write_report
 from rnnkit.tasks import get_spec, load_run_config
@@ -149,6 +152,11 @@ def check_settings(config: Config) -> None:
                 f"config key 'train.early_stopping.monitor' = {stopping.monitor!r}: a "
                 f"{config.task} run does not log it; valid: {', '.join(valid)}"
             )
+    if config.train.logger == "mlflow" and importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(
+            "config key 'train.logger' = 'mlflow' needs MLflow: pip install 'rnnkit[mlflow]' "
+            "(or mlflow); or use 'tensorboard' or 'none'"
+        )
     if config.train.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(
             f"config key 'train.accelerator' = {config.train.accelerator!r}: this machine has "
@@ -228,7 +236,7 @@ def _fit_locked(
     callbacks: Sequence[L.Callback],
     final_splits: Sequence[str],
 ) -> Path:
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), datetime.now()
     run = prepare_run(config, run_dir, resume_from=resume_from, callbacks=callbacks)
     trainer, model = run.trainer, run.model
     if trainer.is_global_zero:
@@ -236,6 +244,7 @@ def _fit_locked(
         log.info("%s %s into %s", action, config.name, run_dir)
     we_set_env = _RUN_DIR_ENV not in os.environ
     os.environ[_RUN_DIR_ENV] = str(run_dir.resolve())
+    fit_started = time.perf_counter()
     try:
         trainer.fit(
             run.module,
@@ -254,10 +263,21 @@ def _fit_locked(
         raise KeyboardInterrupt
     if not trainer.is_global_zero:
         return run_dir
+    fit_seconds = time.perf_counter() - fit_started
     model.cpu()
     checkpoint.save_weights(model, run_dir / checkpoint.WEIGHTS_FILE)
+    evaluation_started = time.perf_counter()
     metrics = final_metrics(run.task, config, model, run.prepared, splits=final_splits)
     checkpoint.write_metrics(run_dir, metrics)
+    log_final(trainer, config, metrics)
+    write_record(
+        run_dir,
+        trainer,
+        model,
+        started=started_at,
+        training_seconds=fit_seconds,
+        evaluation_seconds=time.perf_counter() - evaluation_started,
+    )
     write_report(run_dir)
     log.info(
         "finished in %.0f s: %s; run directory %s",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.files import umask
+
 
 def _figure(width: float, height: float):
     # The object-oriented API with an Agg canvas never touches pyplot's global state, so
@@ -28,6 +30,8 @@ def _save(figure, path: Path) -> Path:
     os.close(handle)
     try:
         figure.savefig(temp, format="png", bbox_inches="tight")
+        # mkstemp's file is private (0600); a plot gets what any new file gets.
+        os.chmod(temp, 0o666 & ~umask())
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):
