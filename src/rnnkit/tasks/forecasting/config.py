@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -37,3 +37,12 @@ class ForecastingConfig(Config):
     task: Literal["forecasting"] = "forecasting"
     data: ForecastingData
     model: ForecastingModel = Field(default_factory=ForecastingModel)
+
+    def memory_span(self, info: dict[str, Any]) -> tuple[int, str] | None:
+        # A forecast of the next `horizon` steps leans on the last horizon of the window
+        # and on the same point one season back; the rest of the window is context.
+        season = self.data.season_length or info.get("season_length") or 1
+        return (
+            max(self.data.horizon, season),
+            f"the longer of the horizon ({self.data.horizon}) and the season length ({season})",
+        )
