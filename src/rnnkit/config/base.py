@@ -295,9 +295,25 @@ def _describe(err: ValidationError, root: type[BaseModel], owners: KeyOwners | N
     if "input" in first and first["type"] != "model_type":
         bad = first["input"]
         if loc:
-            return f"config key '{key}' = {bad!r}: {message}"
+            return f"config key '{key}' = {short_repr(bad)}: {message}"
         return f"config: {message}"
     return f"config key '{key}': {message}" if key else f"config: {message}"
+
+
+#: The longest value a message quotes in full.
+MAX_QUOTED = 120
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` for a message: an array or a table by its type and shape
+    (``<DataFrame 730x3>``), anything else cut at :data:`MAX_QUOTED` characters."""
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and not isinstance(value, str | bytes | int | float):
+        return f"<{type(value).__name__} {'x'.join(str(n) for n in shape)}>"
+    text = repr(value)
+    if len(text) > MAX_QUOTED:
+        return f"{text[: MAX_QUOTED - 20]}... ({len(text)} characters)"
+    return text
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -28,6 +28,7 @@ import torch
 
 from rnnkit import rundir as checkpoint
 from rnnkit.config import Config
+from rnnkit.engine import frames
 from rnnkit.engine.record import write_record
 from rnnkit.engine.trainer import GracefulInterrupt, build_trainer, log_config, log_final
 from rnnkit.errors import ConfigError, RunDirError
@@ -55,6 +56,10 @@ def train(
 ) -> Path:
     """Train the experiment ``config`` describes; returns the run directory.
 
+    ``data.dataset`` may be a pandas DataFrame (in a mapping ``config`` or in a mapping of
+    ``overrides``): it is written into the run directory as ``data/dataset.csv``, which
+    the run's config.yaml names (see :mod:`rnnkit.engine.frames`).
+
     ``run_dir`` defaults to ``runs/<name>-<YYYYmmdd-HHMMSS>``. The run directory ends
     up holding the resolved config, ``model.safetensors``, the preprocessing as JSON,
     ``checkpoints/last.ckpt``, ``metrics.json`` and TensorBoard and CSV logs.
@@ -66,10 +71,15 @@ def train(
     unknown = [s for s in final_splits if s not in ("val", "test")]
     if unknown:
         raise ConfigError(f"final_splits {unknown!r}: each must be 'val' or 'test'")
+    config, overrides, frame = frames.take_frame(config, overrides)
     resolved = load_config(config, overrides)
+    if frame is not None:
+        frames.check_task(resolved, frame)
     inherited = os.environ.get(_RUN_DIR_ENV)
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
         target = Path(inherited)
+        if frame is not None:
+            resolved = frames.attach(resolved, frame, target, write=False)
         return _fit(resolved, target, None, callbacks=callbacks, final_splits=final_splits)
     check_settings(resolved)
     target = Path(run_dir) if run_dir is not None else checkpoint.new_run_dir(resolved.name)
@@ -84,6 +94,8 @@ def train(
             "or train into an empty or new --run-dir"
         )
     try:
+        if frame is not None:
+            resolved = frames.attach(resolved, frame, target)
         return _fit(resolved, target, None, callbacks=callbacks, final_splits=final_splits)
     except BaseException:
         # A run that failed before its first checkpoint (bad data, a bad option found
