@@ -157,13 +157,13 @@ def write_forecast(
     horizon: int | None = None,
     series: Any = None,
     output: str | Path | None = None,
-) -> tuple[Any, Path, Path]:
+    plot: bool = True,
+) -> tuple[Any, Path, Path | None]:
     """Forecast with a run directory's model; write it as CSV and PNG (``rnnkit forecast``).
 
     Returns the forecast DataFrame and the paths of the CSV and the plot (the CSV's
-    path with ``.png``).
+    path with ``.png``; None with ``plot=False``, which never imports matplotlib).
     """
-    from rnnkit.evaluate.plots import forecast_png
     from rnnkit.predictor import load
 
     predictor = load(run_dir)
@@ -181,6 +181,10 @@ def write_forecast(
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     frame = result.forecast.rename_axis("time")
     write_text(csv_path, frame.to_csv())
+    if not plot:
+        return frame, csv_path, None
+    from rnnkit.evaluate.plots import forecast_png
+
     target = result.forecast.columns[0]
     png_path = forecast_png(
         result.history.index,
