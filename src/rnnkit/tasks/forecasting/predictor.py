@@ -20,16 +20,26 @@ HISTORY_FILE = "history.json"
 
 
 class ForecastPredictor(Predictor):
-    def forecast(self, horizon: int | None = None, series: Any = None) -> Any:
+    def forecast(self, horizon: int | None = None, series: Any = None, future: Any = None) -> Any:
         """Forecast ``horizon`` steps (default: the trained horizon) after a series.
 
         ``series`` is None (the end of the run's own data), a CSV path or a DataFrame
         with the training columns, the same frequency and at least ``lookback`` rows.
-        Returns a pandas DataFrame indexed by the future time steps, one column per
-        target, in the original units.
+        ``future`` gives a model trained with ``data.future_covariates`` their values for
+        the forecast steps: a CSV path or a DataFrame with those columns (and the date
+        column, matched by date; without it, row by row). It may be left out when
+        ``series`` ends with rows whose targets are blank and whose future covariates
+        are filled. Returns a pandas DataFrame indexed by the future time steps, one
+        column per target, in the original units.
         """
         result = forecast_from(
-            self.run_dir, self.config, self.info, self.model, horizon=horizon, series=series
+            self.run_dir,
+            self.config,
+            self.info,
+            self.model,
+            horizon=horizon,
+            series=series,
+            future=future,
         )
         return result.forecast
 
@@ -67,25 +77,18 @@ def input_series(
         index = history["index"]
         index = pd.DatetimeIndex(index) if history["frequency"] else pd.RangeIndex(len(index))
         return index, np.asarray(history["values"], dtype=np.float32)
-    source = "the input"
-    if isinstance(series, (str, Path)):
-        source = str(series)
-        if not Path(series).is_file():
-            raise DataError(f"forecast input file not found: {series}")
-        try:
-            series = pd.read_csv(series, skipinitialspace=True)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise DataError(f"{source}: not a readable CSV file ({err})") from None
+    series, source = read_table(series, "the input")
     data = config.data
     table = timeseries.load_series(
         series,
         date_column=history.get("date_column"),
         target=list(info["target_columns"]),
-        covariates=tuple(data.covariates),
+        covariates=(*data.covariates, *data.future_covariates),
         categorical=tuple(data.categorical),
         categories=history.get("categories") or None,
         source=source,
     )
+    table = in_model_order(table, config)
     if history["frequency"] and table.frequency != history["frequency"]:
         raise DataError(
             f"{source} has frequency {table.frequency!r}; the model was trained on "
@@ -105,6 +108,109 @@ def input_series(
     return table.index, values
 
 
+def read_table(table: Any, default_source: str) -> tuple[Any, str]:
+    """A DataFrame and a name for messages, from a CSV path or a DataFrame."""
+    import pandas as pd
+
+    if not isinstance(table, (str, Path)):
+        return table, default_source
+    source = str(table)
+    if not Path(table).is_file():
+        raise DataError(f"forecast input file not found: {table}")
+    try:
+        return pd.read_csv(table, skipinitialspace=True), source
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{source}: not a readable CSV file ({err})") from None
+
+
+def in_model_order(table: Any, config: Config) -> Any:
+    """A loaded :class:`~rnnkit.data.timeseries.SeriesTable` with its columns as the model
+    reads them: future covariates moved last, calendar features appended."""
+    from rnnkit.tasks.forecasting.series import calendar_block, calendar_names, known_future_last
+
+    columns, values = known_future_last(
+        list(table.columns), table.values, list(config.data.future_covariates)
+    )
+    calendar = calendar_block(table.index, config)
+    table.columns = columns + (calendar_names(config) if calendar.shape[1] else [])
+    table.values = np.concatenate([values, calendar], axis=1) if calendar.shape[1] else values
+    return table
+
+
+def split_ahead(series: Any, targets: list[str]) -> tuple[Any, Any]:
+    """Rows at the end of a table whose targets are all blank are the forecast steps (their
+    known-future covariates filled): (the series, those rows or None)."""
+    if not all(name in series.columns for name in targets):
+        return series, None
+    blank = series[targets].isna().all(axis=1).to_numpy()
+    trailing = 0
+    while trailing < len(blank) and blank[len(blank) - 1 - trailing]:
+        trailing += 1
+    if trailing == 0:
+        return series, None
+    return series.iloc[: len(series) - trailing], series.iloc[len(series) - trailing :]
+
+
+def known_future_rows(
+    config: Config, info: dict[str, Any], future_index: Any, ahead: Any, steps: int
+) -> np.ndarray:
+    """(steps, C) known-future columns for the forecast steps, in the data's units:
+    ``data.future_covariates`` from ``ahead`` (matched by date when it has the date
+    column, else row by row), then the calendar features of ``future_index``."""
+    import pandas as pd
+
+    from rnnkit.tasks.forecasting.series import calendar_block
+
+    names = list(config.data.future_covariates)
+    blocks = []
+    if names:
+        if ahead is None:
+            raise DataError(
+                f"this model needs the future covariates {', '.join(names)} for the {steps} "
+                "steps it forecasts: pass future= (rnnkit forecast --future CSV) or end the "
+                "input with those rows, targets blank"
+            )
+        ahead, source = read_table(ahead, "the future covariates")
+        missing = [name for name in names if name not in ahead.columns]
+        if missing:
+            raise DataError(f"{source} has no column {missing[0]!r}; it needs {', '.join(names)}")
+        date_column = info.get("date_column")
+        if (
+            isinstance(future_index, pd.DatetimeIndex)
+            and isinstance(date_column, str)
+            and (date_column in ahead.columns)
+        ):
+            dates = pd.DatetimeIndex(pd.to_datetime(ahead[date_column], errors="coerce"))
+            rows = ahead.set_index(dates)[names]
+            rows = rows[~rows.index.duplicated()].reindex(future_index[:steps])
+        else:
+            rows = ahead[names].iloc[:steps].reset_index(drop=True)
+        rows = rows.apply(pd.to_numeric, errors="coerce")
+        given = rows.notna().all(axis=1).to_numpy()
+        if len(rows) < steps or not given.all():
+            first = int(np.flatnonzero(~given)[0]) if not given.all() else len(rows)
+            when = future_index[first] if first < len(future_index) else first
+            raise DataError(
+                f"{source} gives the future covariates {', '.join(names)} for {first} of "
+                f"the {steps} forecast steps; the first missing one is {when}"
+            )
+        blocks.append(rows.to_numpy(np.float64))
+    calendar = calendar_block(future_index[:steps], config)
+    if calendar.shape[1]:
+        blocks.append(calendar.astype(np.float64))
+    return np.concatenate(blocks, axis=1)
+
+
+def future_index_after(index: Any, info: dict[str, Any], steps: int) -> Any:
+    """The ``steps`` time steps after ``index`` (dates at the run's frequency, or positions)."""
+    import pandas as pd
+
+    if isinstance(index, pd.DatetimeIndex):
+        frequency = info.get("frequency") or pd.infer_freq(index[-3:])
+        return pd.date_range(index[-1], periods=steps + 1, freq=frequency)[1:]
+    return pd.RangeIndex(len(index), len(index) + steps)
+
+
 def forecast_from(
     run_dir: Path,
     config: Config,
@@ -113,6 +219,7 @@ def forecast_from(
     *,
     horizon: int | None = None,
     series: Any = None,
+    future: Any = None,
 ) -> Forecast:
     """Forecast ``horizon`` steps after the end of ``series`` (see :func:`input_series`)."""
     import pandas as pd
@@ -128,26 +235,42 @@ def forecast_from(
             f"horizon={horizon} is beyond the {trained} steps this direct forecaster was "
             f"trained for; use horizon <= {trained} or train with model.strategy=recursive"
         )
+    from rnnkit.tasks.forecasting.series import load_transform, restore, with_future_rows
+
+    future_size = int(info.get("future_size", 0))
+    if series is not None and future_size:
+        series, ahead = split_ahead(read_table(series, "the input")[0], info["target_columns"])
+        future = ahead if future is None else future
     index, values = input_series(run_dir, config, info, series)
     lookback, k = info["lookback"], info["num_targets"]
-    if len(values) < lookback:
-        raise DataError(f"the series has {len(values)} rows, fewer than lookback = {lookback}")
+    transform = load_transform(run_dir)
+    lag = transform.lag if transform is not None else 0
+    if len(values) < lookback + lag:
+        raise DataError(
+            f"the series has {len(values)} rows, fewer than lookback = {lookback}"
+            + (f" + difference = {lag}" if lag else "")
+        )
+    rows = values[-(lookback + lag) :].astype(np.float64)
+    if transform is not None and not transform.is_identity:
+        rows[:, :k] = transform.apply(rows[:, :k])
     scaler = scaler_from_json(read_json(Path(run_dir) / PREPROCESS_DIR / SCALER_FILE))
-    window = np.asarray(scaler.transform(values[-lookback:]), dtype=np.float32)
+    window = np.asarray(scaler.transform(rows[-lookback:]), dtype=np.float32)[None]
+    steps = horizon if config.model.strategy == "recursive" else trained
+    future_index = future_index_after(index, info, max(steps, horizon))
+    if future_size:
+        known = np.full((steps, values.shape[1]), np.nan)
+        known[:, -future_size:] = known_future_rows(config, info, future_index, future, steps)
+        scaled_known = np.asarray(scaler.transform(known), dtype=np.float32)[None]
+        window = with_future_rows(window, scaled_known, future_size)
     model.eval()
     with torch.no_grad():
-        steps = horizon if config.model.strategy == "recursive" else trained
-        scaled = model(torch.from_numpy(window)[None], steps)[:, :horizon].numpy()
-    forecast = inverse_targets(scaler, scaled, k)[0]  # (H, K)
-    if isinstance(index, pd.DatetimeIndex):
-        frequency = info.get("frequency") or pd.infer_freq(index[-3:])
-        future = pd.date_range(index[-1], periods=horizon + 1, freq=frequency)[1:]
-    else:
-        future = pd.RangeIndex(len(index), len(index) + horizon)
+        scaled = model(torch.from_numpy(window), steps)[:, :horizon].numpy()
+    unscaled = inverse_targets(scaler, scaled, k)
+    forecast = restore(transform, unscaled, values, np.array([len(values)]))[0]  # (H, K)
     columns = list(info["target_columns"])
     return Forecast(
         history=pd.DataFrame(values[-lookback:, :k], index=index[-lookback:], columns=columns),
-        forecast=pd.DataFrame(forecast, index=future, columns=columns),
+        forecast=pd.DataFrame(forecast, index=future_index[:horizon], columns=columns),
     )
 
 
@@ -157,6 +280,7 @@ def write_forecast(
     horizon: int | None = None,
     series: Any = None,
     output: str | Path | None = None,
+    future: Any = None,
 ) -> tuple[Any, Path, Path]:
     """Forecast with a run directory's model; write it as CSV and PNG (``rnnkit forecast``).
 
@@ -176,6 +300,7 @@ def write_forecast(
         predictor.model,
         horizon=horizon,
         series=series,
+        future=future,
     )
     csv_path = Path(output) if output is not None else Path(run_dir) / "forecast.csv"
     csv_path.parent.mkdir(parents=True, exist_ok=True)
