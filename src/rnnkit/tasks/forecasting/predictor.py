@@ -222,8 +222,6 @@ def forecast_from(
     future: Any = None,
 ) -> Forecast:
     """Forecast ``horizon`` steps after the end of ``series`` (see :func:`input_series`)."""
-    import pandas as pd
-
     from rnnkit.data.timeseries import scaler_from_json
 
     trained = info["horizon"]
@@ -235,15 +233,45 @@ def forecast_from(
             f"horizon={horizon} is beyond the {trained} steps this direct forecaster was "
             f"trained for; use horizon <= {trained} or train with model.strategy=recursive"
         )
-    from rnnkit.tasks.forecasting.series import load_transform, restore, with_future_rows
+    if info.get("series_column"):
+        from rnnkit.tasks.forecasting.panel import forecast_panel
+
+        return forecast_panel(run_dir, config, info, model, horizon, series, future)
+    from rnnkit.tasks.forecasting.series import load_transform
 
     future_size = int(info.get("future_size", 0))
     if series is not None and future_size:
         series, ahead = split_ahead(read_table(series, "the input")[0], info["target_columns"])
         future = ahead if future is None else future
     index, values = input_series(run_dir, config, info, series)
-    lookback, k = info["lookback"], info["num_targets"]
     transform = load_transform(run_dir)
+    scaler = scaler_from_json(read_json(Path(run_dir) / PREPROCESS_DIR / SCALER_FILE))
+    return forecast_series(
+        config, info, model, index, values, transform, scaler, horizon=horizon, future=future
+    )
+
+
+def forecast_series(
+    config: Config,
+    info: dict[str, Any],
+    model: nn.Module,
+    index: Any,
+    values: np.ndarray,
+    transform: Any,
+    scaler: Any,
+    *,
+    horizon: int,
+    future: Any = None,
+) -> Forecast:
+    """Forecast ``horizon`` steps after a filled series (T, F) in model column order, with
+    its fitted target transform (or None) and scaler."""
+    import pandas as pd
+
+    from rnnkit.tasks.forecasting.series import restore, with_future_rows
+
+    trained = info["horizon"]
+    future_size = int(info.get("future_size", 0))
+    lookback, k = info["lookback"], info["num_targets"]
     lag = transform.lag if transform is not None else 0
     if len(values) < lookback + lag:
         raise DataError(
@@ -253,7 +281,6 @@ def forecast_from(
     rows = values[-(lookback + lag) :].astype(np.float64)
     if transform is not None and not transform.is_identity:
         rows[:, :k] = transform.apply(rows[:, :k])
-    scaler = scaler_from_json(read_json(Path(run_dir) / PREPROCESS_DIR / SCALER_FILE))
     window = np.asarray(scaler.transform(rows[-lookback:]), dtype=np.float32)[None]
     steps = horizon if config.model.strategy == "recursive" else trained
     future_index = future_index_after(index, info, max(steps, horizon))
@@ -307,13 +334,26 @@ def write_forecast(
     frame = result.forecast.rename_axis("time")
     write_text(csv_path, frame.to_csv())
     target = result.forecast.columns[0]
+    history, forecast = first_series(result, predictor.info)
     png_path = forecast_png(
-        result.history.index,
-        result.history[target].to_numpy(),
-        result.forecast.index,
-        result.forecast[target].to_numpy(),
+        history.index,
+        history[target].to_numpy(),
+        forecast.index,
+        forecast[target].to_numpy(),
         csv_path.with_suffix(".png"),
         title=f"{predictor.config.name}: {len(frame)}-step forecast",
         target_name=str(target),
     )
     return frame, csv_path, png_path
+
+
+def first_series(result: Forecast, info: dict[str, Any]) -> tuple[Any, Any]:
+    """History and forecast of the first series of a panel run (of the one series else)."""
+    column = info.get("series_column")
+    if not column:
+        return result.history, result.forecast
+    name = result.forecast[column].iloc[0]
+    return (
+        result.history[result.history[column] == name],
+        result.forecast[result.forecast[column] == name],
+    )

@@ -96,6 +96,13 @@ def check_columns(config: Config, targets: list[str]) -> None:
             )
 
 
+def known_columns(config: Config, targets: list[str]) -> list[str]:
+    """Columns with a role other than the time axis."""
+    data = config.data
+    named = [*targets, *data.covariates, *data.future_covariates, *data.categorical]
+    return [*named, data.series_column] if data.series_column else named
+
+
 def load_parts(config: Config) -> SeriesParts:
     """Load, encode and fill the series a config names, and place the split points."""
     frame, meta = load_frame(config)
@@ -109,19 +116,21 @@ def parts_from_frame(
     *,
     source: str,
     date_column: str | list[str] | None = None,
+    resolved: bool = False,
 ) -> SeriesParts:
     """One series of a table: time axis found, columns in model order, gaps filled,
-    calendar features added, split points placed."""
+    calendar features added, split points placed. ``resolved`` says ``date_column`` is
+    already the table's time axis (or None for none), so it is not searched for again."""
     from rnnkit.data import timeseries
 
     data = config.data
     targets = target_names(config, frame, meta)
     check_columns(config, targets)
-    if date_column is None:
+    if not resolved:
         date_column = timeseries.resolve_date_column(
             frame,
             data.date_column or meta.get("date_column"),
-            exclude=[*targets, *data.covariates, *data.future_covariates, *data.categorical],
+            exclude=known_columns(config, targets),
             source=source,
         )
     future = list(data.future_covariates)
