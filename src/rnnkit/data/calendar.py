@@ -38,11 +38,11 @@ def _position(index: pd.DatetimeIndex, name: str) -> tuple[np.ndarray, np.ndarra
     if name == "hour":
         return index.hour + index.minute / 60.0, 24 * ones
     if name == "day_of_week":
-        return index.dayofweek.to_numpy(float), 7 * ones
+        return index.day_of_week.to_numpy(float), 7 * ones
     if name == "day_of_month":
         return index.day - 1.0, index.days_in_month.to_numpy(float)
     if name == "day_of_year":
-        return index.dayofyear - 1.0, np.where(index.is_leap_year, 366.0, 365.0)
+        return index.day_of_year - 1.0, np.where(index.is_leap_year, 366.0, 365.0)
     if name == "week_of_year":
         return index.isocalendar().week.to_numpy(float) - 1.0, 52 * ones
     if name == "month":

@@ -231,7 +231,9 @@ def model_values(parts: SeriesParts, transform: TargetTransform) -> np.ndarray:
     when differenced), other columns as they are."""
     if transform.is_identity:
         return parts.values
-    values = parts.values.astype(np.float32).copy()
+    # float64: a Box-Cox with a strongly negative lambda squeezes the series into a narrow
+    # band, and float32 there loses digits that the inverse magnifies.
+    values = parts.values.astype(np.float64)
     k = parts.num_targets
     values[:, :k] = transform.apply(parts.values[:, :k], index=parts.index)
     return values
