@@ -145,7 +145,14 @@ def load_series(
                 f"{source}: timestamp {table.index[duplicated][0]} appears more than once"
             )
         frequency = frequency or infer_frequency(table.index)
-        if frequency is not None:
+        if frequency is None:
+            log.warning(
+                "%s: the timestamps have no regular step, so no frequency was inferred: "
+                "missing timestamps are not inserted and season_length is not inferred; "
+                "set data.frequency (a pandas alias such as D, h, MS)",
+                source,
+            )
+        else:
             full = _full_range(table.index, frequency, source)
             gaps = len(full) - len(table.index)
             if gaps:
