@@ -184,3 +184,20 @@ def test_forecast_takes_the_future_covariates(future_run: Path, tmp_path: Path) 
         DataError, match="for 3 of the 7 forecast steps; the first missing one is 2024-05-23"
     ):
         predictor.forecast(future=future.iloc[:3])
+
+
+def test_forecast_command_takes_a_future_csv(future_run: Path, tmp_path: Path) -> None:
+    from rnnkit.cli import main
+
+    dates = pd.date_range("2024-05-20", periods=7, freq="D").strftime("%Y-%m-%d")
+    plan = tmp_path / "plan.csv"
+    pd.DataFrame({"day": dates, "promo": [0, 1, 0, 0, 0, 0, 1]}).to_csv(plan, index=False)
+    out = tmp_path / "out.csv"
+    try:
+        main(["forecast", str(future_run), "--future", str(plan), "--output", str(out)])
+    except SystemExit as stop:
+        assert not stop.code
+    written = pd.read_csv(out)
+    assert list(written["time"]) == [f"{d}" for d in dates] and len(written) == 7
+    expected = rnnkit.load(future_run).forecast(future=plan)
+    np.testing.assert_allclose(written["visits"], expected["visits"], rtol=1e-5)

@@ -33,11 +33,13 @@ from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
 from rnnkit.tasks.forecasting.series import (
     SeriesParts,
     fit_transform,
+    known_columns,
     load_frame,
     model_values,
     parts_from_frame,
     restore,
     season_length,
+    target_names,
 )
 from rnnkit.tasks.spec import PreparedData
 
@@ -82,8 +84,6 @@ def load_panel(config: Config, saved: dict[str, Any] | None) -> list[PanelSeries
     data = config.data
     frame, meta = load_frame(config)
     groups = split_series(config, frame)
-    from rnnkit.tasks.forecasting.series import known_columns, target_names
-
     date_column = timeseries.resolve_date_column(
         frame,
         data.date_column or meta.get("date_column"),
