@@ -30,6 +30,8 @@ from rnnkit.data.transforms import TargetTransform
 from rnnkit.errors import ConfigError, DataError, UserError
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
+from rnnkit.tasks.forecasting.panel_forecast import PANEL_FILE, split_series
+from rnnkit.tasks.forecasting.predictor import inverse_targets
 from rnnkit.tasks.forecasting.series import (
     SeriesParts,
     fit_transform,
@@ -41,11 +43,18 @@ from rnnkit.tasks.forecasting.series import (
     season_length,
     target_names,
 )
+from rnnkit.tasks.forecasting.task import (
+    ForecastingTask,
+    baseline_predictions,
+    origin_stride,
+    part_bounds,
+    test_origins,
+    truth_at,
+    windows,
+)
 from rnnkit.tasks.spec import PreparedData
 
 log = logging.getLogger(__name__)
-
-PANEL_FILE = "panel.json"
 
 
 @dataclass
@@ -61,20 +70,6 @@ class PanelSeries:
 
 def is_panel(config: Config) -> bool:
     return bool(getattr(config.data, "series_column", None))
-
-
-def split_series(config: Config, frame: Any) -> list[tuple[str, Any]]:
-    """The long table cut into (series id, rows) in order of the ids."""
-    column = config.data.series_column
-    if column not in frame.columns:
-        available = ", ".join(map(str, frame.columns))
-        raise DataError(f"data.series_column {column!r} is not a column; available: {available}")
-    ids = frame[column]
-    if ids.isna().any():
-        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise DataError(f"data.series_column {column!r}, row {row + 1}: the series id is blank")
-    names = ids.astype(str)
-    return [(name, frame[names == name]) for name in sorted(names.unique())]
 
 
 def load_panel(config: Config, saved: dict[str, Any] | None) -> list[PanelSeries]:
@@ -150,8 +145,6 @@ def save_panel(run_dir: Path, config: Config, panel: list[PanelSeries]) -> None:
 
 def prepare(config: Config, run_dir: Path) -> PreparedData:
     """Pooled windows of every series; artifacts keep each series' share of them."""
-    from rnnkit.tasks.forecasting.task import origin_stride, part_bounds, windows
-
     data = config.data
     path = Path(run_dir) / PREPROCESS_DIR / PANEL_FILE
     saved = read_json(path) if path.is_file() else None
@@ -240,9 +233,6 @@ def forecasts(
     config: Config, model: nn.Module, prepared: PreparedData, split: str
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per series: model forecasts and the truth (N_s, H, K), in the data's units."""
-    from rnnkit.tasks.forecasting.predictor import inverse_targets
-    from rnnkit.tasks.forecasting.task import test_origins, truth_at
-
     loader = prepared.val if split == "val" else prepared.test
     if loader is None:
         raise DataError(f"the {split} part is empty: set data.split.{split} > 0")
@@ -318,8 +308,6 @@ def baseline_forecasts(
     config: Config, prepared: PreparedData, split: str
 ) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Per baseline, per series: forecasts and truth at the model's origins."""
-    from rnnkit.tasks.forecasting.task import baseline_predictions, test_origins, truth_at
-
     horizon, seasons = config.data.horizon, prepared.info["season_length"]
     result: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     for series in prepared.artifacts["panel"]:
@@ -343,102 +331,26 @@ def baselines(config: Config, prepared: PreparedData, split: str) -> dict[str, d
     }
 
 
-# ----------------------------------------------------------------------------- inference
+class PanelForecastingTask(ForecastingTask):
+    """The forecasting task as the registry runs it: one series as
+    :class:`~rnnkit.tasks.forecasting.task.ForecastingTask` does, a long table with
+    ``data.series_column`` as a panel (this module)."""
 
+    def prepare(self, config: Config, run_dir: Path) -> PreparedData:
+        if is_panel(config):
+            return prepare(config, run_dir)
+        return super().prepare(config, run_dir)
 
-def forecast_panel(
-    run_dir: Path,
-    config: Config,
-    info: dict[str, Any],
-    model: nn.Module,
-    horizon: int,
-    series: Any,
-    future: Any,
-) -> Any:
-    """Forecast every series of a panel run (``series`` None: the end of the training
-    data) or of a long table with the same series column (each id must be one the model
-    was trained on: its scaler and transform are reused). Returns a
-    :class:`~rnnkit.tasks.forecasting.predictor.Forecast` whose frames are indexed by
-    time and carry the series id in the ``series_column`` column (after the targets).
-    """
-    import pandas as pd
+    def evaluate(
+        self, config: Config, model: nn.Module, prepared: PreparedData, split: str
+    ) -> dict[str, float]:
+        if "panel" in prepared.artifacts:
+            return evaluate(config, model, prepared, split)
+        return super().evaluate(config, model, prepared, split)
 
-    from rnnkit.data.timeseries import scaler_from_json
-    from rnnkit.tasks.forecasting.predictor import (
-        Forecast,
-        forecast_series,
-        read_table,
-        split_ahead,
-    )
-
-    saved = read_json(Path(run_dir) / PREPROCESS_DIR / PANEL_FILE)
-    column = info["series_column"]
-    if series is None:
-        inputs = {name: _saved_series(entry, info) for name, entry in saved.items()}
-        aheads: dict[str, Any] = {}
-    else:
-        table, source = read_table(series, "the input")
-        inputs, aheads = {}, {}
-        for name, rows in split_series(config, table):
-            if name not in saved:
-                raise DataError(
-                    f"{source}: series {name!r} is not one the model was trained on "
-                    f"({', '.join(sorted(saved)[:10])})"
-                )
-            if info.get("future_size"):
-                rows, aheads[name] = split_ahead(rows, info["target_columns"])
-            inputs[name] = _input_series(config, info, rows, f"{source} [{column}={name}]")
-    if future is not None:
-        table, _ = read_table(future, "the future covariates")
-        aheads.update(split_series(config, table))
-    histories, forecasts = [], []
-    for name, (index, values) in inputs.items():
-        entry = saved[name]
-        result = forecast_series(
-            config,
-            info,
-            model,
-            index,
-            values,
-            TargetTransform.from_json(entry["transform"]),
-            scaler_from_json(entry["scaler"]),
-            horizon=horizon,
-            future=aheads.get(name),
-        )
-        histories.append(result.history.assign(**{column: name}))
-        forecasts.append(result.forecast.assign(**{column: name}))
-    return Forecast(history=pd.concat(histories), forecast=pd.concat(forecasts))
-
-
-def _saved_series(entry: dict[str, Any], info: dict[str, Any]) -> tuple[Any, np.ndarray]:
-    import pandas as pd
-
-    index = entry["index"]
-    index = pd.DatetimeIndex(index) if info.get("frequency") else pd.RangeIndex(len(index))
-    return index, np.asarray(entry["values"], dtype=np.float32)
-
-
-def _input_series(
-    config: Config, info: dict[str, Any], rows: Any, source: str
-) -> tuple[Any, np.ndarray]:
-    """One series of an input table, filled, in the model's column order."""
-    from rnnkit.data import timeseries
-    from rnnkit.tasks.forecasting.predictor import in_model_order
-
-    data = config.data
-    table = timeseries.load_series(
-        rows,
-        date_column=info.get("date_column"),
-        target=list(info["target_columns"]),
-        covariates=(*data.covariates, *data.future_covariates),
-        categorical=tuple(data.categorical),
-        source=source,
-    )
-    table = in_model_order(table, config)
-    if table.columns != list(info["columns"]):
-        raise DataError(
-            f"{source} gives columns {', '.join(table.columns)}; the model needs "
-            f"{', '.join(info['columns'])}"
-        )
-    values = np.asarray(timeseries.fill_missing(table.values, data.fill_missing), np.float32)
-    return table.index, values
+    def baselines(
+        self, config: Config, prepared: PreparedData, split: str
+    ) -> dict[str, dict[str, float]]:
+        if "panel" in prepared.artifacts:
+            return baselines(config, prepared, split)
+        return super().baselines(config, prepared, split)

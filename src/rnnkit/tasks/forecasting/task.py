@@ -31,7 +31,6 @@ from rnnkit.errors import DataError
 from rnnkit.evaluate import baselines as baseline_forecasts
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
-from rnnkit.tasks.forecasting import panel
 from rnnkit.tasks.forecasting.predictor import HISTORY_FILE, SCALER_FILE, inverse_targets
 from rnnkit.tasks.forecasting.series import (
     SeriesParts,
@@ -128,8 +127,6 @@ class ForecastingTask:
     def prepare(self, config: Config, run_dir: Path) -> PreparedData:
         from rnnkit.data.timeseries import make_scaler, scaler_from_json
 
-        if panel.is_panel(config):  # many series in a long table: one global model
-            return panel.prepare(config, run_dir)
         data = config.data
         parts = load_parts(config)
         # Target transform (log, Box-Cox, differencing) before the scaler, both fitted on
@@ -251,8 +248,6 @@ class ForecastingTask:
     def evaluate(
         self, config: Config, model: nn.Module, prepared: PreparedData, split: str
     ) -> dict[str, float]:
-        if "panel" in prepared.artifacts:
-            return panel.evaluate(config, model, prepared, split)
         parts: SeriesParts = prepared.artifacts["parts"]
         predicted, actual = self.forecasts(config, model, prepared, split)
         if split == "test":
@@ -265,8 +260,6 @@ class ForecastingTask:
     def baselines(
         self, config: Config, prepared: PreparedData, split: str
     ) -> dict[str, dict[str, float]]:
-        if "panel" in prepared.artifacts:
-            return panel.baselines(config, prepared, split)
         parts: SeriesParts = prepared.artifacts["parts"]
         predictions = baseline_predictions(
             parts, config.data.horizon, prepared.info["season_length"], split
