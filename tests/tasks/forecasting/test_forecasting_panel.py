@@ -92,3 +92,35 @@ def test_forecast_every_series(panel_run: Path, tmp_path: Path) -> None:
         forecast.sort_values(["store"]).visits.to_numpy(),
         rtol=1e-5,
     )
+
+
+def test_a_panel_with_known_future_covariates(tmp_path: Path) -> None:
+    frame = _panel()
+    frame["promo"] = (np.arange(len(frame)) % 5 == 0).astype(float)
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    config = {
+        "name": "panel-future",
+        "task": "forecasting",
+        "data": {
+            "dataset": str(tmp_path / "panel.csv"),
+            "series_column": "store",
+            "target": "visits",
+            "future_covariates": ["promo"],
+            "calendar": ["day_of_week"],
+            "lookback": 14,
+            "horizon": 7,
+            "batch_size": 32,
+        },
+        "model": {"hidden_size": 6},
+        "train": {"max_epochs": 1, "progress_bar": False, "accelerator": "cpu"},
+    }
+    run = train(config, run_dir=tmp_path / "run")
+    info = json.loads((run / "preprocess" / "info.json").read_text())
+    assert info["future_size"] == 3 and info["series"] == sorted(LEVELS)
+    predictor = rnnkit.load(run)
+    days = pd.date_range("2024-04-30", periods=7, freq="D").strftime("%Y-%m-%d")
+    plan = pd.concat([pd.DataFrame({"store": name, "day": days, "promo": 1.0}) for name in LEVELS])
+    forecast = predictor.forecast(future=plan)
+    assert len(forecast) == 21 and forecast.index[0] == pd.Timestamp("2024-04-30")
+    with pytest.raises(DataError, match="needs the future covariates promo"):
+        predictor.forecast(future=plan[plan["store"] != "west"])
