@@ -195,18 +195,18 @@ def prepare(config: Config, run_dir: Path) -> PreparedData:
             num_workers=data.num_workers,
         )
 
-    first = panel[0].parts
+    sample = panel[0].parts  # every series has the same columns and frequency
     info = {
-        "input_size": len(first.columns),
-        "num_targets": first.num_targets,
+        "input_size": len(sample.columns),
+        "num_targets": sample.num_targets,
         "lookback": lookback,
         "horizon": horizon,
-        "columns": first.columns,
-        "target_columns": first.target_columns,
-        "frequency": first.frequency,
-        "season_length": season_length(config, first.frequency),
-        "future_size": first.future_size,
-        "date_column": first.date_column,
+        "columns": sample.columns,
+        "target_columns": sample.target_columns,
+        "frequency": sample.frequency,
+        "season_length": season_length(config, sample.frequency),
+        "future_size": sample.future_size,
+        "date_column": sample.date_column,
         "series_column": data.series_column,
         "series": [series.name for series in panel],
     }
@@ -215,7 +215,7 @@ def prepare(config: Config, run_dir: Path) -> PreparedData:
         "panel: %d series (%s) x %d columns; windows train/val/test = %d/%d/%d",
         len(panel),
         ", ".join(series.name for series in panel[:5]) + (", ..." if len(panel) > 5 else ""),
-        len(first.columns),
+        len(sample.columns),
         sum(counts["train"]),
         sum(counts["val"]),
         sum(counts["test"]),
