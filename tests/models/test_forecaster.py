@@ -82,3 +82,26 @@ def test_input_dropout_drops_whole_features_of_the_window() -> None:
     seen.clear()
     model(window)
     torch.testing.assert_close(seen[0], relative)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_known_future_covariates_reach_the_forecast(strategy: str) -> None:
+    """The rows after the window feed their known columns to the head, and nothing else."""
+    torch.manual_seed(0)
+    model = Forecaster(4, 1, 3, ModelConfig(hidden_size=8, strategy=strategy), future_size=2)
+    model.eval()
+    window = torch.randn(2, 10 + 3, 4)  # 10 lookback rows, then 3 future rows
+    with torch.no_grad():
+        forecast = model(window)
+        assert forecast.shape == (2, 3, 1)
+        unknown = window.clone()
+        unknown[:, 10:, :2] = torch.randn(2, 3, 2)  # target and past covariate: ignored
+        torch.testing.assert_close(model(unknown), forecast)
+        known = window.clone()
+        known[:, -1, 3] += 1.0  # the last step's known covariate
+        changed = model(known)
+    assert not torch.allclose(changed[:, 2], forecast[:, 2])
+    if strategy == "recursive":  # one step at a time: earlier steps cannot see it
+        torch.testing.assert_close(changed[:, :2], forecast[:, :2])
+    with pytest.raises(ValueError, match="future_size = 4"):
+        Forecaster(4, 1, 3, ModelConfig(), future_size=4)

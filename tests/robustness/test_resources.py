@@ -224,7 +224,7 @@ def test_future_dates_stop_at_the_year_9999(frequency: str, fits: int | None) ->
     import pandas as pd
 
     from rnnkit.errors import DataError
-    from rnnkit.tasks.forecasting.predictor import future_dates
+    from rnnkit.tasks.forecasting.inference import future_dates
 
     # 100,000 months from 2000 is the year 10333; 100,000 weeks or days stay in range.
     start = pd.Timestamp("2000-01-01")

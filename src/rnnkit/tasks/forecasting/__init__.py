@@ -18,7 +18,7 @@ SPEC = TaskSpec(
         "smape": "min",
         "mase": "min",
     },
-    training=f"{_HERE}.task:ForecastingTask",
+    training=f"{_HERE}.panel:PanelForecastingTask",  # one series or a panel
     model=f"{_HERE}.model:build_model",
     predictor=f"{_HERE}.predictor:ForecastPredictor",
     export=f"{_HERE}.export:signature",

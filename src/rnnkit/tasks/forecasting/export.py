@@ -13,8 +13,19 @@ from rnnkit.tasks.signature import Signature, TensorSpec
 def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
     features, targets, horizon = model.input_size, model.num_targets, model.horizon
 
+    future = getattr(model, "future_size", 0)
+    # With known-future covariates the window ends with `horizon` rows holding them.
+    extra_rows = horizon if future else 0
+
     def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
-        return (torch.randn((batch, steps, features), generator=generator),)
+        return (torch.randn((batch, steps + extra_rows, features), generator=generator),)
+
+    known = (
+        f"; then {horizon} rows whose last {future} columns are the known-future covariates "
+        "of the forecast steps (the other columns are ignored)"
+        if future
+        else ""
+    )
 
     return Signature(
         module=model,
@@ -25,7 +36,7 @@ def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
                 ("batch", "time", features),
                 "the last steps of the series (trained with lookback "
                 f"{info.get('lookback')}), columns {info.get('columns')}, scaled with "
-                "preprocess/scaler.json",
+                f"preprocess/scaler.json{known}",
             ),
         ),
         outputs=(
@@ -44,5 +55,7 @@ def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
             "columns": info.get("columns"),
             "target_columns": info.get("target_columns"),
             "frequency": info.get("frequency"),
+            "future_size": future,
+            "target_transform": "preprocess/transform.json (undo after the scaler)",
         },
     )

@@ -12,8 +12,14 @@ A trending series (CO2, airline passengers) soon leaves the range the scaler saw
 training; relative values stay in range where levels do not (the same reason classical
 models difference a series).
 
-In the recursive strategy the covariates of future steps are unknown; each fed-back row
-carries the forecast targets and repeats the last observed covariates.
+In the recursive strategy the past covariates of future steps are unknown; each fed-back
+row carries the forecast targets and repeats the last observed past covariates.
+
+Known-future covariates (the last C columns: ``data.future_covariates``, calendar
+features) come as ``horizon`` extra rows after the lookback window, (B, L + H, F), of
+which only those C columns are read. The direct head reads them for all H steps next to
+the final output, (B, hidden + H*C); the recursive head reads the step it predicts,
+(B, hidden + C), and every fed-back row carries its step's known covariates.
 """
 
 from __future__ import annotations
@@ -40,24 +46,37 @@ class Forecaster(nn.Module):
         config: the model section of the experiment config (cell, hidden_size,
             num_layers, dropout, input_dropout, head_dropout, strategy, extended cell
             options).
+        future_size: the last C of the F columns are known for the forecast steps; the
+            window then carries ``horizon`` more rows with their values.
     """
 
     def __init__(
-        self, input_size: int, num_targets: int, horizon: int, config: ForecastingModel
+        self,
+        input_size: int,
+        num_targets: int,
+        horizon: int,
+        config: ForecastingModel,
+        future_size: int = 0,
     ) -> None:
         super().__init__()
         if not 1 <= num_targets <= input_size:
             raise ValueError(f"num_targets = {num_targets} must be between 1 and {input_size}")
         self.input_size = input_size
+        if not 0 <= future_size <= input_size - num_targets:
+            raise ValueError(
+                f"future_size = {future_size} must be between 0 and {input_size - num_targets}"
+            )
         self.num_targets = num_targets
         self.horizon = horizon
+        self.future_size = future_size
         self.strategy: Strategy = config.strategy
         # Locked (variational) dropout on the window: one mask per window for all steps.
         self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
         self.recurrent = make_recurrent(config, input_size)
         self.head_dropout = nn.Dropout(config.head_dropout)
         steps_out = horizon if self.strategy == "direct" else 1
-        self.head = nn.Linear(config.hidden_size, steps_out * num_targets)
+        head_inputs = config.hidden_size + steps_out * future_size
+        self.head = nn.Linear(head_inputs, steps_out * num_targets)
 
     def forward(self, window: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
         """Forecast (B, horizon, K) from a scaled window (B, L, F).
@@ -70,27 +89,57 @@ class Forecaster(nn.Module):
                 f"a direct forecaster predicts exactly {self.horizon} steps, got horizon={horizon}"
             )
         batch, k = window.shape[0], self.num_targets
+        window, future = self._split_future(window, horizon)  # (B, L, F), (B, H, C)
         last = window[:, -1:, :k]  # (B, 1, K)
         relative = torch.cat([window[..., :k] - last, window[..., k:]], dim=2)  # (B, L, F)
         outputs, state = self.recurrent(self.input_dropout(relative))  # (B, L, H)
-        change = self.head(self.head_dropout(outputs[:, -1]))  # (B, steps_out*K)
+        final = self.head_dropout(outputs[:, -1])  # (B, hidden)
         if self.strategy == "direct":
+            change = self.head(self._with_future(final, future.flatten(1)))  # (B, H*K)
             return last + change.view(batch, self.horizon, k)
-        covariates = window[:, -1:, self.num_targets :]  # (B, 1, F-K)
+        # Past covariates of future steps are unknown: repeat the last observed ones.
+        covariates = window[:, -1:, k : window.shape[2] - self.future_size]  # (B, 1, P)
         steps = []
+        change = self.head(self._with_future(final, future[:, 0]))  # (B, K)
         current = last + change.view(batch, 1, k)
-        for _ in range(horizon):
+        for step in range(horizon):
             steps.append(current)
             if len(steps) == horizon:
                 break
             # Carry the recurrent state; only the new row is read, not the whole window.
-            next_input = torch.cat([current - last, covariates], dim=2)  # (B, 1, F)
+            known = future[:, step : step + 1]  # (B, 1, C), the step just forecast
+            next_input = torch.cat([current - last, covariates, known], dim=2)  # (B, 1, F)
             outputs, state = self.recurrent(next_input, state)
-            change = self.head(self.head_dropout(outputs[:, -1]))
+            final = self.head_dropout(outputs[:, -1])
+            change = self.head(self._with_future(final, future[:, step + 1]))
             current = current + change.view(batch, 1, k)
         return torch.cat(steps, dim=1)  # (B, horizon, K)
+
+    def _split_future(
+        self, window: torch.Tensor, horizon: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The lookback rows and the known-future columns of the ``horizon`` rows after them."""
+        if self.future_size == 0:
+            return window, window[:, :horizon, :0].new_zeros(window.shape[0], horizon, 0)
+        if window.shape[1] <= horizon:
+            raise ValueError(
+                f"a window with known-future covariates has lookback + {horizon} rows; "
+                f"got {window.shape[1]}"
+            )
+        future = window[:, -horizon:, window.shape[2] - self.future_size :]  # (B, H, C)
+        return window[:, :-horizon], future
+
+    def _with_future(self, final: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+        """The head's input: the final output, then the known covariates it forecasts with."""
+        return torch.cat([final, future], dim=1) if self.future_size else final
 
 
 def build_model(config: ForecastingConfig, info: dict[str, Any]) -> Forecaster:
     """The forecaster a run's config and ``preprocess/info.json`` describe."""
-    return Forecaster(info["input_size"], info["num_targets"], info["horizon"], config.model)
+    return Forecaster(
+        info["input_size"],
+        info["num_targets"],
+        info["horizon"],
+        config.model,
+        future_size=info.get("future_size", 0),
+    )
