@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
+from rnnkit.data.date_span import check_grid_size, check_outlying_dates, span_limit
 from rnnkit.errors import ConfigError, DataError, UserError
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def load_series(
         table.index = index
         if not index.is_monotonic_increasing:
             table = table.sort_index(kind="stable")
-        _check_outlying_dates(index, source)
+        check_outlying_dates(index, source)
         duplicated = table.index.duplicated()
         if duplicated.any():
             raise DataError(
@@ -311,48 +312,6 @@ def _parse_dates(frame: pd.DataFrame, columns: list[str], source: str) -> pd.Dat
     return pd.DatetimeIndex(parsed)
 
 
-#: A regular series is at most this many times as long, counted in its own steps, as it
-#: has rows (plus :data:`SPAN_SLACK`): more would be mostly inserted gaps.
-MAX_SPAN_FACTOR = 10
-SPAN_SLACK = 1000
-
-
-def _span_steps(index: pd.DatetimeIndex) -> tuple[float, pd.Timedelta] | None:
-    """(the span of a sorted index in units of its median step, that step)."""
-    stamps = index.asi8
-    steps = np.diff(stamps)
-    positive = steps[steps > 0]
-    if len(positive) == 0:
-        return None
-    step = float(np.median(positive))
-    return (stamps[-1] - stamps[0]) / step, pd.Timedelta(int(step), unit=index.unit)
-
-
-def _check_outlying_dates(index: pd.DatetimeIndex, source: str) -> None:
-    """Refuse a timestamp far from all the others (a mistyped year in a minute series),
-    which would stretch the series over millions of inserted gaps, naming its row."""
-    if len(index) < 3:
-        return
-    order = np.argsort(index.asi8, kind="stable")
-    ordered = index[order]
-    span = _span_steps(ordered)
-    if span is None or span[0] <= MAX_SPAN_FACTOR * len(index) + SPAN_SLACK:
-        return
-    steps = np.diff(ordered.asi8)
-    jump = int(np.argmax(steps))
-    if steps[jump] < 0.5 * (ordered.asi8[-1] - ordered.asi8[0]):
-        return  # sparse throughout, not one date out of place: infer_frequency decides
-    # The side of the largest jump with fewer rows holds the odd date.
-    odd = jump + 1 if len(index) - jump - 1 <= jump + 1 else jump
-    row = int(order[odd])
-    raise DataError(
-        f"{source}: the date in row {row + 1}, {ordered[odd]}, lies "
-        f"{pd.Timedelta(int(steps[jump]), unit=ordered.unit)} from the rest of the series, whose "
-        f"step is {span[1]}: the series would span {span[0]:,.0f} steps for {len(index)} "
-        "rows; is that date mistyped?"
-    )
-
-
 def infer_frequency(index: pd.DatetimeIndex) -> str | None:
     """The regular step of a timestamp index, tolerating gaps; None when irregular."""
     if len(index) < 3:
@@ -371,7 +330,7 @@ def infer_frequency(index: pd.DatetimeIndex) -> str | None:
     step = steps.mode().iloc[0]
     if step <= pd.Timedelta(0):
         return None
-    if (index[-1] - index[0]) / step > MAX_SPAN_FACTOR * len(index) + SPAN_SLACK:
+    if (index[-1] - index[0]) / step > span_limit(len(index)):
         return None  # mostly gaps at this step: irregular (and too long to lay out)
     # Name the step as pandas would for a series without gaps ("D", "W-SAT", "h"), so
     # that a later, complete stretch of the same series reports the same frequency.
@@ -392,14 +351,7 @@ def _full_range(index: pd.DatetimeIndex, frequency: str, source: str) -> pd.Date
         # Sized before it is laid out: a far-off date would make it millions of rows
         # (fixed steps only; a calendar step such as MS is never that fine).
         if isinstance(offset, pd.offsets.Tick):
-            needed = (index[-1] - index[0]) / pd.Timedelta(offset) + 1
-            limit = MAX_SPAN_FACTOR * len(index) + SPAN_SLACK
-            if needed > limit:
-                raise DataError(
-                    f"{source}: from {index[0]} to {index[-1]} at frequency {frequency!r} is "
-                    f"{needed:,.0f} timestamps for {len(index)} rows (more than {limit:,}); "
-                    "check the dates, or give the right data.frequency"
-                )
+            check_grid_size(index, offset, frequency, source)
         full = pd.date_range(index[0], index[-1], freq=frequency)
     except ValueError:
         raise UserError(
