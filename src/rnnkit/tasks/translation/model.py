@@ -178,11 +178,12 @@ class Seq2Seq(nn.Module):
         return outputs, final if isinstance(final, tuple) else (final,)
 
     def step(
-        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput
+        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput | None
     ) -> tuple[Tensor, DecoderState, Tensor | None]:
         """One decoder step: logits (B, V) for the next token after ``tokens`` (B,).
 
         Returns the new state and the attention weights (B, S) (None without attention).
+        ``encoded`` may be None for a model without attention, which does not read it.
         """
         features, new_state, weights = self._step_features(tokens, state, encoded)
         return self.logits(features), new_state, weights
@@ -192,12 +193,12 @@ class Seq2Seq(nn.Module):
         return self.output(self.pre_output(self.dropout(features)))
 
     def _step_features(
-        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput
+        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput | None
     ) -> tuple[Tensor, DecoderState, Tensor | None]:
         embedded = self.dropout(self.target_embedding(tokens))  # (B, E)
         weights = None
         if self.attention_kind == "bahdanau":
-            assert self.attention is not None
+            assert self.attention is not None and encoded is not None
             query = state.hidden[0][-1]  # (B, H): top layer's s_{t-1}
             context, weights = self.attention(query, encoded.memory, encoded.mask, encoded.keys)
             output, hidden = self._run_decoder(
@@ -207,7 +208,7 @@ class Seq2Seq(nn.Module):
             features = torch.cat([top, context, embedded], -1)
             new_state = DecoderState(hidden)
         elif self.attention_kind == "luong":
-            assert self.attention is not None
+            assert self.attention is not None and encoded is not None
             inputs = embedded if state.feed is None else torch.cat([embedded, state.feed], -1)
             output, hidden = self._run_decoder(inputs.unsqueeze(1), state.hidden)
             top = output.squeeze(1)  # (B, H)
