@@ -265,3 +265,22 @@ def test_an_option_without_a_torch_kernel_is_refused(runs: dict[str, Path], tmp_
     run_dir = _variant(runs["bahdanau_gru"], tmp_path / "run", {"layer_norm": True})
     with pytest.raises(UserError, match=r"^model\.layer_norm=true cannot be exported: "):
         export(run_dir, "onnx")
+    for option, named in (
+        ({"layer_norm": True}, r"model\.decoder\.layer_norm=true"),
+        ({"zoneout": 0.1}, r"model\.decoder\.zoneout=0\.1"),
+    ):
+        run_dir = _variant(runs["bahdanau_gru"], tmp_path / str(len(named)), {"decoder": option})
+        with pytest.raises(UserError, match=f"^{named} cannot be exported: "):
+            export(run_dir, "torchscript")
+    assert not list(tmp_path.rglob("*.pt"))
+
+
+def test_decoder_dropouts_drop_out_of_the_export(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Recurrent dropout and weight drop are off at inference: the export runs plain
+    kernels and matches the model (export checks it)."""
+    options = {"decoder": {"recurrent_dropout": 0.3, "weight_drop": 0.3}, "weight_drop": 0.2}
+    run_dir = _variant(runs["bahdanau_gru"], tmp_path / "run", options)
+    assert rnnkit.load(run_dir).model.decoder.weight_drop == 0.3
+    paths = export_files(run_dir, "onnx")
+    io = json.loads((paths[0].parent / "io.json").read_text())
+    assert max(c["max_abs_diff"] for c in io["exports"]["onnx"]["checks"]["decoder_step"]) < 1e-5

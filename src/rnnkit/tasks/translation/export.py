@@ -26,6 +26,10 @@ the rules :mod:`rnnkit.tasks.translation.decode` adds are the caller's: never pi
 ``floor(max_length_ratio * S) + max_length_offset`` tokens before it. Greedy decoding
 with these graphs gives the tokens ``rnnkit.load(run).translate(..., beam_size=1)``
 gives (tested).
+
+The decoder's extended options: recurrent dropout and weight drop are off at inference
+and drop out; layer norm and zoneout are refused by name, as :mod:`rnnkit.export`
+refuses them in any layer.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.errors import UserError
 from rnnkit.nn.attention import lengths_to_mask
 from rnnkit.tasks.signature import Signature, TensorSpec
 from rnnkit.tasks.translation.model import DecoderState, EncoderOutput, Seq2Seq
@@ -110,8 +115,20 @@ def _random_lengths(batch: int, steps: int, generator: torch.Generator) -> Tenso
     return lengths
 
 
+def _refuse_decoder_options(model: Seq2Seq) -> None:
+    """UserError naming a ``model.decoder`` option that export cannot rebuild on torch's
+    kernels (recurrent dropout and weight drop are off at inference and drop out)."""
+    why = "torch's recurrent kernels, which export rebuilds the layers on, do not have it"
+    options = model.config.decoder
+    if options.layer_norm:
+        raise UserError(f"model.decoder.layer_norm=true cannot be exported: {why}")
+    if options.zoneout:
+        raise UserError(f"model.decoder.zoneout={options.zoneout} cannot be exported: {why}")
+
+
 def signature(model: Seq2Seq, info: dict[str, Any]) -> tuple[Signature, Signature]:
     """The encoder's and the decoder step's signatures (see the module docstring)."""
+    _refuse_decoder_options(model)
     config = model.config
     layers, hidden = config.num_layers, config.hidden_size
     source_vocab = model.source_embedding.num_embeddings
