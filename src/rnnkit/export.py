@@ -4,7 +4,13 @@
 
     model.onnx | model.pt   the network, batch and time axes dynamic
     io.json                 inputs and outputs (names, dtypes, shapes), the checks made
-    preprocess/*.json       the run's vocabulary, scaler and labels, to prepare inputs
+    preprocess/**.json      the run's vocabulary, scaler and labels, to prepare inputs
+
+A model that runs as several graphs (an encoder-decoder: the encoder once, then one
+decoder step per output token, with the search between the steps in the caller's hands)
+has its spec return one signature per graph, each with a ``name``: each graph is a file
+of that name (``encoder.onnx``, ``decoder_step.onnx``), io.json lists them under
+``graphs`` in order, and the files are renamed into place only once all are checked.
 
 What each task exports is its spec's ``export`` signature (``rnnkit/tasks/<name>/export.py``;
 batch-first everywhere, ``batch`` and ``time`` dynamic):
@@ -14,7 +20,9 @@ batch-first everywhere, ``batch`` and ``time`` dynamic):
   chunk to chunk and generates one token at a time;
 * classifier: ``(inputs (B, T) ids | (B, T, F) features, lengths (B,)) -> logits (B, C)``;
 * forecaster: ``window (B, L, F) -> forecast (B, horizon, K)``, in scaled units;
-* synthetic sequence tasks: ``inputs (B, T, F) -> outputs``.
+* synthetic sequence tasks: ``inputs (B, T, F) -> outputs``;
+* translation: ``encoder`` and ``decoder_step`` graphs (see
+  ``rnnkit/tasks/translation/export.py``).
 
 Only torch's own recurrent kernels export with a dynamic time axis (they become ONNX
 LSTM/GRU/RNN nodes, or ``aten::lstm`` calls in TorchScript): a Python time loop, which
@@ -44,7 +52,7 @@ import logging
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +66,21 @@ from rnnkit.tasks import get_spec
 from rnnkit.tasks.signature import Signature, TensorSpec
 from rnnkit.tasks.spec import TaskSpec, resolve
 
-__all__ = ["FORMATS", "Signature", "TensorSpec", "export", "exportable_copy", "signature"]
+__all__ = [
+    "FORMATS",
+    "Signature",
+    "TensorSpec",
+    "export",
+    "export_files",
+    "exportable_copy",
+    "signature",
+    "signatures",
+]
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}
+FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}  # a one-graph model's file
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}  # a graph's file: its name + suffix
 EXPORT_DIR = "export"
 IO_FILE = "io.json"
 ONNX_OPSET = 17
@@ -91,12 +109,19 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
             ``"torchscript"``.
         output: the folder to write into (default ``run_dir/export``).
 
-    Writes ``model.onnx`` or ``model.pt``, ``io.json`` and ``preprocess/*.json`` there.
+    Writes ``model.onnx`` or ``model.pt``, ``io.json`` and ``preprocess/**.json`` there
+    (for a model of several graphs, one file per graph: the path returned is the first
+    one's, :func:`export_files` returns all).
     Raises :class:`~rnnkit.errors.UserError` for an unknown format or a model option
     that cannot be exported, :class:`~rnnkit.errors.MissingExtraError` when ONNX is asked
     for without onnx/onnxruntime, and :class:`ExportMismatchError` when the exported
     model's outputs differ from PyTorch's by more than :data:`TOLERANCE`.
     """
+    return export_files(run_dir, format, output)[0]
+
+
+def export_files(run_dir: str | Path, format: str, output: str | Path | None = None) -> list[Path]:
+    """:func:`export`, returning the path of every graph written, in the spec's order."""
     if format not in FORMATS:
         raise UserError(f"format={format!r} is not an export format; use one of: onnx, torchscript")
     if format == "onnx":
@@ -114,7 +139,6 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
         out_dir, "export writes the model there", "make it writable, or give --output DIR"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / FORMATS[format]
 
     spec = get_spec(predictor.task)
     if format == "onnx" and _has_scan_layers(predictor.model):
@@ -122,48 +146,79 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
             "model.cell=mingru/minlstm exports with --format torchscript; ONNX has no "
             "logcumsumexp operator for torch's TorchScript-based exporter, which export uses"
         )
-    reference = signature(predictor.model, predictor.info, spec)
-    exportable = signature(exportable_copy(predictor.model), predictor.info, spec)
-    generator = torch.Generator().manual_seed(0)
-    trace_inputs = exportable.sample(TRACE_BATCH, TRACE_STEPS, generator)
-    checks = [(b, t, reference.sample(b, t, generator)) for b, t in CHECK_SHAPES]
+    references = signatures(predictor.model, predictor.info, spec)
+    exportables = signatures(exportable_copy(predictor.model), predictor.info, spec)
+    paths = [out_dir / f"{graph.name}{SUFFIXES[format]}" for graph in exportables]
 
-    with checkpoint.atomic_path(path) as temporary:
-        if format == "onnx":
-            _write_onnx(exportable, trace_inputs, temporary)
-            runner = _onnx_runner(temporary, exportable)
-        else:
-            _write_torchscript(exportable, trace_inputs, temporary)
-            runner = _torchscript_runner(temporary)
-        results = [_check(reference, runner, b, t, inputs) for b, t, inputs in checks]
-        worst = max(result["max_abs_diff"] for result in results)
-        if worst > TOLERANCE:
-            raise ExportMismatchError(
-                f"the {format} export differs from the PyTorch model by {worst:.3g} "
-                f"(tolerance {TOLERANCE:g}); nothing was written"
-            )
-    log.info(
-        "%s export checked against PyTorch: max abs diff %.3g at (batch, time) %s",
-        format,
-        worst,
-        ", ".join(f"({r['batch']}, {r['time']})" for r in results),
-    )
+    checks: dict[str, list[dict[str, Any]]] = {}
+    # Every graph is written and checked before any is renamed into place.
+    with ExitStack() as pending:
+        for reference, exportable, path in zip(references, exportables, paths, strict=True):
+            temporary = pending.enter_context(checkpoint.atomic_path(path))
+            checks[exportable.name] = _write_and_check(reference, exportable, format, temporary)
+    for name, results in checks.items():
+        log.info(
+            "%s export of %s checked against PyTorch: max abs diff %.3g at (batch, time) %s",
+            format,
+            name,
+            max(result["max_abs_diff"] for result in results),
+            ", ".join(f"({r['batch']}, {r['time']})" for r in results),
+        )
     if format == "torchscript":
         log.info(
             "TorchScript is deprecated in torch %s; %s loads with torch.jit.load",
             torch.__version__,
-            path.name,
+            ", ".join(path.name for path in paths),
         )
     files = _copy_preprocessing(run_dir, out_dir)
-    _write_io(out_dir, predictor.task, exportable, files, format, path.name, results)
-    return path
+    written = {graph.name: path.name for graph, path in zip(exportables, paths, strict=True)}
+    _write_io(out_dir, predictor.task, exportables, files, format, written, checks)
+    return paths
 
 
 def signature(model: nn.Module, info: dict[str, Any], spec: TaskSpec) -> Signature:
-    """The traced interface of a task model, as its task declares it."""
+    """The traced interface of a one-graph task model, as its task declares it."""
+    graphs = signatures(model, info, spec)
+    if len(graphs) != 1:
+        names = ", ".join(graph.name for graph in graphs)
+        raise ValueError(f"{spec.name} models export as several graphs ({names}): use signatures")
+    return graphs[0]
+
+
+def signatures(model: nn.Module, info: dict[str, Any], spec: TaskSpec) -> tuple[Signature, ...]:
+    """The traced interface of every graph of a task model, in the order the task gives."""
     if spec.export is None:
         raise UserError(f"{spec.name} models cannot be exported: {spec.export_refusal}")
-    return resolve(spec.export)(model, info)
+    declared = resolve(spec.export)(model, info)
+    graphs = (declared,) if isinstance(declared, Signature) else tuple(declared)
+    names = [graph.name for graph in graphs]
+    if not graphs or len(set(names)) != len(names):
+        raise ValueError(f"{spec.name}: export graphs need distinct names, got {names}")
+    return graphs
+
+
+def _write_and_check(
+    reference: Signature, exportable: Signature, format: str, path: Path
+) -> list[dict[str, Any]]:
+    """Write one graph to ``path``, run it at new shapes; the checks, or a mismatch error."""
+    generator = torch.Generator().manual_seed(0)
+    trace_inputs = exportable.sample(TRACE_BATCH, TRACE_STEPS, generator)
+    checks = [(b, t, reference.sample(b, t, generator)) for b, t in CHECK_SHAPES]
+    if format == "onnx":
+        _write_onnx(exportable, trace_inputs, path)
+        runner = _onnx_runner(path, exportable)
+    else:
+        _write_torchscript(exportable, trace_inputs, path)
+        runner = _torchscript_runner(path)
+    results = [_check(reference, runner, b, t, inputs) for b, t, inputs in checks]
+    worst = max(result["max_abs_diff"] for result in results)
+    if worst > TOLERANCE:
+        graph = "" if exportable.name == "model" else f" of {exportable.name}"
+        raise ExportMismatchError(
+            f"the {format} export{graph} differs from the PyTorch model by {worst:.3g} "
+            f"(tolerance {TOLERANCE:g}); nothing was written"
+        )
+    return results
 
 
 def _has_scan_layers(model: nn.Module) -> bool:
@@ -323,30 +378,45 @@ def _check(
 
 
 def _copy_preprocessing(run_dir: Path, out_dir: Path) -> list[str]:
-    """Copy the run's preprocess/*.json beside the model; their paths relative to it."""
+    """Copy the run's preprocess/**.json beside the model (subfolders too, such as one
+    text pipeline per side of a pair); their paths relative to it."""
     source = run_dir / checkpoint.PREPROCESS_DIR
     target = out_dir / checkpoint.PREPROCESS_DIR
     copied = []
-    for path in sorted(source.glob("*.json")):
+    for path in sorted(source.rglob("*.json")):
         checkpoint.inside(run_dir, path)  # a linked file from elsewhere is not copied
-        destination = target / path.name
+        relative = path.relative_to(source).as_posix()
+        destination = target / relative
         if path.resolve() != destination.resolve():
             with checkpoint.atomic_path(destination) as temporary:
                 shutil.copyfile(path, temporary)
-        copied.append(f"{checkpoint.PREPROCESS_DIR}/{path.name}")
+        copied.append(f"{checkpoint.PREPROCESS_DIR}/{relative}")
     return copied
+
+
+def _entry_files(entry: dict[str, Any]) -> list[str]:
+    """The files an io.json export entry names: ``file``, or every one of ``files``."""
+    files = entry.get("files")
+    if isinstance(files, dict):
+        return [str(name) for name in files.values()]
+    return [str(entry.get("file", ""))]
 
 
 def _write_io(
     out_dir: Path,
     task: str,
-    signature: Signature,
+    graphs: tuple[Signature, ...],
     preprocessing: list[str],
     format: str,
-    model_file: str,
-    checks: list[dict[str, Any]],
+    files: dict[str, str],
+    checks: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """Write io.json; entries of the other format stay while its file is there."""
+    """Write io.json; entries of the other format stay while its files are there.
+
+    One graph: its ``inputs`` and ``outputs`` at the top, ``file`` and ``checks`` in the
+    format's entry. Several: ``graphs`` (name, inputs, outputs each, in order), and
+    ``files`` and ``checks`` by graph name in the format's entry.
+    """
     path = out_dir / IO_FILE
     exports: dict[str, Any] = {}
     if path.is_file():
@@ -355,25 +425,45 @@ def _write_io(
             exports = {
                 name: entry
                 for name, entry in previous.get("exports", {}).items()
-                if name != format and (out_dir / entry.get("file", "")).is_file()
+                if name != format
+                and all((out_dir / file).is_file() for file in _entry_files(entry))
             }
         except (json.JSONDecodeError, AttributeError):
             exports = {}
-    exports[format] = {
-        "file": model_file,
-        "runtime": _runtime(format),
-        "checks": checks,
-        "tolerance": TOLERANCE,
-    }
+    single = len(graphs) == 1
+    entry: dict[str, Any] = (
+        {"file": files[graphs[0].name], "checks": checks[graphs[0].name]}
+        if single
+        else {"files": files, "checks": checks}
+    )
+    exports[format] = {**entry, "runtime": _runtime(format), "tolerance": TOLERANCE}
     if format == "onnx":
         exports[format]["opset"] = ONNX_OPSET
+    if single:
+        interface: dict[str, Any] = {
+            "inputs": [spec.as_json() for spec in graphs[0].inputs],
+            "outputs": [spec.as_json() for spec in graphs[0].outputs],
+        }
+    else:
+        interface = {
+            "graphs": [
+                {
+                    "name": graph.name,
+                    "inputs": [spec.as_json() for spec in graph.inputs],
+                    "outputs": [spec.as_json() for spec in graph.outputs],
+                }
+                for graph in graphs
+            ]
+        }
+    extra = {
+        key: value for graph in graphs for key, value in graph.extra.items() if value is not None
+    }
     description = {
         "task": task,
-        "inputs": [spec.as_json() for spec in signature.inputs],
-        "outputs": [spec.as_json() for spec in signature.outputs],
+        **interface,
         "dynamic_axes": {"batch": "sequences per call", "time": "steps per sequence"},
         "preprocessing": preprocessing,
-        **{key: value for key, value in signature.extra.items() if value is not None},
+        **extra,
         "rnnkit": __version__,
         "torch": torch.__version__,
         "exports": dict(sorted(exports.items())),

@@ -264,13 +264,15 @@ def export_command(
 ) -> None:
     """Export the model with dynamic batch and time axes, checked against PyTorch.
 
-    Writes the model, io.json and the preprocessing JSON; prints the model's path.
+    Writes the model, io.json and the preprocessing JSON; prints the model's path (one
+    line per graph for a model of several, such as an encoder and a decoder step).
 
     Example: rnnkit export runs/ptb-word-small-20260101-120000 --format onnx
     """
-    from rnnkit.export import export
+    from rnnkit.export import export_files
 
-    typer.echo(str(export(run_dir, export_format, output)))
+    for path in export_files(run_dir, export_format, output):
+        typer.echo(str(path))
 
 
 # ----------------------------------------------------------------------------- data

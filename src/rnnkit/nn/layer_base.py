@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
@@ -67,6 +68,8 @@ class _RecurrentBase(ScriptRefused, nn.RNNBase):
     num_gates: ClassVar[int]
     num_states: ClassVar[int] = 1
     torch_name: ClassVar[str]  # torch.nn's class, as its error messages name it
+    # Masks drawn inside shared_masks(), by (kind, layer, direction); None outside it.
+    _shared: dict[tuple[str, int, int], Tensor] | None = None
 
     def __init__(
         self,
@@ -169,6 +172,32 @@ class _RecurrentBase(ScriptRefused, nn.RNNBase):
             else:
                 nn.init.uniform_(parameter, -bound, bound)
 
+    @contextmanager
+    def shared_masks(self) -> Iterator[None]:
+        """Within the block, every forward call reuses the weight-drop and recurrent-dropout
+        masks the first call drew (per layer and direction).
+
+        A decoder whose next input depends on its last output calls the layer once per
+        step; outside this block each call would draw fresh masks, so every step would be
+        regularised with other ones. Inside it the steps share them, as the steps of one
+        whole-sequence call do: seeded alike, stepping a batch through the block gives
+        the whole-sequence call's numbers. Zoneout draws per step either way. Every call
+        in the block must have the batch size of the first.
+        """
+        self._shared = {}
+        try:
+            yield
+        finally:
+            self._shared = None
+
+    def _reuse(self, key: tuple[str, int, int], draw: Callable[[], Tensor]) -> Tensor:
+        """``draw()``, or inside :meth:`shared_masks` what it gave the first time."""
+        if self._shared is None:
+            return draw()
+        if key not in self._shared:
+            self._shared[key] = draw()
+        return self._shared[key]
+
     def _state_sizes(self) -> tuple[int, ...]:
         """Units of each state: h has proj_size of them when the LSTM projects, c never."""
         h_size = self.proj_size if self.proj_size > 0 else self.hidden_size
@@ -184,11 +213,16 @@ class _RecurrentBase(ScriptRefused, nn.RNNBase):
         def optional(name: str) -> Tensor | None:
             return getattr(self, f"{name}{suffix}", None)
 
+        recurrent_weight = getattr(self, f"weight_hh{suffix}")
+        weight_hh = recurrent_weight
+        if self.training and self.weight_drop > 0:
+            weight_hh = self._reuse(
+                ("weight_hh", layer, direction),
+                lambda: drop_weight(recurrent_weight, self.weight_drop, self.training),
+            )
         return CellWeights(
             weight_ih=getattr(self, f"weight_ih{suffix}"),
-            weight_hh=drop_weight(
-                getattr(self, f"weight_hh{suffix}"), self.weight_drop, self.training
-            ),
+            weight_hh=weight_hh,
             bias_ih=optional("bias_ih") if self.bias else None,
             bias_hh=optional("bias_hh") if self.bias else None,
             ln_ih_weight=optional("ln_ih_weight"),
@@ -205,12 +239,22 @@ class _RecurrentBase(ScriptRefused, nn.RNNBase):
             return hidden, cell
         return self.zoneout, self.zoneout
 
-    def _step_masks(self, steps: int, batch: int, like: Tensor) -> StepMasks:
+    def _step_masks(
+        self, steps: int, batch: int, like: Tensor, layer: int = 0, direction: int = 0
+    ) -> StepMasks:
         """Recurrent-dropout and zoneout masks of one layer and direction for one batch."""
         h_size = self._state_sizes()[0]
         recurrent = None
         if self.training and self.recurrent_dropout > 0:
-            recurrent = recurrent_dropout_mask(batch, h_size, self.recurrent_dropout, like)
+            recurrent = self._reuse(
+                ("recurrent", layer, direction),
+                lambda: recurrent_dropout_mask(batch, h_size, self.recurrent_dropout, like),
+            )
+            if recurrent.shape[0] != batch:
+                raise ValueError(
+                    f"{type(self).__name__}: a call inside shared_masks() has batch size "
+                    f"{batch}, the first one had {recurrent.shape[0]}"
+                )
         hidden_rate, cell_rate = self._zoneout_rates()
         keep_h = keep_c = None
         if hidden_rate > 0:
@@ -499,7 +543,7 @@ class _RecurrentBase(ScriptRefused, nn.RNNBase):
         """Time loop of one layer and direction: x (T, B, I) -> outputs (T, B, H), last state."""
         weights = self._direction_weights(layer, direction)
         steps = x.size(0)
-        masks = self._step_masks(steps, x.size(1), x)
+        masks = self._step_masks(steps, x.size(1), x, layer, direction)
         if fused:
             return self._run_direction_fused(x, state, weights, masks, mask, reverse)
         # (T, B, G*H): all steps in one product

@@ -40,8 +40,10 @@ set, ``"auto"``/``"fused"`` run the whole-sequence kernels of :mod:`rnnkit.nn.fu
 Both draw the same masks in the same order, so with one seed they give the same numbers.
 Per forward pass and per layer and direction: one weight-drop mask on ``weight_hh``
 (the parameter stays as it is), one recurrent-dropout mask per sequence, one zoneout
-draw per step and unit. In evaluation mode weight drop and recurrent dropout are off and
-zoneout uses its expectation, so outputs are deterministic. The LSTM takes
+draw per step and unit; inside ``with layer.shared_masks():`` later calls reuse the first
+call's weight-drop and recurrent-dropout masks, so a decoder stepped one call per token
+is regularised as one whole-sequence call is. In evaluation mode weight drop and
+recurrent dropout are off and zoneout uses its expectation, so outputs are deterministic. The LSTM takes
 ``zoneout=p`` or a ``(cell, hidden)`` pair of rates.
 
 Layer norm adds gains ``ln_ih_weight_l{k}`` and ``ln_hh_weight_l{k}`` (G*H,) and, for

@@ -1,7 +1,10 @@
 """The traced interface of a task's model, as export writes it (see :mod:`rnnkit.export`).
 
 Each task that can be exported declares ``signature(model, info) -> Signature`` in its
-spec; export traces ``Signature.module`` on ``Signature.sample`` inputs.
+spec; export traces ``Signature.module`` on ``Signature.sample`` inputs. A model that runs
+as several graphs (an encoder, then a decoder step called once per output token) returns
+a tuple of signatures instead, each with its own ``name``: export writes one file per
+graph, named after it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ class Signature:
     """What is traced: a module, its inputs and outputs, and how to make sample inputs.
 
     ``sample(batch, steps, generator)`` returns a tuple of input tensors in the order of
-    ``inputs``.
+    ``inputs``. ``name`` names the graph's file (``model.onnx``); ``extra`` entries go
+    into io.json as they are.
     """
 
     module: nn.Module
@@ -45,6 +49,7 @@ class Signature:
     outputs: tuple[TensorSpec, ...]
     sample: Callable[[int, int, torch.Generator], tuple[Tensor, ...]]
     extra: dict[str, Any]
+    name: str = "model"
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         """ONNX dynamic axes: for every tensor, the positions of its named dimensions."""

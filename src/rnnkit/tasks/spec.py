@@ -13,7 +13,8 @@ everything generic code needs, so none of it switches on task names:
 * ``model``: ``build_model(config, info) -> nn.Module`` (torch only: inference uses it);
 * ``predictor``: the :class:`rnnkit.tasks.predictor.Predictor` subclass ``rnnkit.load``
   returns (no Lightning, no Optuna);
-* ``export``: ``signature(model, info) -> rnnkit.export.Signature``, or None when the
+* ``export``: ``signature(model, info) -> rnnkit.export.Signature`` (or a tuple of
+  named signatures, one per graph, for a model that runs as several), or None when the
   task's models cannot be exported (``export_refusal`` says why);
 * ``cli``: ``register(app)`` adding the task's own command (``rnnkit forecast``...);
 * ``report``: ``sections(run_dir, config) -> [(title, html)]`` for report.html, or None;

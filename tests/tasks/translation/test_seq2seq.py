@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import pytest
 import torch
 
 from rnnkit.tasks.translation.config import TranslationModel
+from rnnkit.tasks.translation.decode import DecodeSettings, greedy_decode
 from rnnkit.tasks.translation.model import Seq2Seq, sequence_loss
 
 PAD, BOS, EOS = 0, 2, 3
@@ -157,3 +159,85 @@ def test_config_refuses_options_that_do_not_fit_the_attention():
         TranslationModel(beam_size=0)
     assert TranslationModel(attention="luong").uses_input_feeding
     assert not TranslationModel(attention="luong", input_feeding=False).uses_input_feeding
+
+
+# ----------------------------------------------------------------------------- decoder options
+
+DECODER_OPTIONS = {"layer_norm": True, "zoneout": 0.3, "recurrent_dropout": 0.4, "weight_drop": 0.5}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"attention": "bahdanau"},
+        {"attention": "luong", "cell": "lstm", "num_layers": 2},
+        {"attention": "luong", "input_feeding": False},
+        {"attention": "none", "cell": "rnn"},
+    ],
+)
+def test_decoder_options_keep_stepping_equal_to_the_teacher_forced_pass(options):
+    """Eval mode, float64: the logits of the teacher-forced pass (whole-sentence where the
+    model allows it) are the logits of one step at a time, and greedy decoding's score is
+    the teacher-forced log-probability of the tokens it chose."""
+    model = model_for(**options, decoder=DECODER_OPTIONS).double()
+    assert model.decoder.layer_norm and model.decoder.zoneout == 0.3
+    assert model.decoder.recurrent_dropout == 0.4 and model.decoder.weight_drop == 0.5
+    source, lengths, target_in = batch()
+    forced = model(source, lengths, target_in)
+    encoded, state = model.encode(source, lengths)
+    stepped = []
+    for t in range(target_in.shape[1]):
+        logits, state, _ = model.step(target_in[:, t], state, encoded)
+        stepped.append(logits)
+    torch.testing.assert_close(forced, torch.stack(stepped, 1), rtol=0, atol=1e-12)
+
+    settings = DecodeSettings(bos_id=BOS, eos_id=EOS, banned=(PAD, BOS), max_length_offset=4)
+    for b, found in enumerate(greedy_decode(model, source, lengths, settings)):
+        tokens = torch.tensor([[BOS, *found.tokens]])
+        n = int(lengths[b])
+        with torch.no_grad():
+            logits = model(source[b : b + 1, :n], lengths[b : b + 1], tokens)
+        log_probs = torch.log_softmax(logits, -1)
+        chosen = torch.tensor([*found.tokens, EOS])
+        forced_score = log_probs[0, torch.arange(len(chosen)), chosen].sum()
+        assert found.score == pytest.approx(float(forced_score), abs=1e-5)
+
+
+def test_decoder_options_change_the_decoder_and_only_it():
+    plain, extended = model_for(), model_for(decoder={"layer_norm": True, "zoneout": 0.2})
+    assert not plain.decoder.layer_norm and extended.decoder.layer_norm
+    assert not extended.encoder.layer_norm and extended.encoder.zoneout == 0.0
+    encoder_only = model_for(layer_norm=True)
+    assert encoder_only.encoder.layer_norm and not encoder_only.decoder.layer_norm
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_training_steps_share_the_decoders_masks_as_a_whole_sentence_pass_does(cell):
+    """Training mode, same seed: the decoder stepped (teacher forcing just under 1, which
+    takes the stepped path) draws its recurrent-dropout and weight-drop masks once, so it
+    gives the whole-sentence pass's logits; drawing per step would not."""
+    model = model_for(
+        attention="luong",
+        input_feeding=False,
+        cell=cell,
+        decoder={"recurrent_dropout": 0.5, "weight_drop": 0.5},
+    ).double()
+    model.train()
+    source, lengths, target_in = batch()
+    torch.manual_seed(5)
+    whole = model(source, lengths, target_in)  # the parallel path: one decoder call
+    torch.manual_seed(5)
+    stepped = model(source, lengths, target_in, teacher_forcing=1 - 1e-12)
+    torch.testing.assert_close(stepped, whole, rtol=0, atol=1e-12)
+    model._stepping = contextlib.nullcontext  # fresh masks at every step
+    torch.manual_seed(5)
+    assert not torch.allclose(model(source, lengths, target_in, teacher_forcing=1 - 1e-12), whole)
+
+
+def test_decoder_options_are_refused_for_the_scan_cells():
+    with pytest.raises(
+        ValueError, match=r"decoder\.layer_norm is an option of cell lstm, gru or rnn"
+    ):
+        TranslationModel(cell="mingru", decoder={"layer_norm": True})
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        TranslationModel(decoder={"dropout": 0.1})

@@ -23,12 +23,7 @@ SPEC = TaskSpec(
     training=f"{_HERE}.task:TranslationTask",
     model=f"{_HERE}.model:build_model",
     predictor=f"{_HERE}.predictor:TranslationPredictor",
-    export=None,
-    export_refusal=(
-        "an encoder-decoder runs as two graphs (the encoder once, then one decoder step per "
-        "output token, with beam search between the steps) and export writes one; translate "
-        "with rnnkit.load(run_dir).translate(...) or `rnnkit translate`"
-    ),
+    export=f"{_HERE}.export:signature",
     cli=f"{_HERE}.cli:register",
     fixture=f"{_HERE}.fixture:tiny_config",
     dataset_kinds=("pairs",),

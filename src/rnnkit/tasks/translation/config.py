@@ -9,6 +9,9 @@
       cell: gru
       hidden_size: 256
       attention: bahdanau        # bahdanau | luong | none
+      layer_norm: true           # the encoder's extended options ...
+      decoder:
+        layer_norm: true         # ... and the decoder's, set apart
       beam_size: 5
 
 Decoding settings live in ``model:`` because they belong to the trained model's use:
@@ -21,7 +24,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from rnnkit.config import Config, SourceConfig, StackConfig
+from rnnkit.config import Config, SourceConfig, StackConfig, StrictModel
 
 
 class TranslationData(SourceConfig):
@@ -52,13 +55,38 @@ class TranslationData(SourceConfig):
     bucket_by_length: bool = True
 
 
+class DecoderOptions(StrictModel):
+    """The decoder's extended options (``model.decoder``), of cells lstm, gru and rnn.
+
+    The decoder has the encoder's cell, size and depth (the stack keys); these options
+    are its own, off unless set, because the encoder's (``model.layer_norm``...) do not
+    carry over. Stepping the decoder one token at a time computes what a whole-sentence
+    pass computes: layer norm and zoneout act per step, and in training one
+    recurrent-dropout and one weight-drop mask per batch serve all its steps
+    (:meth:`rnnkit.nn.LSTM.shared_masks`).
+    """
+
+    layer_norm: bool = False
+    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    zoneout: float = Field(0.0, ge=0.0, lt=1.0)
+    weight_drop: float = Field(0.0, ge=0.0, lt=1.0)
+
+    @property
+    def draws_masks(self) -> bool:
+        """Whether training draws masks that the steps of a batch must share."""
+        return bool(self.recurrent_dropout or self.weight_drop)
+
+
 class TranslationModel(StackConfig):
     """Encoder -> attention -> decoder, the loss, and how translations are decoded.
 
     The stack keys (cell, hidden_size, num_layers, dropout and the extended options)
-    describe the encoder; the decoder has the same cell, size and depth, without the
-    extended options. ``dropout`` also applies to the embeddings and the output features.
+    describe the encoder; the decoder has the same cell, size and depth, and its own
+    extended options under ``decoder:`` (:class:`DecoderOptions`). ``dropout`` also
+    applies to the embeddings and the output features.
     """
+
+    decoder: DecoderOptions = Field(default_factory=DecoderOptions)
 
     embedding_size: int | None = Field(None, ge=1)  # defaults to hidden_size
     bidirectional: bool = True  # the encoder
@@ -78,6 +106,13 @@ class TranslationModel(StackConfig):
 
     @model_validator(mode="after")
     def _options_fit_the_attention(self) -> TranslationModel:
+        if self.cell in ("mingru", "minlstm"):
+            for name, value in self.decoder.model_dump().items():
+                if value:
+                    raise ValueError(
+                        f"decoder.{name} is an option of cell lstm, gru or rnn, not of cell "
+                        f"{self.cell}: remove it or change the cell"
+                    )
         if self.input_feeding and self.attention != "luong":
             raise ValueError(
                 f"input_feeding feeds Luong's attentional vector; it has no meaning with "

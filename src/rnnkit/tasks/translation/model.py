@@ -26,13 +26,16 @@ teacher forcing, a decoder without step-to-step feedback (``none``, or ``luong``
 input feeding) runs the whole target sequence through the recurrent layers at once;
 every other configuration steps. Both give the same numbers (tested).
 
-Extended options (layer norm, recurrent dropout, zoneout, weight drop) apply to the
-encoder, which sees each source sentence whole; the decoder is stepped one token at a
-time and uses plain recurrent layers.
+Extended options (layer norm, recurrent dropout, zoneout, weight drop): the stack keys'
+apply to the encoder, ``model.decoder``'s to the decoder. Stepping the decoder computes
+what the whole-sentence pass computes: layer norm and zoneout act per step, and in
+training the steps of one batch share one recurrent-dropout and one weight-drop mask
+(:meth:`rnnkit.nn.GRU.shared_masks`), as one whole-sentence call draws them.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,9 +80,8 @@ class DecoderState:
 
 
 def _decoder_stack(config: TranslationModel) -> TranslationModel:
-    """The encoder's stack settings without the extended options (see the docstring)."""
-    off = {"layer_norm": False, "recurrent_dropout": 0.0, "zoneout": 0.0, "weight_drop": 0.0}
-    return config.model_copy(update=off)
+    """The encoder's stack settings with the decoder's extended options."""
+    return config.model_copy(update=config.decoder.model_dump())
 
 
 class Seq2Seq(nn.Module):
@@ -172,17 +174,24 @@ class Seq2Seq(nn.Module):
 
     # ------------------------------------------------------------------ decoder
 
+    def _stepping(self) -> AbstractContextManager[None]:
+        """Around a loop of steps over one batch: in training, one set of decoder masks."""
+        if self.training and self.config.decoder.draws_masks:
+            return self.decoder.shared_masks()
+        return nullcontext()
+
     def _run_decoder(self, inputs: Tensor, hidden: State) -> tuple[Tensor, State]:
         state = hidden if self.num_states == 2 else hidden[0]
         outputs, final = self.decoder(inputs, state)  # (B, T, H)
         return outputs, final if isinstance(final, tuple) else (final,)
 
     def step(
-        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput
+        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput | None
     ) -> tuple[Tensor, DecoderState, Tensor | None]:
         """One decoder step: logits (B, V) for the next token after ``tokens`` (B,).
 
         Returns the new state and the attention weights (B, S) (None without attention).
+        ``encoded`` may be None for a model without attention, which does not read it.
         """
         features, new_state, weights = self._step_features(tokens, state, encoded)
         return self.logits(features), new_state, weights
@@ -192,12 +201,12 @@ class Seq2Seq(nn.Module):
         return self.output(self.pre_output(self.dropout(features)))
 
     def _step_features(
-        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput
+        self, tokens: Tensor, state: DecoderState, encoded: EncoderOutput | None
     ) -> tuple[Tensor, DecoderState, Tensor | None]:
         embedded = self.dropout(self.target_embedding(tokens))  # (B, E)
         weights = None
         if self.attention_kind == "bahdanau":
-            assert self.attention is not None
+            assert self.attention is not None and encoded is not None
             query = state.hidden[0][-1]  # (B, H): top layer's s_{t-1}
             context, weights = self.attention(query, encoded.memory, encoded.mask, encoded.keys)
             output, hidden = self._run_decoder(
@@ -207,7 +216,7 @@ class Seq2Seq(nn.Module):
             features = torch.cat([top, context, embedded], -1)
             new_state = DecoderState(hidden)
         elif self.attention_kind == "luong":
-            assert self.attention is not None
+            assert self.attention is not None and encoded is not None
             inputs = embedded if state.feed is None else torch.cat([embedded, state.feed], -1)
             output, hidden = self._run_decoder(inputs.unsqueeze(1), state.hidden)
             top = output.squeeze(1)  # (B, H)
@@ -239,20 +248,22 @@ class Seq2Seq(nn.Module):
         if teacher_forcing >= 1.0:
             # The output layer, the largest matrix, runs once on all steps' features.
             features = []
-            for t in range(target_in.shape[1]):
-                step_features, state, _ = self._step_features(target_in[:, t], state, encoded)
-                features.append(step_features)
+            with self._stepping():
+                for t in range(target_in.shape[1]):
+                    step_features, state, _ = self._step_features(target_in[:, t], state, encoded)
+                    features.append(step_features)
             return self.logits(torch.stack(features, dim=1))  # (B, T, V)
         logits_steps = []
         tokens = target_in[:, 0]
-        for t in range(target_in.shape[1]):
-            logits, state, _ = self.step(tokens, state, encoded)
-            logits_steps.append(logits)
-            if t + 1 < target_in.shape[1]:
-                # Each sentence takes the true token with probability teacher_forcing.
-                own = logits.detach().argmax(-1)
-                use_true = torch.rand(own.shape, device=own.device) < teacher_forcing
-                tokens = torch.where(use_true, target_in[:, t + 1], own)
+        with self._stepping():
+            for t in range(target_in.shape[1]):
+                logits, state, _ = self.step(tokens, state, encoded)
+                logits_steps.append(logits)
+                if t + 1 < target_in.shape[1]:
+                    # Each sentence takes the true token with probability teacher_forcing.
+                    own = logits.detach().argmax(-1)
+                    use_true = torch.rand(own.shape, device=own.device) < teacher_forcing
+                    tokens = torch.where(use_true, target_in[:, t + 1], own)
         return torch.stack(logits_steps, dim=1)  # (B, T, V)
 
     def _decode_parallel(

@@ -111,6 +111,13 @@ class TranslationTask:
             "source_vocab_size": len(source_vocab),
             "target_vocab_size": len(target_vocab),
             "pad_id": target_vocab.pad_id,
+            "bos_id": target_vocab.bos_id,
+            "eos_id": target_vocab.eos_id,
+            "cleaning": {
+                "lowercase": data.lowercase,
+                "unicode_normalization": data.unicode_normalization,
+                "normalize": data.normalize,
+            },
             "source_lang": pairs.source_lang,
             "target_lang": pairs.target_lang,
             "pairs": {name: len(split) for name, split in pairs.splits.items()},
