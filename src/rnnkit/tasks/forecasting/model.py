@@ -14,6 +14,12 @@ models difference a series).
 
 In the recursive strategy the covariates of future steps are unknown; each fed-back row
 carries the forecast targets and repeats the last observed covariates.
+
+With ``model.likelihood`` other than ``none`` the head predicts P parameters per step and
+target (a distribution or quantiles, see :mod:`rnnkit.tasks.forecasting.probabilistic`):
+``distribution`` returns them (B, horizon, K, P) and ``forward`` the point forecast
+(B, horizon, K). The recursive strategy feeds the point forecast back, so its intervals
+do not include the uncertainty of the fed-back steps.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import torch
 from torch import nn
 
 from rnnkit.nn.regularization import LockedDropout
+from rnnkit.tasks.forecasting import probabilistic
 from rnnkit.tasks.forecasting.config import ForecastingConfig, ForecastingModel
 from rnnkit.tasks.stack import make_recurrent
 
@@ -38,8 +45,8 @@ class Forecaster(nn.Module):
         num_targets: target columns K (K <= F).
         horizon: steps to forecast.
         config: the model section of the experiment config (cell, hidden_size,
-            num_layers, dropout, input_dropout, head_dropout, strategy, extended cell
-            options).
+            num_layers, dropout, input_dropout, head_dropout, strategy, likelihood,
+            quantiles, extended cell options).
     """
 
     def __init__(
@@ -52,43 +59,60 @@ class Forecaster(nn.Module):
         self.num_targets = num_targets
         self.horizon = horizon
         self.strategy: Strategy = config.strategy
+        self.likelihood = config.likelihood
+        self.quantiles = list(config.quantiles)
+        self.num_params = probabilistic.param_count(self.likelihood, self.quantiles)
         # Locked (variational) dropout on the window: one mask per window for all steps.
         self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
         self.recurrent = make_recurrent(config, input_size)
         self.head_dropout = nn.Dropout(config.head_dropout)
         steps_out = horizon if self.strategy == "direct" else 1
-        self.head = nn.Linear(config.hidden_size, steps_out * num_targets)
+        self.head = nn.Linear(config.hidden_size, steps_out * num_targets * self.num_params)
 
     def forward(self, window: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
-        """Forecast (B, horizon, K) from a scaled window (B, L, F).
+        """Forecast (B, horizon, K) from a scaled window (B, L, F): the point forecast.
 
         ``horizon`` may differ from the trained one only for the recursive strategy.
         """
+        params = self.distribution(window, horizon)
+        if self.likelihood == "none":
+            return params[..., 0]
+        return probabilistic.point(params, self.likelihood, self.quantiles)
+
+    def distribution(self, window: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
+        """The head's parameters (B, horizon, K, P) from a scaled window (B, L, F), scaled."""
         horizon = self.horizon if horizon is None else horizon
         if self.strategy == "direct" and horizon != self.horizon:
             raise ValueError(
                 f"a direct forecaster predicts exactly {self.horizon} steps, got horizon={horizon}"
             )
-        batch, k = window.shape[0], self.num_targets
+        batch, k, p = window.shape[0], self.num_targets, self.num_params
         last = window[:, -1:, :k]  # (B, 1, K)
         relative = torch.cat([window[..., :k] - last, window[..., k:]], dim=2)  # (B, L, F)
         outputs, state = self.recurrent(self.input_dropout(relative))  # (B, L, H)
-        change = self.head(self.head_dropout(outputs[:, -1]))  # (B, steps_out*K)
+        change = self.head(self.head_dropout(outputs[:, -1]))  # (B, steps_out*K*P)
         if self.strategy == "direct":
-            return last + change.view(batch, self.horizon, k)
+            return self._params(change.view(batch, self.horizon, k, p), last)
         covariates = window[:, -1:, self.num_targets :]  # (B, 1, F-K)
         steps = []
-        current = last + change.view(batch, 1, k)
+        params = self._params(change.view(batch, 1, k, p), last)  # (B, 1, K, P)
         for _ in range(horizon):
-            steps.append(current)
+            steps.append(params)
             if len(steps) == horizon:
                 break
+            current = self._point(params)  # (B, 1, K)
             # Carry the recurrent state; only the new row is read, not the whole window.
             next_input = torch.cat([current - last, covariates], dim=2)  # (B, 1, F)
             outputs, state = self.recurrent(next_input, state)
             change = self.head(self.head_dropout(outputs[:, -1]))
-            current = current + change.view(batch, 1, k)
-        return torch.cat(steps, dim=1)  # (B, horizon, K)
+            params = self._params(change.view(batch, 1, k, p), current)
+        return torch.cat(steps, dim=1)  # (B, horizon, K, P)
+
+    def _params(self, raw: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        return probabilistic.to_params(raw, last, self.likelihood, self.quantiles)
+
+    def _point(self, params: torch.Tensor) -> torch.Tensor:
+        return probabilistic.point(params, self.likelihood, self.quantiles)
 
 
 def build_model(config: ForecastingConfig, info: dict[str, Any]) -> Forecaster:

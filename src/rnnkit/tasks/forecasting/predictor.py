@@ -26,7 +26,8 @@ class ForecastPredictor(Predictor):
         ``series`` is None (the end of the run's own data), a CSV path or a DataFrame
         with the training columns, the same frequency and at least ``lookback`` rows.
         Returns a pandas DataFrame indexed by the future time steps, one column per
-        target, in the original units.
+        target, in the original units; a probabilistic model (``model.likelihood``) adds
+        its 80% interval as ``<target>_lower_80`` and ``<target>_upper_80`` after each.
         """
         result = forecast_from(
             self.run_dir, self.config, self.info, self.model, horizon=horizon, series=series
@@ -48,6 +49,8 @@ class Forecast:
 
     history: Any  # pandas DataFrame, the lookback rows the forecast was made from
     forecast: Any  # pandas DataFrame, ``horizon`` rows after the history
+    # (lower, upper) (H, K) 80% interval of a probabilistic model, else None
+    band: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def input_series(
@@ -137,17 +140,35 @@ def forecast_from(
     model.eval()
     with torch.no_grad():
         steps = horizon if config.model.strategy == "recursive" else trained
+        params = model.distribution(torch.from_numpy(window)[None], steps)[:, :horizon]
         scaled = model(torch.from_numpy(window)[None], steps)[:, :horizon].numpy()
     forecast = inverse_targets(scaler, scaled, k)[0]  # (H, K)
+    band = None
+    if model.likelihood != "none":
+        from rnnkit.tasks.forecasting.probabilistic import forecast_bands
+
+        lower, upper = forecast_bands(
+            params.numpy().astype(np.float64),
+            lambda values: inverse_targets(scaler, values, k),
+            model.likelihood,
+            model.quantiles,
+        )
+        band = (lower[0], upper[0])
     if isinstance(index, pd.DatetimeIndex):
         frequency = info.get("frequency") or pd.infer_freq(index[-3:])
         future = pd.date_range(index[-1], periods=horizon + 1, freq=frequency)[1:]
     else:
         future = pd.RangeIndex(len(index), len(index) + horizon)
     columns = list(info["target_columns"])
+    frame = pd.DataFrame(forecast, index=future, columns=columns)
+    if band is not None:
+        from rnnkit.tasks.forecasting.probabilistic import band_columns
+
+        frame = band_columns(frame, *band)
     return Forecast(
         history=pd.DataFrame(values[-lookback:, :k], index=index[-lookback:], columns=columns),
-        forecast=pd.DataFrame(forecast, index=future, columns=columns),
+        forecast=frame,
+        band=band,
     )
 
 
@@ -182,12 +203,14 @@ def write_forecast(
     frame = result.forecast.rename_axis("time")
     write_text(csv_path, frame.to_csv())
     target = result.forecast.columns[0]
+    band = None if result.band is None else (result.band[0][:, 0], result.band[1][:, 0])
     png_path = forecast_png(
         result.history.index,
         result.history[target].to_numpy(),
         result.forecast.index,
         result.forecast[target].to_numpy(),
         csv_path.with_suffix(".png"),
+        band=band,
         title=f"{predictor.config.name}: {len(frame)}-step forecast",
         target_name=str(target),
     )

@@ -33,6 +33,7 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluate import baselines as baseline_forecasts
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
+from rnnkit.tasks.forecasting import probabilistic
 from rnnkit.tasks.forecasting.predictor import HISTORY_FILE, SCALER_FILE, inverse_targets
 from rnnkit.tasks.module import RecurrentModule
 from rnnkit.tasks.spec import PreparedData
@@ -174,17 +175,25 @@ def test_origins(parts: SeriesParts, horizon: int, split: str) -> np.ndarray:
 
 
 class ForecastingModule(RecurrentModule):
-    """Mean squared error on the scaled targets of every forecast step."""
+    """Mean squared error on the scaled targets of every forecast step, or with
+    ``model.likelihood`` the negative log-likelihood / pinball loss of the head."""
+
+    def forecast_loss(self, inputs: Tensor, targets: Tensor) -> Tensor:
+        model = self.model
+        if model.likelihood == "none":
+            return nn.functional.mse_loss(model(inputs), targets)
+        params = model.distribution(inputs)  # (B, H, K, P)
+        return probabilistic.loss(params, targets, model.likelihood, model.quantiles)
 
     def step_loss(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs, targets = batch  # (B, L, F), (B, H, K)
-        loss = nn.functional.mse_loss(self.model(inputs), targets)
+        loss = self.forecast_loss(inputs, targets)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs, targets = batch
-        loss = nn.functional.mse_loss(self.model(inputs), targets)
+        loss = self.forecast_loss(inputs, targets)
         self.log("val/loss", loss, prog_bar=True, on_epoch=True, batch_size=inputs.shape[0])
         return loss
 
@@ -302,7 +311,9 @@ class ForecastingTask:
         scale = mase_scale(
             parts.values[: parts.train_end, : parts.num_targets], prepared.info["season_length"]
         )
-        return forecast_metrics(predicted, actual, scale=scale)
+        metrics = forecast_metrics(predicted, actual, scale=scale)
+        metrics.update(model_interval_metrics(config, model, prepared, split, actual))
+        return metrics
 
     def baselines(
         self, config: Config, prepared: PreparedData, split: str
@@ -317,7 +328,49 @@ class ForecastingTask:
         scale = mase_scale(
             parts.values[: parts.train_end, : parts.num_targets], prepared.info["season_length"]
         )
-        return {name: forecast_metrics(p, truth, scale=scale) for name, p in predictions.items()}
+        results = {name: forecast_metrics(p, truth, scale=scale) for name, p in predictions.items()}
+        for name, extra in baseline_intervals(config, prepared, split, predictions).items():
+            results[name].update(extra)
+        return results
+
+
+def model_interval_metrics(
+    config: Config, model: nn.Module, prepared: PreparedData, split: str, actual: np.ndarray
+) -> dict[str, float]:
+    """coverage_80, pinball and crps of a probabilistic model on ``split`` (else none)."""
+    if model.likelihood == "none":
+        return {}
+    loader = prepared.val if split == "val" else prepared.test
+    with torch.no_grad():
+        params = torch.cat([model.distribution(inputs) for inputs, _ in loader]).numpy()
+    k = prepared.artifacts["parts"].num_targets
+    scaler = prepared.artifacts["scaler"]
+    return probabilistic.model_interval_metrics(
+        params.astype(np.float64),
+        actual,
+        lambda scaled: inverse_targets(scaler, scaled, k),
+        model.likelihood,
+        model.quantiles,
+    )
+
+
+def baseline_intervals(
+    config: Config, prepared: PreparedData, split: str, points: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """The baselines' interval metrics on ``split`` (residual quantiles on the training
+    part), at the levels the model is scored on."""
+    parts: SeriesParts = prepared.artifacts["parts"]
+    horizon, model = config.data.horizon, config.model
+    return probabilistic.baseline_interval_metrics(
+        parts.values[:, : parts.num_targets].astype(np.float64),
+        test_origins(parts, horizon, split),
+        horizon,
+        prepared.info["season_length"],
+        parts.train_end,
+        pinball_levels=model.quantiles,
+        crps_grid=probabilistic.crps_levels(model.likelihood, model.quantiles),
+        points=points,
+    )
 
 
 def truth_at(parts: SeriesParts, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -382,7 +435,17 @@ def plot_last_origin(
     model.eval()
     with torch.no_grad():
         scaled_forecast = model(window).numpy()  # (1, H, K)
+        params = model.distribution(window).numpy().astype(np.float64)  # (1, H, K, P)
     forecast = inverse_targets(prepared.artifacts["scaler"], scaled_forecast, parts.num_targets)
+    band = None
+    if model.likelihood != "none":
+        lower, upper = probabilistic.forecast_bands(
+            params,
+            lambda scaled: inverse_targets(prepared.artifacts["scaler"], scaled, parts.num_targets),
+            model.likelihood,
+            model.quantiles,
+        )
+        band = (lower[0, :, 0], upper[0, :, 0])
     targets = parts.values[:, : parts.num_targets].astype(np.float64)
     seasons = info["season_length"]
     baselines = {
@@ -404,6 +467,7 @@ def plot_last_origin(
         Path(run_dir) / f"{split}_{FORECAST_PLOT_SUFFIX}",
         truth=targets[future, 0],
         baselines={name: values[0, :, 0] for name, values in baselines.items()},
+        band=band,
         title=f"{config.name}: {horizon}-step forecast from the last {split} origin",
         target_name=parts.target_columns[0],
     )
