@@ -41,7 +41,9 @@ def beaten_by(
             if own is None or direction is None or value is None:
                 continue
             if direction == "near":
-                if metric in nominal and abs(value - nominal[metric]) < abs(own - nominal[metric]):
+                # Equal gaps (up to rounding, 0.6 and 1.0 around 0.8) are a tie, not a win.
+                target = nominal.get(metric)
+                if target is not None and abs(value - target) < abs(own - target) - 1e-9:
                     better.append(metric)
             elif (value < own) if direction == "min" else (value > own):
                 better.append(metric)
