@@ -82,3 +82,29 @@ def test_input_dropout_drops_whole_features_of_the_window() -> None:
     seen.clear()
     model(window)
     torch.testing.assert_close(seen[0], relative)
+
+
+@pytest.mark.parametrize("likelihood", ["none", "gaussian", "quantile"])
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_window_scale_makes_the_forecast_scale_with_the_swings(
+    strategy: str, likelihood: str
+) -> None:
+    """Stretching the window around its last value by c stretches every forecast change
+    and every scale or quantile offset by c: the layers see the same normalised window."""
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, strategy=strategy, likelihood=likelihood, window_scale=True)
+    model = Forecaster(2, 2, 3, config).eval()
+    window = torch.randn(4, 9, 2)
+    last = window[:, -1:]
+    stretched = last + 3.0 * (window - last)
+    params = model.distribution(window)
+    params_stretched = model.distribution(stretched)
+    centre = last.unsqueeze(-1)  # (B, 1, K, 1)
+    if likelihood == "gaussian":  # mean moves with the changes, the std scales
+        torch.testing.assert_close(params_stretched[..., 0] - last, 3 * (params[..., 0] - last))
+        torch.testing.assert_close(params_stretched[..., 1], 3 * params[..., 1])
+    else:
+        torch.testing.assert_close(params_stretched - centre, 3 * (params - centre))
+    # Without it the model is not scale-equivariant (the check above would fail).
+    plain = Forecaster(2, 2, 3, ModelConfig(hidden_size=8, strategy=strategy)).eval()
+    assert not torch.allclose(plain(stretched) - last, 3 * (plain(window) - last), atol=1e-3)

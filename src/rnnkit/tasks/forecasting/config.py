@@ -36,6 +36,9 @@ class ForecastingModel(StackConfig):
     # log-likelihood) or for quantiles (pinball loss). ``quantiles`` are the levels a
     # quantile head predicts and every forecaster's pinball loss is scored at.
     likelihood: Literal["none", "gaussian", "student_t", "quantile"] = "none"
+    # Divide the window by its own standard deviation and scale the forecast back
+    # (reversible instance normalisation): for swings that grow with the level.
+    window_scale: bool = False
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
 
     @model_validator(mode="after")

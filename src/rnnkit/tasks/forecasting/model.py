@@ -12,6 +12,13 @@ A trending series (CO2, airline passengers) soon leaves the range the scaler saw
 training; relative values stay in range where levels do not (the same reason classical
 models difference a series).
 
+With ``model.window_scale`` the window's relative targets are also divided by their
+standard deviation over the window, and the forecast's changes (and scales) multiplied by
+it again: reversible instance normalisation (Kim et al. 2022, "Reversible Instance
+Normalization for Accurate Time-Series Forecasting against Distribution Shift", ICLR).
+A series whose swings grow with its level (airline passengers) then looks the same to the
+recurrent layers early and late.
+
 In the recursive strategy the covariates of future steps are unknown; each fed-back row
 carries the forecast targets and repeats the last observed covariates.
 
@@ -35,6 +42,8 @@ from rnnkit.tasks.forecasting.config import ForecastingConfig, ForecastingModel
 from rnnkit.tasks.stack import make_recurrent
 
 Strategy = Literal["direct", "recursive"]
+#: The smallest window standard deviation ``window_scale`` divides by (scaled units).
+WINDOW_SCALE_FLOOR = 1e-2
 
 
 class Forecaster(nn.Module):
@@ -62,6 +71,7 @@ class Forecaster(nn.Module):
         self.likelihood = config.likelihood
         self.quantiles = list(config.quantiles)
         self.num_params = probabilistic.param_count(self.likelihood, self.quantiles)
+        self.window_scale = config.window_scale
         # Locked (variational) dropout on the window: one mask per window for all steps.
         self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
         self.recurrent = make_recurrent(config, input_size)
@@ -88,28 +98,33 @@ class Forecaster(nn.Module):
             )
         batch, k, p = window.shape[0], self.num_targets, self.num_params
         last = window[:, -1:, :k]  # (B, 1, K)
-        relative = torch.cat([window[..., :k] - last, window[..., k:]], dim=2)  # (B, L, F)
+        unit = torch.ones_like(last)  # (B, 1, K)
+        if self.window_scale:
+            # The floor keeps a flat window (scaled std 0) from blowing up its changes.
+            unit = window[..., :k].std(dim=1, keepdim=True).clamp(min=WINDOW_SCALE_FLOOR)
+        relative = (window[..., :k] - last) / unit  # (B, L, K)
+        relative = torch.cat([relative, window[..., k:]], dim=2)  # (B, L, F)
         outputs, state = self.recurrent(self.input_dropout(relative))  # (B, L, H)
         change = self.head(self.head_dropout(outputs[:, -1]))  # (B, steps_out*K*P)
         if self.strategy == "direct":
-            return self._params(change.view(batch, self.horizon, k, p), last)
+            return self._params(change.view(batch, self.horizon, k, p), last, unit)
         covariates = window[:, -1:, self.num_targets :]  # (B, 1, F-K)
         steps = []
-        params = self._params(change.view(batch, 1, k, p), last)  # (B, 1, K, P)
+        params = self._params(change.view(batch, 1, k, p), last, unit)  # (B, 1, K, P)
         for _ in range(horizon):
             steps.append(params)
             if len(steps) == horizon:
                 break
             current = self._point(params)  # (B, 1, K)
             # Carry the recurrent state; only the new row is read, not the whole window.
-            next_input = torch.cat([current - last, covariates], dim=2)  # (B, 1, F)
+            next_input = torch.cat([(current - last) / unit, covariates], dim=2)  # (B, 1, F)
             outputs, state = self.recurrent(next_input, state)
             change = self.head(self.head_dropout(outputs[:, -1]))
-            params = self._params(change.view(batch, 1, k, p), current)
+            params = self._params(change.view(batch, 1, k, p), current, unit)
         return torch.cat(steps, dim=1)  # (B, horizon, K, P)
 
-    def _params(self, raw: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-        return probabilistic.to_params(raw, last, self.likelihood, self.quantiles)
+    def _params(self, raw: torch.Tensor, last: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+        return probabilistic.to_params(raw, last, self.likelihood, self.quantiles, unit)
 
     def _point(self, params: torch.Tensor) -> torch.Tensor:
         return probabilistic.point(params, self.likelihood, self.quantiles)

@@ -56,25 +56,35 @@ def param_count(likelihood: str, quantiles: Sequence[float]) -> int:
     return counts[likelihood] if likelihood in counts else len(quantiles)
 
 
-def to_params(raw: Tensor, last: Tensor, likelihood: str, quantiles: Sequence[float]) -> Tensor:
+def to_params(
+    raw: Tensor,
+    last: Tensor,
+    likelihood: str,
+    quantiles: Sequence[float],
+    unit: Tensor | None = None,
+) -> Tensor:
     """Head outputs (B, S, K, P) to distribution parameters (B, S, K, P), scaled units.
 
-    ``last`` (B, 1, K) is the value the location parameters are relative to.
+    ``last`` (B, 1, K) is the value the location parameters are relative to; ``unit``
+    (B, 1, K), default 1, multiplies every change and scale (the window's scale when the
+    model normalises its window).
     """
+    unit = torch.ones_like(last) if unit is None else unit
     if likelihood == "none":
-        return last.unsqueeze(-1) + raw
+        return (last + unit * raw[..., 0]).unsqueeze(-1)
     if likelihood in ("gaussian", "student_t"):
-        loc = last + raw[..., 0]  # (B, S, K)
-        scale = F.softplus(raw[..., 1]) + MIN_SCALE
+        loc = last + unit * raw[..., 0]  # (B, S, K)
+        scale = unit * (F.softplus(raw[..., 1]) + MIN_SCALE)
         parts = [loc, scale]
         if likelihood == "student_t":
             parts.append(2.0 + F.softplus(raw[..., 2]))
         return torch.stack(parts, dim=-1)
     median = quantiles.index(0.5)
-    centre = last + raw[..., median]  # (B, S, K)
+    centre = last + unit * raw[..., median]  # (B, S, K)
     # Cumulative positive steps away from the median: the quantiles are ordered by design.
-    up = torch.cumsum(F.softplus(raw[..., median + 1 :]), dim=-1)
-    down = torch.flip(torch.cumsum(F.softplus(torch.flip(raw[..., :median], [-1])), -1), [-1])
+    steps = unit.unsqueeze(-1) * F.softplus(raw)  # (B, S, K, Q)
+    up = torch.cumsum(steps[..., median + 1 :], dim=-1)
+    down = torch.flip(torch.cumsum(torch.flip(steps[..., :median], [-1]), -1), [-1])
     return torch.cat([centre[..., None] - down, centre[..., None], centre[..., None] + up], -1)
 
 
