@@ -3,7 +3,8 @@
 Not a dependency of rnnkit: run it in a throwaway environment that has darts (install
 the same torch first so that darts does not pull another one), e.g.
 
-    python -m venv /tmp/x/venv && /tmp/x/venv/bin/pip install torch==2.13.0 darts
+    python -m venv /tmp/x/venv && /tmp/x/venv/bin/pip install torch==2.13.0
+    /tmp/x/venv/bin/pip install "darts[torch]==0.48.1"
     RNNKIT_MIRROR=../shared/data /tmp/x/venv/bin/python benchmarks/darts_forecasting.py
 
 The split is configs/airline-passengers.yaml's: 144 months, the last 22 are test, the 14
