@@ -1,8 +1,10 @@
-"""Metrics for classifiers and forecasters, computed with torchmetrics.
+"""Metrics for classifiers and forecasters: point metrics computed with torchmetrics,
+interval metrics (pinball loss, coverage, CRPS) with numpy and scipy.
 
-Every function takes plain arrays or tensors and returns a dict of lower-case names to
-Python floats (or nested lists for the confusion matrix), the shape ``metrics.json``
-stores (see DESIGN.md, "Run directory").
+The point and classification functions take plain arrays or tensors and return a dict
+of lower-case names to Python floats (or nested lists for the confusion matrix), the shape
+``metrics.json`` stores (see DESIGN.md, "Run directory"); the interval functions return one
+float each.
 """
 
 from __future__ import annotations

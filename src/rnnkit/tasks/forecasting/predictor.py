@@ -13,6 +13,7 @@ from torch import nn
 from rnnkit.config import Config
 from rnnkit.errors import DataError
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_text
+from rnnkit.tasks.forecasting.probabilistic import band_columns, forecast_bands, point
 from rnnkit.tasks.predictor import Predictor
 
 SCALER_FILE = "scaler.json"
@@ -141,12 +142,10 @@ def forecast_from(
     with torch.no_grad():
         steps = horizon if config.model.strategy == "recursive" else trained
         params = model.distribution(torch.from_numpy(window)[None], steps)[:, :horizon]
-        scaled = model(torch.from_numpy(window)[None], steps)[:, :horizon].numpy()
+        scaled = point(params, model.likelihood, model.quantiles).numpy()  # (1, H, K)
     forecast = inverse_targets(scaler, scaled, k)[0]  # (H, K)
     band = None
     if model.likelihood != "none":
-        from rnnkit.tasks.forecasting.probabilistic import forecast_bands
-
         lower, upper = forecast_bands(
             params.numpy().astype(np.float64),
             lambda values: inverse_targets(scaler, values, k),
@@ -162,8 +161,6 @@ def forecast_from(
     columns = list(info["target_columns"])
     frame = pd.DataFrame(forecast, index=future, columns=columns)
     if band is not None:
-        from rnnkit.tasks.forecasting.probabilistic import band_columns
-
         frame = band_columns(frame, *band)
     return Forecast(
         history=pd.DataFrame(values[-lookback:, :k], index=index[-lookback:], columns=columns),

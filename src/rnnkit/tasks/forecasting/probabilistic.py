@@ -22,8 +22,8 @@ data's units and scores them the same way: ``coverage_80`` (share of observation
 the 10%-90% interval; 0.8 is calibrated), ``pinball`` (mean pinball loss at
 ``model.quantiles``) and ``crps`` (exact for a Gaussian head where the inverse scaling is
 affine; otherwise twice the mean pinball loss over the levels of
-``rnnkit.evaluate.metrics.CRPS_GRID``, or over the
-quantile head's own levels, for the model and baselines alike).
+``rnnkit.evaluate.metrics.CRPS_GRID``, or over the quantile head's own levels, for the
+model and baselines alike).
 """
 
 from __future__ import annotations

@@ -312,7 +312,7 @@ class ForecastingTask:
             parts.values[: parts.train_end, : parts.num_targets], prepared.info["season_length"]
         )
         metrics = forecast_metrics(predicted, actual, scale=scale)
-        metrics.update(model_interval_metrics(config, model, prepared, split, actual))
+        metrics.update(model_intervals(model, prepared, split, actual))
         return metrics
 
     def baselines(
@@ -334,8 +334,8 @@ class ForecastingTask:
         return results
 
 
-def model_interval_metrics(
-    config: Config, model: nn.Module, prepared: PreparedData, split: str, actual: np.ndarray
+def model_intervals(
+    model: nn.Module, prepared: PreparedData, split: str, actual: np.ndarray
 ) -> dict[str, float]:
     """coverage_80, pinball and crps of a probabilistic model on ``split`` (else none)."""
     if model.likelihood == "none":
