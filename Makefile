@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[hub,kaggle,export,tagging,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[hub,kaggle,export,tagging,mlflow,holidays,dev]'
 	@touch $@
 
 demo: setup

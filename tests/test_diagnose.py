@@ -23,6 +23,8 @@ from rnnkit.diagnose import (
     GRADIENT_PLOT,
     diagnose,
     summarize,
+    table_rows,
+    thresholds_text,
     traced,
     verdict,
 )
@@ -207,6 +209,42 @@ def test_contracting_recurrence_vanishes_and_expanding_relu_explodes() -> None:
     assert result["layers"][0]["spectral_norm"] == {"hidden": pytest.approx(1.0)}
 
 
+def test_the_verdict_reads_the_distance_the_task_needs() -> None:
+    # relu with W_hh = 0.5 I and positive states: exactly 0.5 per step back.
+    x = torch.ones(2, 30, 1)
+    model = make_rnn("relu", 0.5)
+    traces = run_traced(model, x)
+    whole = summarize(traces, "val", 1, model)
+    assert whole["span"] == {"steps": 29, "why": "the whole sequence the model reads"}
+    assert whole["layers"][0]["span_ratio"] == pytest.approx(0.5**29, rel=1e-6)
+    assert whole["verdict"] == "vanishing"
+    # A task that needs 5 steps of memory (a forecaster's horizon): 0.5^5 is healthy,
+    # although the gradient from the window's first step is gone.
+    needed = summarize(traces, "val", 1, model, (5, "the horizon (5)"))
+    layer = needed["layers"][0]
+    assert layer["span_ratio"] == pytest.approx(0.5**5, rel=1e-6)
+    assert layer["first_last_ratio"] == pytest.approx(0.5**29, rel=1e-6)
+    assert layer["verdict"] == needed["verdict"] == "healthy"
+    text = thresholds_text(needed)
+    assert "d = 5 steps back: the horizon (5)" in text
+    assert "over all T = 30 steps, does not decide" in text
+    assert table_rows(needed)[0][4:7] == [f"{0.5**29:.3g}", f"{0.5**5:.3g}", "healthy"]
+    # A span longer than the sequence is the whole sequence.
+    assert summarize(traces, "val", 1, model, (90, "x"))["span"]["steps"] == 29
+
+
+def test_a_forecaster_needs_its_horizon_or_its_season() -> None:
+    from rnnkit.tasks import load_config
+
+    base = {"task": "forecasting", "data": {"dataset": "s.csv", "lookback": 60, "horizon": 14}}
+    config = load_config(base)
+    assert config.memory_span({"season_length": 7})[0] == 14
+    assert config.memory_span({"season_length": 52})[0] == 52
+    assert load_config(base, {"data.season_length": 30}).memory_span({"season_length": 7})[0] == 30
+    other = load_config({"task": "copy", "data": {"dataset": "copy"}})
+    assert other.memory_span({}) is None
+
+
 def test_verdict_thresholds() -> None:
     assert verdict(1e-4) == "vanishing"
     assert verdict(2e-3) == verdict(1.0) == verdict(900.0) == "healthy"
@@ -285,7 +323,9 @@ def test_diagnose_a_run_writes_json_and_plots(adding_run, capsys) -> None:
         main(["diagnose", str(adding_run), "--split", "test", "--batches", "2"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "verdict on ||dL/dh_first|| / ||dL/dh_last||: vanishing < 0.001" in out
+    # The adding task needs the whole sequence: d = T - 1 = 11.
+    assert "verdict on ratio d = ||dL/dh_{T-11}|| / ||dL/dh_T||, d = 11 steps back" in out
+    assert "vanishing < 0.001" in out
     result = json.loads((adding_run / DIAGNOSTICS_FILE).read_text())
     assert result["split"] == "test" and result["batches"] == 2 and result["steps"] == 12
     layer = result["layers"][0]
@@ -352,3 +392,23 @@ def test_diagnose_a_missing_run_exits_2(tmp_path, capsys) -> None:
         main(["diagnose", str(tmp_path / "nothing")])
     assert exit_info.value.code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # one tiny epoch
+def test_diagnose_a_forecaster_over_its_season(tmp_path) -> None:
+    from rnnkit.tasks import get_spec
+
+    config = get_spec("forecasting").tiny_config(tmp_path)  # daily, lookback 14, horizon 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_dir = train(config, run_dir=tmp_path / "run")
+        result = diagnose(run_dir, batches=1, plots=False)
+    assert result["steps"] == 14
+    assert result["span"] == {
+        "steps": 7,
+        "why": "the longer of the horizon (3) and the season length (7)",
+    }
+    layer = result["layers"][0]
+    norms = layer["grad_norm"]
+    assert layer["span_ratio"] == pytest.approx(norms[-8] / norms[-1])
+    assert layer["verdict"] == verdict(layer["span_ratio"])

@@ -10,12 +10,25 @@ import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from matplotlib.image import imread
 
 from rnnkit.cli import main
 from rnnkit.engine.api import train
-from rnnkit.report import REPORT_FILE, build_html, metrics_table, write_report
+from rnnkit.report import (
+    REPORT_FILE,
+    build_html,
+    clipping_sentence,
+    config_section,
+    curve_panels,
+    draw_curves,
+    metrics_table,
+    plot_training_gradients,
+    run_facts,
+    step_series,
+    write_report,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -185,3 +198,133 @@ def test_metrics_table_lists_splits_then_baselines_with_every_column() -> None:
 def test_text_is_escaped(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("name: <script>x</script>\ntask: forecasting\n")
     assert "<script>" not in build_html(tmp_path)
+
+
+@pytest.mark.slow
+def test_headline_gives_size_time_epochs_and_versions(copy_run: Path) -> None:
+    import torch
+
+    import rnnkit
+
+    parser, _ = parse(copy_run / REPORT_FILE)
+    facts = dict(zip(parser.cells[::2], parser.cells[1::2], strict=False))
+    model = rnnkit.load(copy_run).model
+    assert facts["parameters"] == f"{sum(p.numel() for p in model.parameters()):,} trainable"
+    assert facts["training time"].endswith(" s") and "final evaluation" in facts["training time"]
+    assert facts["epochs"] == "2 of at most 2"
+    record = json.loads((copy_run / "run.json").read_text())
+    best = record["best"]
+    assert facts["best epoch"] == f"{best['epoch']} (val/loss {best['value']:.4g}, lowest)"
+    assert f"torch {torch.__version__}" in facts["versions"]
+
+
+def test_run_facts_of_a_resumed_run_stopped_early() -> None:
+    facts = dict(
+        run_facts(
+            {
+                "parameters": 1200,
+                "parameters_total": 1500,
+                "training_seconds": 3725.0,
+                "evaluation_seconds": 61.0,
+                "sessions": 2,
+                "epochs": 7,
+                "max_epochs": 20,
+                "stopped_early": True,
+                "best": {"monitor": "val/accuracy", "mode": "max", "epoch": 4, "value": 0.91},
+                "final_weights_epoch": 4,
+            }
+        )
+    )
+    assert facts == {
+        "parameters": "1,200 trainable (1,500 with frozen ones)",
+        "training time": "1 h 02 min over 2 sessions (resumed); final evaluation 1 min 01 s",
+        "epochs": "7 of at most 20, stopped early",
+        "best epoch": "4 (val/accuracy 0.91, highest)",
+        "weights saved from epoch": "4",
+    }
+
+
+def _log(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows)
+
+
+def test_step_losses_sit_at_their_fraction_of_the_epoch() -> None:
+    # Two epochs of 10 steps (0-9, 10-19), a loss logged every 5th step.
+    frame = _log(
+        [
+            {"epoch": 0, "step": 4, "train/loss": 3.0},
+            {"epoch": 0, "step": 9, "train/loss": 2.0},
+            {"epoch": 0, "step": 9, "train/loss_epoch": 2.6},
+            {"epoch": 1, "step": 14, "train/loss": 1.5},
+            {"epoch": 1, "step": 19, "train/loss": 1.0},
+            {"epoch": 1, "step": 19, "train/loss_epoch": 1.3},
+        ]
+    )
+    assert step_series(frame, "train/loss") == ([0.5, 1.0, 1.5, 2.0], [3.0, 2.0, 1.5, 1.0])
+    panels = curve_panels(frame)
+    assert list(panels) == ["loss"]
+    assert panels["loss"]["train/loss"] == ([1.0, 2.0], [2.6, 1.3])
+    assert panels["loss"]["train/loss (steps)"][0] == [0.5, 1.0, 1.5, 2.0]
+
+
+def test_every_validation_metric_has_its_own_axis_with_whole_epochs(tmp_path: Path) -> None:
+    frame = _log(
+        [
+            {
+                "epoch": e,
+                "step": 3 + 4 * e,
+                "val/loss": 1.0 - e / 10,
+                "val/bpc": 1.4 - e / 10,
+                "val/ppl": 2.6 - e / 5,
+                "train/loss_epoch": 1.1 - e / 10,
+            }
+            for e in range(3)
+        ]
+    )
+    panels = curve_panels(frame)
+    assert list(panels) == ["loss", "val/bpc", "val/ppl"]
+    assert set(panels["loss"]) == {"train/loss", "val/loss"}
+    figure = draw_curves(panels)
+    axes = figure.get_axes()
+    assert [a.get_ylabel() for a in axes] == ["loss", "val/bpc", "val/ppl"]
+    for a in axes:  # three epochs: ticks at whole epochs only
+        ticks = [t for t in a.get_xticks() if a.get_xlim()[0] <= t <= a.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+@pytest.mark.parametrize(
+    ("clipped", "sentence", "panels"),
+    [
+        (None, "No gradient clipping was set (train.gradient_clip).", 1),
+        ([0.0, 0.0], "Gradient clipping was set but fired on no step", 1),
+        ([0.25, 0.5], "Gradient clipping fired on 37.5% of steps on average (at most 50.0%", 2),
+    ],
+)
+def test_clipping_plot_only_when_clipping_fired(tmp_path, clipped, sentence, panels) -> None:
+    rows = [{"epoch": e, "step": e, "grad/norm": 1.0, "grad/norm_max": 2.0} for e in range(2)]
+    if clipped is not None:
+        for row, rate in zip(rows, clipped, strict=True):
+            row["grad/clipped"] = rate
+    frame = _log(rows)
+    assert clipping_sentence(frame).startswith(sentence)
+    path = plot_training_gradients(frame, tmp_path / "g.png")
+    width = imread(path).shape[1]
+    assert (width > 700) == (panels == 2)  # one panel is 5 in wide at 100 dpi, two 10 in
+
+
+def test_config_section_shows_only_what_the_task_reads() -> None:
+    config = {
+        "name": "fc",
+        "task": "forecasting",
+        "data": {"dataset": "series.csv", "target": "value", "lookback": 30},
+        "model": {"cell": "gru", "hidden_size": 16},
+    }
+    body = config_section(config, "name: fc\n")
+    changed, _, everything = body.partition("<details>")
+    assert "hidden_size: 16" in changed and "lookback: 30" in changed
+    assert "task: forecasting" in changed and "max_epochs" not in changed
+    assert "max_epochs: 10" in everything and "reset_after: true" in everything  # a GRU's
+    for unread in ("residual", "nonlinearity", "momentum", "nesterov", "mlflow_uri", "tune:"):
+        assert unread not in everything, unread
+    # A config that no longer loads is shown as written.
+    assert config_section({"task": "nope"}, "task: nope\n") == "<pre>task: nope\n</pre>"

@@ -41,6 +41,10 @@ def train(
 ) -> Path:
     """Train the experiment a config describes; returns the run directory.
 
+    ``config`` is a YAML path or a mapping; in a mapping, ``data.dataset`` may be a pandas
+    DataFrame (forecasting, classification): it is saved into the run directory as
+    ``data/dataset.csv``, which the run's config.yaml names.
+
     Progress and INFO lines go to stderr as with ``rnnkit train`` (``quiet=True``, or
     logging configured by the caller, turns them off).
     """

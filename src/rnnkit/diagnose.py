@@ -7,13 +7,17 @@ measures:
 * ||dL/dh_t||, the norm of the gradient of the task's loss L with respect to the hidden
   state h_t of every layer and direction, for t = 1..T (averaged over the sequences of
   the batches, padded steps excluded). It shows how much of the loss's signal reaches
-  each step through time. The ratio between the step processed first and the step
-  processed last (t = 1 and t = T for a forward layer) gives a verdict:
-  ``vanishing`` below :data:`VANISHING_BELOW`, ``exploding`` above
-  :data:`EXPLODING_ABOVE`, ``healthy`` between. The ratio measures the gradient that
-  travels through time when the loss sits at the end of the sequence (many-to-one tasks,
-  the copy task); where every step has its own loss (language models) each h_t also gets
-  a local gradient, and the ratio stays near 1 whatever the memory.
+  each step through time. The verdict reads the ratio ||dL/dh_{T-d}|| / ||dL/dh_T||
+  (mirrored for a reverse direction) over the distance d the task needs to remember
+  (``Config.memory_span``: a forecaster's horizon or season; the whole sequence, d =
+  T - 1, for the other tasks): ``vanishing`` below :data:`VANISHING_BELOW`,
+  ``exploding`` above :data:`EXPLODING_ABOVE`, ``healthy`` between. A forecaster that
+  reads 60 days to forecast 14 needs its gradient to reach 14 steps back, not 60: the
+  ratio over the whole window is reported beside it but does not decide. The ratio
+  measures the gradient that travels through time when the loss sits at the end of the
+  sequence (many-to-one tasks, forecasting); where every step has its own loss (language
+  models) each h_t also gets a local gradient, and the ratio stays near 1 whatever the
+  memory.
 * gate statistics for LSTM and GRU layers: the fraction of saturated activations per
   gate (a sigmoid gate below 0.05 or above 0.95; a tanh candidate with |a| > 0.9, the
   same band mapped to [-1, 1]) and their histograms;
@@ -366,6 +370,7 @@ def diagnose(
     _, model = rundir.load_model(run_dir, config, spec.build_model)
     task = spec.load_training()
     prepared = task.prepare(config, run_dir)
+    span = config.memory_span(prepared.info)
     loader = getattr(prepared, splits[split])
     if loader is None:
         raise RunDirError(f"{run_dir}: the dataset has no {split} split to diagnose on")
@@ -390,7 +395,7 @@ def diagnose(
     model.zero_grad(set_to_none=True)
     result = {
         "run": config.name,
-        **summarize([t for tracer in tracers for t in tracer.traces], split, seen, model),
+        **summarize([t for tracer in tracers for t in tracer.traces], split, seen, model, span),
     }
     rundir.write_json(run_dir / DIAGNOSTICS_FILE, result)
     if plots:
@@ -399,15 +404,32 @@ def diagnose(
     return result
 
 
+def _ratio(first: float, last: float) -> float:
+    return float(first / last) if last > 0 else float("inf") if first > 0 else 1.0
+
+
 def summarize(
-    traces: list[DirectionTrace], split: str, batches: int, model: nn.Module
+    traces: list[DirectionTrace],
+    split: str,
+    batches: int,
+    model: nn.Module,
+    span: tuple[int, str] | None = None,
 ) -> dict[str, Any]:
-    """The JSON-serialisable diagnostics of accumulated traces."""
+    """The JSON-serialisable diagnostics of accumulated traces.
+
+    ``span`` is ``(d, why)``: the verdict reads the gradient ratio over d steps back from
+    the last step (``Config.memory_span``); None reads it over the whole sequence.
+    """
+    steps = max((len(t.grad_sum) for t in traces), default=0)
+    distance = steps - 1 if span is None else max(1, min(span[0], steps - 1))
     layers = []
     for trace in traces:
         norms = trace.grad_sum / np.maximum(trace.grad_count, 1)  # (T,)
         first, last = (norms[-1], norms[0]) if trace.reverse else (norms[0], norms[-1])
-        ratio = float(first / last) if last > 0 else float("inf") if first > 0 else 1.0
+        ratio = _ratio(first, last)
+        # The step `distance` steps before the one processed last.
+        back = norms[distance] if trace.reverse else norms[len(norms) - 1 - distance]
+        span_ratio = _ratio(back, last)
         original = model.get_submodule(trace.module)
         suffix = f"_l{trace.layer}" + ("_reverse" if trace.reverse else "")
         weight_hh = getattr(original, f"weight_hh{suffix}").detach()
@@ -435,7 +457,8 @@ def summarize(
                 "direction": "reverse" if trace.reverse else "forward",
                 "grad_norm": [float(v) for v in norms],
                 "first_last_ratio": ratio,
-                "verdict": verdict(ratio),
+                "span_ratio": span_ratio,
+                "verdict": verdict(span_ratio),
                 "hidden_saturation": trace.hidden_saturated / max(trace.hidden_total, 1.0),
                 "hidden_histogram": trace.gate_histogram.get("hidden", np.zeros(HISTOGRAM_BINS))
                 .astype(int)
@@ -450,6 +473,10 @@ def summarize(
         "split": split,
         "batches": batches,
         "steps": len(layers[0]["grad_norm"]) if layers else 0,
+        "span": {
+            "steps": distance,
+            "why": span[1] if span is not None else "the whole sequence the model reads",
+        },
         "verdict": overall,
         "thresholds": {
             "vanishing_below": VANISHING_BELOW,
@@ -465,8 +492,16 @@ def thresholds_text(result: dict[str, Any]) -> str:
     """One line stating how the verdict and the saturation figures were decided."""
     limits = result["thresholds"]
     low, high = limits["gate_saturation"]
+    span = result.get("span") or {"steps": result["steps"] - 1, "why": "the whole sequence"}
+    steps, distance = result["steps"], span["steps"]
+    measured = (
+        f"verdict on ratio d = ||dL/dh_{{T-{distance}}}|| / ||dL/dh_T||, d = {distance} steps "
+        f"back: {span['why']}"
+    )
+    if distance < steps - 1:
+        measured += f" (ratio T, over all T = {steps} steps, does not decide)"
     return (
-        f"verdict on ||dL/dh_first|| / ||dL/dh_last||: vanishing < {limits['vanishing_below']:g}, "
+        f"{measured}: vanishing < {limits['vanishing_below']:g}, "
         f"exploding > {limits['exploding_above']:g}, healthy between; saturated gates: sigmoid "
         f"< {low:g} or > {high:g}, tanh |a| > {2 * high - 1:g}; saturated h: "
         f"|h| > {limits['hidden_saturation']:g}"
@@ -490,6 +525,7 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
                 f"{norms[0]:.3g}",
                 f"{norms[-1]:.3g}",
                 f"{layer['first_last_ratio']:.3g}",
+                f"{layer.get('span_ratio', layer['first_last_ratio']):.3g}",
                 layer["verdict"],
                 gates or "-",
                 f"{layer['hidden_saturation']:.1%}",
@@ -504,7 +540,8 @@ TABLE_COLUMNS = (
     "cell",
     "|dL/dh_1|",
     "|dL/dh_T|",
-    "ratio",
+    "ratio T",
+    "ratio d",
     "verdict",
     "saturated gates",
     "|h|>.99",
@@ -531,6 +568,10 @@ def plot_gradient_norms(result: dict[str, Any], path: Path, title: str | None = 
             lw=1.4,
             label=f"{layer['name']} ({layer['cell']}): {layer['verdict']}",
         )
+    span = result.get("span")
+    if span and span["steps"] < result["steps"] - 1:  # where the verdict reads the ratio
+        where = result["steps"] - span["steps"]
+        axes.axvline(where, ls="--", lw=1, color="grey", label=f"t = T-{span['steps']} (needed)")
     axes.set_yscale("log")
     axes.set_xlabel("time step t")
     axes.set_ylabel("||dL/dh_t||")

@@ -26,6 +26,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
+RUN_FILE = "run.json"  # rnnkit.rundir.RUN_FILE, named here without importing torch
 CURVES_PLOT = "curves.png"
 TRAINING_GRADIENTS_PLOT = "training_gradients.png"
 METRICS_LOG = Path("csv") / "metrics.csv"
@@ -76,9 +77,7 @@ def build_html(run_dir: Path) -> str:
         sections.append(_section(title, body))
     if diagnostics is not None:
         sections.append(_section("Diagnostics", _diagnostics(run_dir, diagnostics)))
-    sections.append(
-        _section("Resolved config", f"<pre>{html.escape(config_text or '(missing)')}</pre>")
-    )
+    sections.append(_section("Resolved config", config_section(config, config_text)))
     title = html.escape(str(config.get("name", run_dir.name)))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -93,7 +92,8 @@ def build_html(run_dir: Path) -> str:
 
 def _headline(run_dir: Path, config: dict[str, Any]) -> str:
     data, model = config.get("data", {}) or {}, config.get("model", {}) or {}
-    facts = [
+    record = _read_json(run_dir / RUN_FILE)
+    facts: list[tuple[str, Any]] = [
         ("task", config.get("task", "?")),
         ("dataset", data.get("dataset", "?")),
         (
@@ -103,6 +103,10 @@ def _headline(run_dir: Path, config: dict[str, Any]) -> str:
             + (" (bidirectional)" if model.get("bidirectional") else ""),
         ),
         ("seed", config.get("seed", "?")),
+    ]
+    if isinstance(record, dict):
+        facts.extend(run_facts(record))
+    facts += [
         ("run directory", str(run_dir)),
         ("report written", datetime.now().strftime("%Y-%m-%d %H:%M")),
     ]
@@ -111,6 +115,52 @@ def _headline(run_dir: Path, config: dict[str, Any]) -> str:
     )
     name = html.escape(str(config.get("name", run_dir.name)))
     return f"<h1>rnnkit run: {name}</h1>\n<table>{rows}</table>"
+
+
+def run_facts(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Rows of the headline from ``run.json``: size, time, epochs, versions."""
+    facts = []
+    if isinstance(record.get("parameters"), int):
+        total = record.get("parameters_total", record["parameters"])
+        frozen = f" ({total:,} with frozen ones)" if total != record["parameters"] else ""
+        facts.append(("parameters", f"{record['parameters']:,} trainable{frozen}"))
+    if isinstance(record.get("training_seconds"), int | float):
+        sessions = record.get("sessions", 1)
+        resumed = f" over {sessions} sessions (resumed)" if sessions > 1 else ""
+        text = _duration(record["training_seconds"]) + resumed
+        if isinstance(record.get("evaluation_seconds"), int | float):
+            text += f"; final evaluation {_duration(record['evaluation_seconds'])}"
+        facts.append(("training time", text))
+    if isinstance(record.get("epochs"), int):
+        text = f"{record['epochs']} of at most {record.get('max_epochs', '?')}"
+        if record.get("stopped_early"):
+            text += ", stopped early"
+        facts.append(("epochs", text))
+    best = record.get("best")
+    if isinstance(best, dict) and "epoch" in best:
+        facts.append(
+            (
+                "best epoch",
+                f"{best['epoch']} ({best.get('monitor', '?')} {_number(best.get('value'))}, "
+                f"{'lowest' if best.get('mode') == 'min' else 'highest'})",
+            )
+        )
+    if isinstance(record.get("final_weights_epoch"), int):
+        facts.append(("weights saved from epoch", str(record["final_weights_epoch"])))
+    versions = record.get("versions")
+    if isinstance(versions, dict):
+        facts.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    return facts
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
@@ -148,13 +198,11 @@ def _curves(run_dir: Path) -> str:
         parts.append(_image(curves, "Loss and metrics per epoch (training and validation)."))
     gradients = plot_training_gradients(frame, run_dir / TRAINING_GRADIENTS_PLOT)
     if gradients is not None:
-        parts.append(
-            _image(
-                gradients,
-                "Total gradient norm before clipping (mean and max over each epoch's steps) "
-                "and the fraction of steps where clipping fired.",
-            )
-        )
+        clipped = clipping_fired(frame)
+        caption = "Total gradient norm before clipping (mean and max over each epoch's steps)"
+        caption += " and the fraction of steps where clipping fired." if clipped else "."
+        parts.append(_image(gradients, caption))
+        parts.append(f'<p class="note">{html.escape(clipping_sentence(frame))}</p>')
         parts.append(_gradient_table(frame))
     return "\n".join(parts) or '<p class="note">The CSV log holds no per-epoch values.</p>'
 
@@ -234,6 +282,45 @@ def _diagnostics(run_dir: Path, diagnostics: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def config_section(config: dict[str, Any], text: str) -> str:
+    """The settings the run changed from the defaults, then (folded) every setting its
+    task read; config.yaml keeps every key. The whole file where it does not load."""
+    import yaml
+
+    from rnnkit.config import changed_settings, read_settings
+    from rnnkit.errors import UserError
+    from rnnkit.tasks import load_config
+
+    if not text:
+        return "<pre>(missing)</pre>"
+    try:
+        loaded = load_config(config)
+    except UserError:
+        return f"<pre>{html.escape(text)}</pre>"
+
+    def as_yaml(tree: dict[str, Any]) -> str:
+        dumped = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
+        return f"<pre>{html.escape(dumped)}</pre>"
+
+    read = read_settings(loaded)
+    count = len(_leaves(read))
+    return (
+        '<p class="note">Settings given in the config or changed from their defaults:</p>'
+        + as_yaml({"task": loaded.task, **changed_settings(loaded)})
+        + f"<details><summary>All {count} settings this run read, defaults included "
+        "(config.yaml in the run directory holds every key)</summary>"
+        + as_yaml(read)
+        + "</details>"
+    )
+
+
+def _leaves(tree: dict[str, Any]) -> list[Any]:
+    found = []
+    for value in tree.values():
+        found.extend(_leaves(value) if isinstance(value, dict) and value else [value])
+    return found
+
+
 def _gradient_table(frame: Any) -> str:
     columns = [c for c in ("grad/norm", "grad/norm_max", "grad/clipped") if c in frame.columns]
     rows = frame.dropna(subset=columns, how="all")[["epoch", *columns]]
@@ -273,48 +360,124 @@ def _epoch_series(frame: Any, column: str) -> tuple[list[float], list[float]]:
     return [float(e) + 1 for e in last.index], [float(v) for v in last.values]
 
 
-def plot_curves(frame: Any, path: Path) -> Path | None:
-    """Training and validation loss per epoch, and every other val/ metric beside it."""
-    from rnnkit.evaluate.plots import _figure, _save
+def step_series(frame: Any, column: str) -> tuple[list[float], list[float]]:
+    """(fractional epochs, values) of a value logged every few steps.
 
-    losses = [c for c in ("train/loss_epoch", "train/loss", "val/loss") if c in frame.columns]
-    others = sorted(
-        c
-        for c in frame.columns
-        if c.startswith("val/") and c != "val/loss" and not c.endswith("_step")
-    )
-    series = {c: _epoch_series(frame, c) for c in losses + others}
-    series = {c: s for c, s in series.items() if s[0]}
-    if not series:
-        return None
-    panels = 1 + (1 if any(c in series for c in others) else 0)
-    figure = _figure(5.0 * panels, 3.5)
-    axes = figure.add_subplot(1, panels, 1)
-    for column in losses:
-        if column in series and not (column == "train/loss" and "train/loss_epoch" in series):
-            epochs, values = series[column]
-            axes.plot(epochs, values, marker="o", ms=3, label=column.replace("_epoch", ""))
+    A step logged in epoch e (from 0) sits at e + its share of that epoch's steps, so the
+    last step of epoch e lands at e + 1, where the epoch's own value is drawn.
+    """
+    if column not in frame.columns or "step" not in frame.columns:
+        return [], []
+    ends = frame.groupby("epoch")["step"].max()  # the last step of each epoch
+    rows = frame.dropna(subset=[column])
+    xs, values = [], []
+    for epoch, step, value in zip(rows["epoch"], rows["step"], rows[column], strict=True):
+        previous = ends.get(epoch - 1, -1)
+        span = max(ends[epoch] - previous, 1)
+        xs.append(float(epoch) + (float(step) - previous) / span)
+        values.append(float(value))
+    return xs, values
+
+
+def _integer_epochs(axes: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
-    axes.set_ylabel("loss")
-    shown = [v for c in losses if c in series for v in series[c][1]]
-    if shown and min(shown) > 0 and max(shown) / min(shown) > 20:  # log where it spans decades
-        axes.set_yscale("log")
-    axes.grid(alpha=0.3, which="both")
-    axes.legend(fontsize="small")
-    if panels == 2:
-        axes = figure.add_subplot(1, 2, 2)
-        for column in others:
-            if column in series:
-                axes.plot(*series[column], marker="o", ms=3, label=column)
-        axes.set_xlabel("epoch")
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize="small")
+
+
+#: Columns of per-step training loss, by the name a task logs them under.
+_STEP_LOSSES = ("train/loss_step", "train/loss")
+
+
+Series = tuple[list[float], list[float]]
+
+
+def curve_panels(frame: Any) -> dict[str, dict[str, Series]]:
+    """The curves of the CSV log, by panel: "loss" (training and validation), then one
+    panel per other val/ metric, each with its own axis (a perplexity in the hundreds
+    would flatten a bpc near 1 on a shared one).
+
+    The training loss is its mean over each epoch; the values logged every few steps
+    are added as "train/loss (steps)", at their fraction of the epoch.
+    """
+    losses: dict[str, Series] = {}
+    for column in _STEP_LOSSES:
+        steps = step_series(frame, column)
+        if steps[0]:
+            losses["train/loss (steps)"] = steps
+            break
+    for label, column in (("train/loss", "train/loss_epoch"), ("val/loss", "val/loss")):
+        if column in frame.columns and _epoch_series(frame, column)[0]:
+            losses[label] = _epoch_series(frame, column)
+    panels = {"loss": losses} if losses else {}
+    for column in sorted(frame.columns):
+        if column.startswith("val/") and column != "val/loss" and not column.endswith("_step"):
+            series = _epoch_series(frame, column)
+            if series[0]:
+                panels[column] = {column: series}
+    return panels
+
+
+def draw_curves(panels: dict[str, dict[str, Series]]) -> Any:
+    """A figure of :func:`curve_panels`, up to three panels a row, epochs as whole numbers."""
+    from rnnkit.evaluate.plots import _figure
+
+    columns = min(len(panels), 3)
+    rows = -(-len(panels) // columns)
+    figure = _figure(4.6 * columns, 3.4 * rows)
+    for index, (title, curves) in enumerate(panels.items(), start=1):
+        axes = figure.add_subplot(rows, columns, index)
+        for label, (xs, values) in curves.items():
+            if label.endswith("(steps)"):
+                axes.plot(xs, values, lw=0.8, alpha=0.45, color="tab:blue", label=label)
+            else:
+                color = None if title == "loss" else f"C{index}"
+                axes.plot(xs, values, marker="o", ms=3, color=color, label=label)
+        shown = [v for _, values in curves.values() for v in values]
+        if min(shown) > 0 and max(shown) / min(shown) > 20:  # log where it spans decades
+            axes.set_yscale("log")
+        axes.set_ylabel(title)
+        axes.grid(alpha=0.3, which="both")
+        if len(curves) > 1:
+            axes.legend(fontsize="small")
+        _integer_epochs(axes)
     figure.tight_layout()
-    return _save(figure, path)
+    return figure
+
+
+def plot_curves(frame: Any, path: Path) -> Path | None:
+    """``curves.png``: the loss and every validation metric per epoch (None if the log
+    holds none)."""
+    from rnnkit.evaluate.plots import _save
+
+    panels = curve_panels(frame)
+    return _save(draw_curves(panels), path) if panels else None
+
+
+def clipping_fired(frame: Any) -> bool:
+    """Whether gradient clipping changed any step's gradient."""
+    if "grad/clipped" not in frame.columns:
+        return False
+    return bool((frame["grad/clipped"].dropna() > 0).any())
+
+
+def clipping_sentence(frame: Any) -> str:
+    """What clipping did, in words (the plot shows its rate only when it fired)."""
+    if "grad/clipped" not in frame.columns:
+        return "No gradient clipping was set (train.gradient_clip)."
+    if not clipping_fired(frame):
+        return "Gradient clipping was set but fired on no step: no gradient was larger."
+    rates = frame["grad/clipped"].dropna()
+    return (
+        f"Gradient clipping fired on {rates.mean():.1%} of steps on average "
+        f"(at most {rates.max():.1%} in one epoch)."
+    )
 
 
 def plot_training_gradients(frame: Any, path: Path) -> Path | None:
-    """Gradient norm before clipping (mean, max) and the clipping rate, per epoch."""
+    """Gradient norm before clipping (mean, max) and, where clipping ever fired, the
+    fraction of steps it fired on, per epoch."""
     from rnnkit.evaluate.plots import _figure, _save
 
     if "grad/norm" not in frame.columns:
@@ -322,24 +485,24 @@ def plot_training_gradients(frame: Any, path: Path) -> Path | None:
     mean = _epoch_series(frame, "grad/norm")
     if not mean[0]:
         return None
-    has_clipping = "grad/clipped" in frame.columns and _epoch_series(frame, "grad/clipped")[0]
+    has_clipping = clipping_fired(frame)
     figure = _figure(10.0 if has_clipping else 5.0, 3.2)
     axes = figure.add_subplot(1, 2 if has_clipping else 1, 1)
     axes.plot(*mean, marker="o", ms=3, label="mean")
     if "grad/norm_max" in frame.columns:
         axes.plot(*_epoch_series(frame, "grad/norm_max"), marker="o", ms=3, label="max")
     axes.set_yscale("log")
-    axes.set_xlabel("epoch")
     axes.set_ylabel("gradient norm before clipping")
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize="small")
+    _integer_epochs(axes)
     if has_clipping:
         axes = figure.add_subplot(1, 2, 2)
         axes.plot(*_epoch_series(frame, "grad/clipped"), marker="o", ms=3, color="tab:red")
         axes.set_ylim(0, 1)
-        axes.set_xlabel("epoch")
         axes.set_ylabel("fraction of steps clipped")
         axes.grid(alpha=0.3)
+        _integer_epochs(axes)
     figure.tight_layout()
     return _save(figure, path)
 

@@ -8,6 +8,7 @@
       preprocess/*.json     vocabulary, scaler, label names, info.json (model shapes)
       checkpoints/last.ckpt Lightning checkpoint, for --resume only
       metrics.json          final metrics and baselines
+      run.json              parameters, training time, epochs, library versions
       tensorboard/ csv/     logs
 
 Every file is written atomically (a temporary file in the same folder, then a rename),
@@ -39,6 +40,8 @@ from rnnkit.errors import RunDirError
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
+#: parameter count, training time, epochs, library versions (see rnnkit.engine.record)
+RUN_FILE = "run.json"
 PREPROCESS_DIR = "preprocess"
 INFO_FILE = "info.json"
 CHECKPOINT_DIR = "checkpoints"

@@ -369,3 +369,74 @@ def test_daily_temperatures_report_the_missing_leap_days(mirror: Path) -> None:
     assert (len(table), table.gaps, table.frequency) == (3_652, 2, "D")
     missing_days = table.index[np.isnan(table.values[:, 0])].strftime("%Y-%m-%d").tolist()
     assert missing_days == ["1984-12-31", "1988-12-31"]
+
+
+# ----------------------------------------------------------------------------- time axis
+
+
+def test_the_one_column_that_parses_as_dates_is_the_time_axis(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from rnnkit.data.timeseries import resolve_date_column
+
+    frame = pd.DataFrame(
+        {
+            "store": ["a", "b", "c"],
+            "day": ["2024-01-01", "2024-01-02", "2024-01-04"],
+            "n": [1, 2, 3],
+        }
+    )
+    with caplog.at_level("INFO", logger="rnnkit.data.timeseries"):
+        assert resolve_date_column(frame, None, exclude=["n"], source="visits.csv") == "day"
+    assert "data.date_column not set; using 'day'" in caplog.text
+    # An explicit column is taken as it is, without a search.
+    assert resolve_date_column(frame, "store", exclude=[]) == "store"
+
+
+def test_no_date_column_is_one_warning_saying_what_it_turns_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from rnnkit.data.timeseries import resolve_date_column
+
+    # Numbers (even as text) are not dates: they would parse as offsets from 1970.
+    frame = pd.DataFrame({"step": ["1", "2", "3"], "year": [2001, 2002, 2003], "y": [1.0, 2, 3]})
+    with caplog.at_level("INFO", logger="rnnkit.data.timeseries"):
+        assert resolve_date_column(frame, None, exclude=["y"], source="s.csv") is None
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    for turned_off in (
+        "missing timestamps are not inserted",
+        "calendar features are off",
+        "season_length is not inferred",
+    ):
+        assert turned_off in message
+
+
+def test_two_date_columns_ask_for_a_choice() -> None:
+    from rnnkit.data.timeseries import resolve_date_column
+    from rnnkit.errors import ConfigError
+
+    frame = pd.DataFrame({"opened": ["2024-01-01"], "closed": ["2024-02-01"], "y": [1.0]})
+    with pytest.raises(ConfigError, match="'opened', 'closed' all parse as dates"):
+        resolve_date_column(frame, None, exclude=["y"])
+
+
+def test_blank_values_are_counted_apart_from_missing_timestamps(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from rnnkit.data.timeseries import log_filled
+
+    frame = pd.DataFrame(
+        {
+            "day": ["2024-01-01", "2024-01-02", "2024-01-05", "2024-01-06"],
+            "y": [1.0, None, 4.0, 5.0],
+            "x": [None, None, 1.0, 2.0],
+        }
+    )
+    table = load_series(frame, date_column="day", target="y", covariates=["x"], source="v.csv")
+    assert table.gaps == 2 and table.missing == {"y": 3, "x": 4}
+    with caplog.at_level("INFO", logger="rnnkit.data.timeseries"):
+        assert log_filled(table, "interpolate", "v.csv") == 3
+    assert "v.csv: 3 blank values filled by interpolate (y 1, x 2)" in caplog.text
+    assert "the 2 inserted rows (missing timestamps) filled by interpolate" in caplog.text

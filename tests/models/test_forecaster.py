@@ -108,3 +108,59 @@ def test_window_scale_makes_the_forecast_scale_with_the_swings(
     # Without it the model is not scale-equivariant (the check above would fail).
     plain = Forecaster(2, 2, 3, ModelConfig(hidden_size=8, strategy=strategy)).eval()
     assert not torch.allclose(plain(stretched) - last, 3 * (plain(window) - last), atol=1e-3)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_known_future_covariates_reach_the_forecast(strategy: str) -> None:
+    """The rows after the window feed their known columns to the head, and nothing else."""
+    torch.manual_seed(0)
+    model = Forecaster(4, 1, 3, ModelConfig(hidden_size=8, strategy=strategy), future_size=2)
+    model.eval()
+    window = torch.randn(2, 10 + 3, 4)  # 10 lookback rows, then 3 future rows
+    with torch.no_grad():
+        forecast = model(window)
+        assert forecast.shape == (2, 3, 1)
+        unknown = window.clone()
+        unknown[:, 10:, :2] = torch.randn(2, 3, 2)  # target and past covariate: ignored
+        torch.testing.assert_close(model(unknown), forecast)
+        known = window.clone()
+        known[:, -1, 3] += 1.0  # the last step's known covariate
+        changed = model(known)
+    assert not torch.allclose(changed[:, 2], forecast[:, 2])
+    if strategy == "recursive":  # one step at a time: earlier steps cannot see it
+        torch.testing.assert_close(changed[:, :2], forecast[:, :2])
+    with pytest.raises(ValueError, match="future_size = 4"):
+        Forecaster(4, 1, 3, ModelConfig(), future_size=4)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_known_future_covariates_with_a_gaussian_head(strategy: str) -> None:
+    """The head reads the known covariates and predicts P = 2 parameters per step and
+    target; window_scale rescales the targets only, so the covariates' values still count."""
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, strategy=strategy, likelihood="gaussian", window_scale=True)
+    model = Forecaster(4, 2, 3, config, future_size=1).eval()
+    steps_out = 3 if strategy == "direct" else 1
+    assert model.head.in_features == 8 + steps_out * 1
+    assert model.head.out_features == steps_out * 2 * 2
+    window = torch.randn(5, 10 + 3, 4)
+    with torch.no_grad():
+        params = model.distribution(window)  # (B, H, K, P)
+        assert params.shape == (5, 3, 2, 2)
+        assert (params[..., 1] > 0).all()
+        torch.testing.assert_close(model(window), params[..., 0])
+        known = window.clone()
+        known[:, -1, 3] += 1.0  # the last forecast step's known covariate
+        changed = model.distribution(known)
+    assert not torch.allclose(changed[:, 2], params[:, 2])
+    if strategy == "recursive":  # the fed-back point forecasts do not see it either
+        torch.testing.assert_close(changed[:, :2], params[:, :2])
+    # Stretching the lookback targets around their last value stretches mean changes and
+    # standard deviations alike, whatever the known covariates are.
+    last = window[:, 9:10, :2]
+    stretched = window.clone()
+    stretched[:, :10, :2] = last + 3.0 * (window[:, :10, :2] - last)
+    with torch.no_grad():
+        scaled = model.distribution(stretched)
+    torch.testing.assert_close(scaled[..., 0] - last, 3 * (params[..., 0] - last))
+    torch.testing.assert_close(scaled[..., 1], 3 * params[..., 1])

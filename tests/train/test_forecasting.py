@@ -142,6 +142,29 @@ def test_forecast_command_prints_and_writes_csv_and_png(
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_forecast_command_without_the_plot_imports_no_matplotlib(
+    direct_run: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "f.csv"
+    script = (
+        "import sys\n"
+        "from rnnkit.cli import main\n"
+        "try:\n"
+        f"    main(['forecast', {str(direct_run)!r}, '--output', {str(out)!r}, '--no-plot'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code in (0, None), done.code\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "False"
+    assert f"wrote {out}" in done.stdout and ".png" not in done.stdout
+    assert out.is_file() and not out.with_suffix(".png").exists()
+
+
 def test_forecast_command_errors_exit_2(direct_run: Path, tmp_path: Path) -> None:
     short = tmp_path / "short.csv"
     _series(5).to_csv(short, index=False)

@@ -5,7 +5,16 @@ every task shares (:mod:`rnnkit.config.sections`) and the top level
 Load a config with :func:`rnnkit.tasks.load_config`: it knows every task's sections.
 """
 
-from rnnkit.config.base import StrictModel, dotted_keys, dump, parse_overrides, read_yaml, save
+from rnnkit.config.base import (
+    StrictModel,
+    changed_settings,
+    dotted_keys,
+    dump,
+    parse_overrides,
+    read_settings,
+    read_yaml,
+    save,
+)
 from rnnkit.config.experiment import Config
 from rnnkit.config.sections import (
     CELLS,
@@ -37,9 +46,11 @@ __all__ = [
     "TextConfig",
     "TrainConfig",
     "TuneConfig",
+    "changed_settings",
     "dotted_keys",
     "dump",
     "parse_overrides",
+    "read_settings",
     "read_yaml",
     "save",
 ]

@@ -27,6 +27,11 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
+    def unread_keys(self) -> set[str]:
+        """Fields this section holds but nothing reads with its other values (the
+        momentum of Adam, a GRU's Elman nonlinearity): left out of :func:`read_settings`."""
+        return set()
+
 
 # --------------------------------------------------------------------------- loading
 
@@ -157,6 +162,50 @@ def dump(config: BaseModel) -> str:
     )
 
 
+def read_settings(config: StrictModel) -> dict[str, Any]:
+    """The config as plain data, without the keys nothing reads (see ``unread_keys``)."""
+    dumped = config.model_dump(mode="json", by_alias=True)
+    settings: dict[str, Any] = {}
+    for name, info in type(config).model_fields.items():
+        if name in config.unread_keys():
+            continue
+        value, key = getattr(config, name), info.alias or name
+        settings[key] = read_settings(value) if isinstance(value, StrictModel) else dumped[key]
+    return settings
+
+
+def changed_settings(config: StrictModel) -> dict[str, Any]:
+    """The read settings that a config gives (required ones) or changes from the
+    default, nested as in the config."""
+    dumped = config.model_dump(mode="json", by_alias=True)
+    changed: dict[str, Any] = {}
+    for name, info in type(config).model_fields.items():
+        if name in config.unread_keys():
+            continue
+        value, key = getattr(config, name), info.alias or name
+        if isinstance(value, StrictModel):
+            inner = changed_settings(value)
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            if inner or default is None:  # a section set where its default is none
+                changed[key] = inner
+        elif info.is_required() or dumped[key] != _plain(
+            info.get_default(call_default_factory=True)
+        ):
+            changed[key] = dumped[key]
+    return changed
+
+
+def _plain(value: Any) -> Any:
+    """A default as model_dump(mode="json") writes it (tuples as lists...)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def save(config: BaseModel, path: Path) -> None:
     path.write_text(dump(config), encoding="utf-8")
 
@@ -246,9 +295,25 @@ def _describe(err: ValidationError, root: type[BaseModel], owners: KeyOwners | N
     if "input" in first and first["type"] != "model_type":
         bad = first["input"]
         if loc:
-            return f"config key '{key}' = {bad!r}: {message}"
+            return f"config key '{key}' = {short_repr(bad)}: {message}"
         return f"config: {message}"
     return f"config key '{key}': {message}" if key else f"config: {message}"
+
+
+#: The longest value a message quotes in full.
+MAX_QUOTED = 120
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` for a message: an array or a table by its type and shape
+    (``<DataFrame 730x3>``), anything else cut at :data:`MAX_QUOTED` characters."""
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and not isinstance(value, str | bytes | int | float):
+        return f"<{type(value).__name__} {'x'.join(str(n) for n in shape)}>"
+    text = repr(value)
+    if len(text) > MAX_QUOTED:
+        return f"{text[: MAX_QUOTED - 20]}... ({len(text)} characters)"
+    return text
 
 
 def _is_union_tag(part: Any) -> bool:

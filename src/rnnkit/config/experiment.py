@@ -6,6 +6,8 @@ Each task subclasses :class:`Config` in its folder, narrowing ``task`` to its na
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from rnnkit.config.base import StrictModel
@@ -21,3 +23,13 @@ class Config(StrictModel):
     model: StackConfig = Field(default_factory=StackConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     tune: TuneConfig | None = None
+
+    def unread_keys(self) -> set[str]:
+        return {"tune"} if self.tune is None else set()
+
+    def memory_span(self, info: dict[str, Any]) -> tuple[int, str] | None:
+        """How many steps back the task needs the gradient to reach, and why (a phrase);
+        None where that is the whole sequence the model reads (a language model's bptt
+        chunk, a classifier's sequence). ``rnnkit diagnose`` judges gradients over this
+        distance. ``info`` is the run's preprocess/info.json."""
+        return None

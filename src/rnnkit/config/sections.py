@@ -66,6 +66,9 @@ class TextConfig(SourceConfig):
     max_vocab_size: int | None = Field(None, ge=4)
     bpe_vocab_size: int = Field(8000, ge=32)
 
+    def unread_keys(self) -> set[str]:
+        return set() if self.tokenizer == "bpe" else {"bpe_vocab_size"}
+
 
 CELLS = ("lstm", "gru", "rnn", "mingru", "minlstm")
 #: Options of the classic cells only, and of the parallel-scan cells only.
@@ -93,6 +96,15 @@ class StackConfig(StrictModel):
     norm: bool = False
     mlp: bool = False
 
+    def unread_keys(self) -> set[str]:
+        minimal = self.cell in ("mingru", "minlstm")
+        unread = set(CLASSIC_OPTIONS if minimal else MINIMAL_OPTIONS)
+        if self.cell != "rnn":
+            unread.add("nonlinearity")
+        if self.cell != "gru":
+            unread.add("reset_after")
+        return unread
+
     @model_validator(mode="after")
     def _options_of_the_cell(self) -> StackConfig:
         minimal = self.cell in ("mingru", "minlstm")
@@ -115,6 +127,9 @@ class OptimizerConfig(StrictModel):
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0.0)
 
+    def unread_keys(self) -> set[str]:
+        return {"betas", "eps"} if self.name == "sgd" else {"momentum", "nesterov"}
+
 
 class ScheduleConfig(StrictModel):
     """Learning-rate schedule; `gamma` multiplies the rate at each decay."""
@@ -126,6 +141,16 @@ class ScheduleConfig(StrictModel):
     patience: int = Field(1, ge=0)  # plateau
     min_lr: float = Field(0.0, ge=0.0)
     warmup_steps: int = Field(0, ge=0)
+
+    def unread_keys(self) -> set[str]:
+        read = {
+            "none": set(),
+            "step": {"gamma", "step_size"},
+            "decay_after": {"gamma", "decay_after"},
+            "plateau": {"gamma", "patience", "min_lr"},
+            "cosine": {"min_lr"},
+        }[self.name]
+        return {"gamma", "step_size", "decay_after", "patience", "min_lr"} - read
 
 
 class EarlyStoppingConfig(StrictModel):
@@ -159,6 +184,19 @@ class TrainConfig(StrictModel):
     checkpoint_every_n_steps: int | None = Field(None, ge=1)
     log_every_n_steps: int = Field(50, ge=1)
     progress_bar: bool = True
+    # Where curves go besides csv/ (which the report reads): TensorBoard event files in
+    # tensorboard/, an MLflow tracking store (the `mlflow` extra), or nowhere else.
+    logger: Literal["tensorboard", "mlflow", "none"] = "tensorboard"
+    # MLflow tracking URI (a server, sqlite:///..., file:...); default: file:RUN_DIR/mlruns
+    mlflow_uri: str | None = None
+
+    def unread_keys(self) -> set[str]:
+        unread = set() if self.logger == "mlflow" else {"mlflow_uri"}
+        if self.gradient_clip is None:
+            unread.add("gradient_clip_algorithm")
+        if self.early_stopping is None:
+            unread.add("early_stopping")
+        return unread
 
     @model_validator(mode="after")
     def _trains_something(self) -> TrainConfig:

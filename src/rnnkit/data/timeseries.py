@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
-from rnnkit.errors import DataError, UserError
+from rnnkit.errors import ConfigError, DataError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,14 @@ def load_series(
                 f"{source}: timestamp {table.index[duplicated][0]} appears more than once"
             )
         frequency = frequency or infer_frequency(table.index)
-        if frequency is not None:
+        if frequency is None:
+            log.warning(
+                "%s: the timestamps have no regular step, so no frequency was inferred: "
+                "missing timestamps are not inserted and season_length is not inferred; "
+                "set data.frequency (a pandas alias such as D, h, MS)",
+                source,
+            )
+        else:
             full = _full_range(table.index, frequency, source)
             gaps = len(full) - len(table.index)
             if gaps:
@@ -167,6 +174,79 @@ def load_series(
         missing=missing,
         categories=categories,
     )
+
+
+def resolve_date_column(
+    frame: pd.DataFrame,
+    date_column: str | list[str] | None,
+    *,
+    exclude: Sequence[str] = (),
+    source: str = "the table",
+) -> str | list[str] | None:
+    """The time axis of a table: ``date_column`` when given, else the one column whose
+    every filled cell parses as a date (logged at INFO), else None (logged as a WARNING
+    saying what a series without dates loses). Columns in ``exclude`` (targets,
+    covariates) and numeric columns are never taken for dates; two candidates are a
+    :class:`ConfigError` asking to choose.
+    """
+    if date_column:
+        return date_column
+    candidates = [
+        str(name)
+        for name in frame.columns
+        if str(name) not in exclude and _parses_as_dates(frame[name])
+    ]
+    if len(candidates) > 1:
+        raise ConfigError(
+            f"{source}: columns {', '.join(map(repr, candidates))} all parse as dates; "
+            "set data.date_column to the time axis"
+        )
+    if candidates:
+        log.info(
+            "%s: data.date_column not set; using %r, which parses as dates", source, candidates[0]
+        )
+        return candidates[0]
+    log.warning(
+        "%s: no date column (data.date_column is not set and no column parses as dates): the "
+        "series is read as equally spaced steps without dates, so missing timestamps are not "
+        "inserted, calendar features are off and season_length is not inferred from a "
+        "frequency (1 unless data.season_length is set)",
+        source,
+    )
+    return None
+
+
+def _parses_as_dates(column: pd.Series) -> bool:
+    """Text cells that all parse as timestamps (numbers would parse as epoch offsets)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    cells = column.dropna()
+    if len(cells) == 0:
+        return False
+    if pd.to_numeric(cells, errors="coerce").notna().all():
+        return False  # numbers stored as text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(cells.astype(str), errors="coerce")
+    return bool(parsed.notna().all())
+
+
+def log_filled(table: SeriesTable, method: str, source: str) -> int:
+    """Log how many blank cells of the source (not counting the inserted rows) are filled
+    by ``method``, per column; returns their total."""
+    blanks = {name: count - table.gaps for name, count in table.missing.items()}
+    blanks = {name: count for name, count in blanks.items() if count > 0}
+    total = sum(blanks.values())
+    if total:
+        detail = ", ".join(f"{name} {count}" for name, count in blanks.items())
+        log.info("%s: %d blank values filled by %s (%s)", source, total, method, detail)
+    if table.gaps:
+        log.info(
+            "%s: the %d inserted rows (missing timestamps) filled by %s", source, table.gaps, method
+        )
+    return total
 
 
 def _require_columns(frame: pd.DataFrame, names: Sequence[str], source: str) -> None:

@@ -12,12 +12,14 @@ runs this module; only the first writes weights and metrics.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,9 @@ import torch
 
 from rnnkit import rundir as checkpoint
 from rnnkit.config import Config
-from rnnkit.engine.trainer import GracefulInterrupt, build_trainer, log_config
+from rnnkit.engine import frames
+from rnnkit.engine.record import write_record
+from rnnkit.engine.trainer import GracefulInterrupt, build_trainer, log_config, log_final
 from rnnkit.errors import ConfigError, RunDirError
 from rnnkit.report import write_report
 from rnnkit.tasks import get_spec, load_run_config
@@ -52,6 +56,10 @@ def train(
 ) -> Path:
     """Train the experiment ``config`` describes; returns the run directory.
 
+    ``data.dataset`` may be a pandas DataFrame (in a mapping ``config`` or in a mapping of
+    ``overrides``): it is written into the run directory as ``data/dataset.csv``, which
+    the run's config.yaml names (see :mod:`rnnkit.engine.frames`).
+
     ``run_dir`` defaults to ``runs/<name>-<YYYYmmdd-HHMMSS>``. The run directory ends
     up holding the resolved config, ``model.safetensors``, the preprocessing as JSON,
     ``checkpoints/last.ckpt``, ``metrics.json`` and TensorBoard and CSV logs.
@@ -63,10 +71,15 @@ def train(
     unknown = [s for s in final_splits if s not in ("val", "test")]
     if unknown:
         raise ConfigError(f"final_splits {unknown!r}: each must be 'val' or 'test'")
+    config, overrides, frame = frames.take_frame(config, overrides)
     resolved = load_config(config, overrides)
+    if frame is not None:
+        frames.check_task(resolved, frame)
     inherited = os.environ.get(_RUN_DIR_ENV)
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
         target = Path(inherited)
+        if frame is not None:
+            resolved = frames.attach(resolved, frame, target, write=False)
         return _fit(resolved, target, None, callbacks=callbacks, final_splits=final_splits)
     check_settings(resolved)
     target = Path(run_dir) if run_dir is not None else checkpoint.new_run_dir(resolved.name)
@@ -81,6 +94,8 @@ def train(
             "or train into an empty or new --run-dir"
         )
     try:
+        if frame is not None:
+            resolved = frames.attach(resolved, frame, target)
         return _fit(resolved, target, None, callbacks=callbacks, final_splits=final_splits)
     except BaseException:
         # A run that failed before its first checkpoint (bad data, a bad option found
@@ -149,6 +164,11 @@ def check_settings(config: Config) -> None:
                 f"config key 'train.early_stopping.monitor' = {stopping.monitor!r}: a "
                 f"{config.task} run does not log it; valid: {', '.join(valid)}"
             )
+    if config.train.logger == "mlflow" and importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(
+            "config key 'train.logger' = 'mlflow' needs MLflow: pip install 'rnnkit[mlflow]' "
+            "(or mlflow); or use 'tensorboard' or 'none'"
+        )
     if config.train.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(
             f"config key 'train.accelerator' = {config.train.accelerator!r}: this machine has "
@@ -228,7 +248,7 @@ def _fit_locked(
     callbacks: Sequence[L.Callback],
     final_splits: Sequence[str],
 ) -> Path:
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), datetime.now()
     run = prepare_run(config, run_dir, resume_from=resume_from, callbacks=callbacks)
     trainer, model = run.trainer, run.model
     if trainer.is_global_zero:
@@ -236,6 +256,7 @@ def _fit_locked(
         log.info("%s %s into %s", action, config.name, run_dir)
     we_set_env = _RUN_DIR_ENV not in os.environ
     os.environ[_RUN_DIR_ENV] = str(run_dir.resolve())
+    fit_started = time.perf_counter()
     try:
         trainer.fit(
             run.module,
@@ -254,10 +275,21 @@ def _fit_locked(
         raise KeyboardInterrupt
     if not trainer.is_global_zero:
         return run_dir
+    fit_seconds = time.perf_counter() - fit_started
     model.cpu()
     checkpoint.save_weights(model, run_dir / checkpoint.WEIGHTS_FILE)
+    evaluation_started = time.perf_counter()
     metrics = final_metrics(run.task, config, model, run.prepared, splits=final_splits)
     checkpoint.write_metrics(run_dir, metrics)
+    log_final(trainer, config, metrics)
+    write_record(
+        run_dir,
+        trainer,
+        model,
+        started=started_at,
+        training_seconds=fit_seconds,
+        evaluation_seconds=time.perf_counter() - evaluation_started,
+    )
     write_report(run_dir)
     log.info(
         "finished in %.0f s: %s; run directory %s",

@@ -11,8 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    RichProgressBar,
+)
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from rnnkit.config import Config
 from rnnkit.config import dump as dump_config
@@ -206,13 +211,11 @@ def build_trainer(
         )
         if stopping.restore_best:
             callbacks.append(BestWeights(stopping.monitor, stopping.mode, stopping.min_delta))
+    # The learning rate of every optimizer step Lightning logs (lr-Adam, lr-SGD...), with
+    # a schedule or without: it goes to every logger, the CSV log included.
+    callbacks.append(LearningRateMonitor())
     csv_logger = CSVLogger(save_dir=run_dir, name="csv", version="")
-    loggers = [
-        TensorBoardLogger(
-            save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False
-        ),
-        csv_logger,
-    ]
+    loggers = [*tracking_loggers(config, run_dir), csv_logger]
     validation: dict[str, Any] = {"val_check_interval": train.val_check_interval}
     if not has_validation:
         validation = {"limit_val_batches": 0}
@@ -243,6 +246,26 @@ def build_trainer(
     if resume_from is not None and trainer.is_global_zero:
         keep_csv_history(csv_logger, resume_from)
     return trainer, interrupt
+
+
+def tracking_loggers(config: Config, run_dir: Path) -> list[Logger]:
+    """The logger ``train.logger`` names (the CSV log the report reads is always kept)."""
+    train = config.train
+    if train.logger == "tensorboard":
+        return [
+            TensorBoardLogger(
+                save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False
+            )
+        ]
+    if train.logger == "mlflow":
+        from lightning.pytorch.loggers import MLFlowLogger
+
+        uri = train.mlflow_uri or f"file:{Path(run_dir).resolve() / 'mlruns'}"
+        if uri.startswith("file:"):
+            # MLflow 3 refuses its file store unless asked: it keeps one for local use.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        return [MLFlowLogger(experiment_name=config.name, run_name=run_dir.name, tracking_uri=uri)]
+    return []
 
 
 def keep_csv_history(logger: CSVLogger, resume_from: Path) -> int:
@@ -306,11 +329,43 @@ def quiet_lightning() -> None:
 
 
 def log_config(trainer: L.Trainer, config: Config) -> None:
-    """The resolved config, as hyperparameters of every logger and as text."""
+    """The resolved config, as hyperparameters of every logger and as text.
+
+    TensorBoard gets them at the end instead (:func:`log_final`), with the final metrics
+    beside them: its hparams view keeps one record per run.
+    """
     flat = _flatten(config.model_dump(mode="json", by_alias=True))
     for logger in trainer.loggers:
-        logger.log_hyperparams(flat)
+        if not isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(flat)
     log.debug("resolved config:\n%s", dump_config(config))
+
+
+def final_scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    """``metrics.json``'s model metrics as logger tags: ``test/<name>`` for the test
+    split and ``final_val/<name>`` for validation (``val/<name>`` holds the curve)."""
+    scalars: dict[str, float] = {}
+    for split, prefix in (("val", "final_val"), ("test", "test")):
+        for name, value in (metrics.get(split) or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                scalars[f"{prefix}/{name}"] = float(value)
+    return scalars
+
+
+def log_final(trainer: L.Trainer, config: Config, metrics: dict[str, Any]) -> None:
+    """The final metrics into every tracking logger (not the CSV log: metrics.json has
+    them): TensorBoard as scalars and as the hparams record (the flattened config with
+    these metrics), MLflow as metrics at the last step."""
+    scalars = final_scalars(metrics)
+    flat = _flatten(config.model_dump(mode="json", by_alias=True))
+    for logger in trainer.loggers:
+        if isinstance(logger, CSVLogger):
+            continue
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(flat, metrics=scalars)
+        elif scalars:
+            logger.log_metrics(scalars, step=trainer.global_step)
+        logger.finalize("success")
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.files import umask
+
 
 def _figure(width: float, height: float):
     # The object-oriented API with an Agg canvas never touches pyplot's global state, so
@@ -28,6 +30,8 @@ def _save(figure, path: Path) -> Path:
     os.close(handle)
     try:
         figure.savefig(temp, format="png", bbox_inches="tight")
+        # mkstemp's file is private (0600); a plot gets what any new file gets.
+        os.chmod(temp, 0o666 & ~umask())
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):
@@ -79,14 +83,16 @@ def forecast_png(
     """
     figure = _figure(10, 4)
     axes = figure.add_subplot()
-    axes.plot(list(history_index), np.asarray(history), color="0.35", lw=1.0, label="history")
+    # Arrays, not lists of Timestamps: matplotlib converts datetime64 in one go.
+    past, future = np.asarray(history_index), np.asarray(forecast_index)
+    axes.plot(past, np.asarray(history), color="0.35", lw=1.0, label="history")
     if truth is not None:
-        axes.plot(list(forecast_index), np.asarray(truth), color="black", lw=1.2, label="truth")
+        axes.plot(future, np.asarray(truth), color="black", lw=1.2, label="truth")
     for name, values in (baselines or {}).items():
-        axes.plot(list(forecast_index), np.asarray(values), lw=0.9, ls="--", label=name)
+        axes.plot(future, np.asarray(values), lw=0.9, ls="--", label=name)
     if band is not None:
         axes.fill_between(
-            list(forecast_index),
+            future,
             np.asarray(band[0]),
             np.asarray(band[1]),
             color="tab:red",
@@ -94,10 +100,11 @@ def forecast_png(
             lw=0,
             label=band_label,
         )
-    axes.plot(list(forecast_index), np.asarray(forecast), color="tab:red", lw=1.6, label="forecast")
+    axes.plot(future, np.asarray(forecast), color="tab:red", lw=1.6, label="forecast")
     axes.set_ylabel(target_name)
     axes.set_title(title)
-    axes.legend(loc="best", fontsize="small")
+    # A fixed corner: "best" tries every placement against every plotted point.
+    axes.legend(loc="upper left", fontsize="small")
     axes.grid(alpha=0.3)
     figure.autofmt_xdate()
     return _save(figure, path)

@@ -69,9 +69,9 @@ def test_refit_trains_one_model_per_origin_and_refits_the_baselines(run: Path, m
     calls: list[tuple[int, int]] = []
     original = backtest_module.refit_model
 
-    def counting(config, info, scaled, fit_end, origin):
+    def counting(config, info, scaled, fit_end, origin, first=0):
         calls.append((fit_end, origin))
-        return original(config, info, scaled, fit_end, origin)
+        return original(config, info, scaled, fit_end, origin, first)
 
     monkeypatch.setattr(backtest_module, "refit_model", counting)
     refit = backtest(run, stride=9, refit=True)
@@ -99,3 +99,21 @@ def test_backtest_command_prints_the_table_and_writes_json(run: Path, capsys) ->
         assert name in out
     assert f"wrote {run / BACKTEST_FILE}" in out
     assert _cli(["backtest", str(run), "--horizon", "9"]) == 2
+
+
+def test_a_log_run_with_known_future_covariates_backtests_as_it_evaluates(
+    tmp_path: Path,
+) -> None:
+    """The windows carry the calendar rows after each origin and the quantiles go back
+    through the log: at every test origin the backtest gives metrics.json's numbers."""
+    from rnnkit.engine.api import train
+
+    config = get_spec("forecasting").tiny_config(tmp_path)
+    config["data"].update(transform="log", calendar=["day_of_week"])
+    config["model"]["likelihood"] = "quantile"
+    run = train(config, run_dir=tmp_path / "run")
+    result = backtest(run, stride=1)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(result["origins"]) == 10
+    for key, value in metrics["test"].items():
+        assert result["aggregate"]["model"][key] == pytest.approx(value, rel=1e-5), key

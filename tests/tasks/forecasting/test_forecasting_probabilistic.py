@@ -244,3 +244,88 @@ def test_forecast_has_ordered_80_percent_bounds_and_the_plot_is_written(
     read = pd.read_csv(csv_path, index_col=0)
     np.testing.assert_allclose(read.to_numpy(), frame.to_numpy(), rtol=1e-6)
     assert png_path.is_file() and (quantile_run / "test_forecast.png").is_file()
+
+
+# ----------------------------------------------------------------------------- with the data side
+
+
+def _growing_sales(folder: Path) -> Path:
+    """Monthly sales whose seasonal swings grow with the level, and a known promotion."""
+    t = np.arange(120)
+    rng = np.random.default_rng(3)
+    promo = (t % 4 == 0).astype(float)
+    sales = np.exp(2 + 0.02 * t + 0.2 * np.sin(2 * np.pi * t / 12) + 0.1 * promo)
+    pd.DataFrame(
+        {
+            "month": pd.date_range("2000-01-01", periods=120, freq="MS").strftime("%Y-%m"),
+            "sales": sales * np.exp(rng.normal(0, 0.02, 120)),
+            "promo": promo,
+        }
+    ).to_csv(folder / "sales.csv", index=False)
+    return folder / "sales.csv"
+
+
+def test_a_log_quantile_forecast_is_in_the_data_units_and_brackets_the_point(
+    tmp_path: Path,
+) -> None:
+    """The band is the head's quantiles unscaled and exponentiated, one by one."""
+    import rnnkit
+    from rnnkit.data.timeseries import scaler_from_json
+    from rnnkit.engine.api import train
+
+    config = _config_dict(_growing_sales(tmp_path), likelihood="quantile")
+    config["data"]["transform"] = "log"
+    run = train(config, run_dir=tmp_path / "run")
+    predictor = rnnkit.load(run)
+    frame = predictor.forecast()
+    assert list(frame.columns) == ["sales", "sales_lower_80", "sales_upper_80"]
+    assert (frame["sales_lower_80"] < frame["sales"]).all()
+    assert (frame["sales"] < frame["sales_upper_80"]).all()
+    # By hand: log of the last 12 months, scaled; quantiles unscaled, then exp.
+    preprocess = run / "preprocess"
+    history = json.loads((preprocess / "history.json").read_text())
+    scaler = scaler_from_json(json.loads((preprocess / "scaler.json").read_text()))
+    last = np.log(np.asarray(history["values"], dtype=np.float64)[-12:, :1])
+    window = torch.tensor(np.asarray(scaler.transform(last)), dtype=torch.float32)[None]
+    with torch.no_grad():
+        params = predictor.model.distribution(window)[0, :, 0].double().numpy()  # (H, Q)
+    logs = np.asarray(scaler.inverse_transform(params.reshape(-1, 1), columns=[0]))
+    expected = np.exp(logs.reshape(3, 3))  # levels 0.1, 0.5, 0.9
+    got = frame[["sales_lower_80", "sales", "sales_upper_80"]].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    # The data's units, not log units: the forecast is near the last observed level.
+    assert 0.5 < frame["sales"].iloc[0] / history["values"][-1][0] < 2.0
+
+
+def test_a_likelihood_with_differencing_is_refused() -> None:
+    config = _config_dict(Path("x.csv"), likelihood="gaussian")
+    config["data"]["difference"] = 1
+    with pytest.raises(ConfigError, match=r"'gaussian' with data\.difference = 1: intervals"):
+        load_config(config)
+    config["model"]["likelihood"] = "none"
+    assert load_config(config).data.difference == 1
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_known_future_covariates_with_a_gaussian_head_train_and_forecast(
+    tmp_path: Path, strategy: str
+) -> None:
+    import rnnkit
+    from rnnkit.engine.api import train
+
+    config = _config_dict(_growing_sales(tmp_path), likelihood="gaussian", strategy=strategy)
+    config["data"].update(future_covariates=["promo"], calendar=["month"], transform="log")
+    run = train(config, run_dir=tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["coverage_80"] <= 1.0 and metrics["test"]["crps"] > 0
+    predictor = rnnkit.load(run)
+    assert predictor.model.future_size == 3  # promo and the month's sin/cos
+    months = pd.date_range("2010-01-01", periods=3, freq="MS")
+    plan = pd.DataFrame({"month": months.strftime("%Y-%m"), "promo": [1.0, 0.0, 0.0]})
+    frame = predictor.forecast(future=plan)
+    assert list(frame.index) == list(months)
+    assert list(frame.columns) == ["sales", "sales_lower_80", "sales_upper_80"]
+    assert (frame["sales_lower_80"] < frame["sales"]).all()
+    assert (frame["sales"] < frame["sales_upper_80"]).all()
+    other = predictor.forecast(future=plan.assign(promo=[0.0, 0.0, 1.0]))
+    assert not np.allclose(other.to_numpy(), frame.to_numpy())

@@ -103,14 +103,15 @@ def read_predict_inputs(
     For sequence classifiers every argument is a CSV file holding one sequence
     (rows are steps, numeric columns are channels).
     """
-    import pandas as pd
-
+    # pandas only where a CSV is read: its import takes longer than classifying a text.
     items: list[Any] = list(arguments)
     if file is not None:
         file = Path(file)
         if not file.is_file():
             raise DataError(f"input file not found: {file}")
         if file.suffix.lower() == ".csv" and info["input"] == "text":
+            import pandas as pd
+
             frame = pd.read_csv(file)
             name = column or "text"
             if name not in frame.columns:
@@ -128,6 +129,8 @@ def read_predict_inputs(
         raise DataError("no inputs to predict: give texts as arguments or --file FILE")
     if info["input"] in ("text", "audio"):  # texts, or audio file paths
         return items
+    import pandas as pd
+
     sequences = []
     for path in items:
         if not Path(path).is_file():

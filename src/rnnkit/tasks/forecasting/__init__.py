@@ -23,7 +23,7 @@ SPEC = TaskSpec(
         "crps": "min",
     },
     nominal={"coverage_80": 0.8},
-    training=f"{_HERE}.task:ForecastingTask",
+    training=f"{_HERE}.panel:PanelForecastingTask",  # one series or a panel
     model=f"{_HERE}.model:build_model",
     predictor=f"{_HERE}.predictor:ForecastPredictor",
     export=f"{_HERE}.export:signature",

@@ -12,8 +12,11 @@ training part. With ``refit``, every origin trains a fresh model as the run was 
 ``[0, o - n_val)``, validation on the ``n_val`` rows before the origin (n_val = the run's
 validation length), and the baselines' parameters and residual intervals are refitted on
 ``[0, o - n_val)`` too. A refit costs one full training run per origin (the log says how
-long the first took); a larger ``stride`` means fewer origins. The scaler stays the one
-fitted on the run's training part.
+long the first took); a larger ``stride`` means fewer origins. The target transform and
+the scaler stay the ones fitted on the run's training part.
+
+A model with known-future covariates reads them for the steps after each origin from
+the series itself. Panel runs (``data.series_column``) are not backtested.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
 from rnnkit.tasks.forecasting import probabilistic
 from rnnkit.tasks.forecasting.predictor import SCALER_FILE, inverse_targets
+from rnnkit.tasks.forecasting.series import (
+    load_transform,
+    model_values,
+    model_window,
+    restore,
+)
 from rnnkit.tasks.forecasting.task import ForecastingModule, load_parts, windows
 
 log = logging.getLogger(__name__)
@@ -64,12 +73,22 @@ def backtest(
     config, info, model = predictor.config, predictor.info, predictor.model
     if predictor.task != "forecasting":
         raise DataError(f"{run_dir} is a {predictor.task} run; backtest needs a forecasting run")
+    if info.get("series_column"):
+        raise ConfigError(
+            f"{run_dir} is a panel run (data.series_column = {info['series_column']!r}); "
+            "backtest takes runs of one series"
+        )
     horizon, stride = _settings(config, info, horizon, stride)
     parts = load_parts(config)
+    transform = load_transform(Path(run_dir))
     scaler = scaler_from_json(read_json(Path(run_dir) / PREPROCESS_DIR / SCALER_FILE))
-    scaled = np.asarray(scaler.transform(parts.values), dtype=np.float32)
+    values = parts.values if transform is None else model_values(parts, transform)
+    scaled = np.asarray(scaler.transform(values), dtype=np.float32)
     targets = parts.values[:, : parts.num_targets].astype(np.float64)
-    origins = np.arange(parts.valid_end, len(parts.values) - horizon + 1, stride)
+    steps = horizon if config.model.strategy == "recursive" else int(info["horizon"])
+    # Known-future covariates are read for every step the model forecasts.
+    ahead = max(horizon, steps) if parts.future_size else horizon
+    origins = np.arange(parts.valid_end, len(parts.values) - ahead + 1, stride)
     if origins.size == 0:
         raise DataError(
             f"the test part ({len(parts.values) - parts.valid_end} rows) is shorter than "
@@ -80,8 +99,15 @@ def backtest(
     n_val = parts.valid_end - parts.train_end
     k, lookback = parts.num_targets, int(info["lookback"])
 
-    def invert(values: np.ndarray) -> np.ndarray:
-        return inverse_targets(scaler, values, k)
+    def inverse_at(origin: int) -> Any:
+        """Scaled forecasts from ``origin`` -> the data's units (scaler, then transform;
+        monotone, so quantiles stay quantiles)."""
+
+        def invert(scaled_targets: np.ndarray) -> np.ndarray:
+            unscaled = inverse_targets(scaler, scaled_targets, k)
+            return restore(transform, unscaled, parts.values, np.array([origin]))
+
+        return invert
 
     levels = config.model.quantiles
     grid = probabilistic.crps_levels(config.model.likelihood, levels)
@@ -100,7 +126,8 @@ def backtest(
         fit_end = origin - n_val if refit else parts.train_end
         if refit:
             tick = time.perf_counter()
-            model = refit_model(config, info, scaled, fit_end, int(origin))
+            first = lookback + transform.lag if transform is not None and transform.lag else 0
+            model = refit_model(config, info, scaled, fit_end, int(origin), first)
             if number == 0:
                 log.info(
                     "refit 1 of %d took %.0f s; about %.0f s to go",
@@ -108,13 +135,15 @@ def backtest(
                     time.perf_counter() - tick,
                     (time.perf_counter() - tick) * (len(origins) - 1),
                 )
-        window = torch.from_numpy(scaled[origin - lookback : origin])[None]  # (1, L, F)
-        with torch.no_grad():
-            steps = horizon if config.model.strategy == "recursive" else info["horizon"]
-            params = model.distribution(window, steps)[:, :horizon].double().numpy()
+        window = model_window(scaled, int(origin), lookback, steps, parts.future_size)
+        with torch.no_grad():  # window (1, L, F), or (1, L + steps, F) with known covariates
+            params = (
+                model.distribution(torch.from_numpy(window), steps)[:, :horizon].double().numpy()
+            )
         actual = targets[origin : origin + horizon][None]  # (1, H, K)
         scores: dict[str, dict[str, float]] = {}
         point = probabilistic.point(torch.from_numpy(params), model.likelihood, model.quantiles)
+        invert = inverse_at(int(origin))
         forecasts = {MODEL: invert(point.numpy())}
         scores[MODEL] = forecast_metrics(forecasts[MODEL], actual, scale=scale)
         scores[MODEL].update(
@@ -194,10 +223,16 @@ def _aggregate(
 
 
 def refit_model(
-    config: Config, info: dict[str, Any], scaled: np.ndarray, fit_end: int, origin: int
+    config: Config,
+    info: dict[str, Any],
+    scaled: np.ndarray,
+    fit_end: int,
+    origin: int,
+    first: int = 0,
 ) -> torch.nn.Module:
-    """A fresh model trained as the run was, on windows before ``fit_end`` and validated on
-    ``[fit_end, origin)`` (early stopping and a plateau schedule use it as in training)."""
+    """A fresh model trained as the run was, on windows forecasting ``[first, fit_end)``
+    and validated on ``[fit_end, origin)`` (early stopping and a plateau schedule use it as
+    in training). ``first`` skips the rows a difference leaves without a value."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping
 
@@ -207,10 +242,11 @@ def refit_model(
     L.seed_everything(config.seed, workers=True, verbose=False)
     model = build_model(config, info)
     k, lookback, horizon = int(info["num_targets"]), data.lookback, int(info["horizon"])
-    train_x, train_y = windows(scaled, 0, fit_end, lookback, horizon, k, data.stride)
+    future = int(info.get("future_size", 0))
+    train_x, train_y = windows(scaled, first, fit_end, lookback, horizon, k, data.stride, future)
     if len(train_x) == 0:
         raise DataError(f"no training window ends before row {fit_end}: the origin is too early")
-    val_x, val_y = windows(scaled, fit_end, origin, lookback, horizon, k)
+    val_x, val_y = windows(scaled, fit_end, origin, lookback, horizon, k, 1, future)
     generator = torch.Generator().manual_seed(config.seed)
     train_loader = DataLoader(
         TensorDataset(train_x, train_y),

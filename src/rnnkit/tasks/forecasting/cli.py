@@ -27,6 +27,21 @@ def forecast_command(
     output: Annotated[
         Path | None, typer.Option(help="CSV to write (default: RUN_DIR/forecast.csv).")
     ] = None,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot/--no-plot",
+            help="Write the PNG plot beside the CSV (--no-plot skips matplotlib: faster).",
+        ),
+    ] = True,
+    future_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--future",
+            help="CSV of the known-future covariates for the forecast steps (models trained "
+            "with data.future_covariates; or end --input with those rows, targets blank).",
+        ),
+    ] = None,
 ) -> None:
     """Forecast the steps after a series; print them, write a CSV and a PNG plot.
 
@@ -35,10 +50,15 @@ def forecast_command(
     from rnnkit.tasks.forecasting.predictor import write_forecast
 
     table, csv_path, png_path = write_forecast(
-        run_dir, horizon=horizon, series=input_csv, output=output
+        run_dir,
+        horizon=horizon,
+        series=input_csv,
+        output=output,
+        plot=plot,
+        future=future_csv,
     )
     typer.echo(table.to_string())
-    typer.echo(f"wrote {csv_path} and {png_path}")
+    typer.echo(f"wrote {csv_path}" + (f" and {png_path}" if png_path is not None else ""))
 
 
 def backtest_command(

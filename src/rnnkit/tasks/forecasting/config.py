@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -23,6 +23,22 @@ class ForecastingData(SourceConfig):
     horizon: int = Field(1, ge=1)
     stride: int = Field(1, ge=1)
     season_length: int | None = Field(None, ge=1)
+    # Target transform before the scaler, fitted on the training part and undone for
+    # metrics and forecasts; then a lag difference (0 = off, 1 = first difference).
+    transform: Literal["none", "log", "log1p", "boxcox"] = "none"
+    difference: int = Field(0, ge=0)
+    # Columns known in advance for the forecast steps (promotions, prices, planned events).
+    future_covariates: list[str] = Field(default_factory=list)
+    # Calendar features of the time axis (sin/cos of the position in each period) and a
+    # public-holiday flag for a country code (needs the optional holidays package).
+    calendar: list[
+        Literal[
+            "hour", "day_of_week", "day_of_month", "day_of_year", "week_of_year", "month", "quarter"
+        ]
+    ] = Field(default_factory=list)
+    holidays: str | None = None
+    # Long format: the column naming the series each row belongs to; one global model.
+    series_column: str | None = None
 
 
 class ForecastingModel(StackConfig):
@@ -61,3 +77,25 @@ class ForecastingConfig(Config):
     task: Literal["forecasting"] = "forecasting"
     data: ForecastingData
     model: ForecastingModel = Field(default_factory=ForecastingModel)
+
+    @model_validator(mode="after")
+    def _check_intervals(self) -> ForecastingConfig:
+        # Undoing a difference sums the forecast steps; the quantiles of a sum are not the
+        # sums of the quantiles, so the head's intervals would not be intervals any more.
+        if self.model.likelihood != "none" and self.data.difference:
+            raise ValueError(
+                f"model.likelihood = {self.model.likelihood!r} with data.difference = "
+                f"{self.data.difference}: intervals cannot be undifferenced; use "
+                "data.difference: 0 (a log or boxcox data.transform is fine) or "
+                "model.likelihood: none"
+            )
+        return self
+
+    def memory_span(self, info: dict[str, Any]) -> tuple[int, str] | None:
+        # A forecast of the next `horizon` steps leans on the last horizon of the window
+        # and on the same point one season back; the rest of the window is context.
+        season = self.data.season_length or info.get("season_length") or 1
+        return (
+            max(self.data.horizon, season),
+            f"the longer of the horizon ({self.data.horizon}) and the season length ({season})",
+        )

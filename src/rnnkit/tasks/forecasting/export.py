@@ -35,8 +35,19 @@ def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
     features, targets, horizon = model.input_size, model.num_targets, model.horizon
     probabilistic = model.likelihood != "none"
 
+    future = getattr(model, "future_size", 0)
+    # With known-future covariates the window ends with `horizon` rows holding them.
+    extra_rows = horizon if future else 0
+
     def sample(batch: int, steps: int, generator: torch.Generator) -> tuple[Tensor, ...]:
-        return (torch.randn((batch, steps, features), generator=generator),)
+        return (torch.randn((batch, steps + extra_rows, features), generator=generator),)
+
+    known = (
+        f"; then {horizon} rows whose last {future} columns are the known-future covariates "
+        "of the forecast steps (the other columns are ignored)"
+        if future
+        else ""
+    )
 
     outputs = [
         TensorSpec(
@@ -44,7 +55,7 @@ def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
             "float32",
             ("batch", horizon, targets),
             f"the next {horizon} steps of {info.get('target_columns')}, scaled "
-            "(invert with preprocess/scaler.json)",
+            "(invert with preprocess/scaler.json, then preprocess/transform.json)",
         )
     ]
     if probabilistic:
@@ -55,7 +66,8 @@ def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
                 "float32",
                 ("batch", horizon, targets, model.num_params),
                 f"the {model.likelihood} forecast of every step: {what}, in scaled units "
-                "(locations, scales and quantiles invert with preprocess/scaler.json)",
+                "(quantiles invert with preprocess/scaler.json, then "
+                "preprocess/transform.json; a scale only with the scaler)",
             )
         )
     return Signature(
@@ -67,7 +79,7 @@ def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
                 ("batch", "time", features),
                 "the last steps of the series (trained with lookback "
                 f"{info.get('lookback')}), columns {info.get('columns')}, scaled with "
-                "preprocess/scaler.json",
+                f"preprocess/scaler.json{known}",
             ),
         ),
         outputs=tuple(outputs),
@@ -80,5 +92,7 @@ def signature(model: nn.Module, info: dict[str, Any]) -> Signature:
             "frequency": info.get("frequency"),
             "likelihood": model.likelihood,
             "quantiles": model.quantiles if model.likelihood == "quantile" else None,
+            "future_size": future,
+            "target_transform": "preprocess/transform.json (undo after the scaler)",
         },
     )

@@ -7,13 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from rnnkit.config import Config
 from rnnkit.errors import DataError
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_text
-from rnnkit.tasks.forecasting.probabilistic import band_columns, forecast_bands, point
+from rnnkit.tasks.forecasting.inference import (
+    forecast_frames,
+    in_model_order,
+    read_table,
+    split_ahead,
+)
+from rnnkit.tasks.forecasting.probabilistic import LOWER, UPPER
 from rnnkit.tasks.predictor import Predictor
 
 SCALER_FILE = "scaler.json"
@@ -21,17 +26,28 @@ HISTORY_FILE = "history.json"
 
 
 class ForecastPredictor(Predictor):
-    def forecast(self, horizon: int | None = None, series: Any = None) -> Any:
+    def forecast(self, horizon: int | None = None, series: Any = None, future: Any = None) -> Any:
         """Forecast ``horizon`` steps (default: the trained horizon) after a series.
 
         ``series`` is None (the end of the run's own data), a CSV path or a DataFrame
         with the training columns, the same frequency and at least ``lookback`` rows.
-        Returns a pandas DataFrame indexed by the future time steps, one column per
-        target, in the original units; a probabilistic model (``model.likelihood``) adds
-        its 80% interval as ``<target>_lower_80`` and ``<target>_upper_80`` after each.
+        ``future`` gives a model trained with ``data.future_covariates`` their values for
+        the forecast steps: a CSV path or a DataFrame with those columns (and the date
+        column, matched by date; without it, row by row). It may be left out when
+        ``series`` ends with rows whose targets are blank and whose future covariates
+        are filled. Returns a pandas DataFrame indexed by the future time steps, one
+        column per target, in the original units; a probabilistic model
+        (``model.likelihood``) adds its 80% interval as ``<target>_lower_80`` and
+        ``<target>_upper_80`` after each.
         """
         result = forecast_from(
-            self.run_dir, self.config, self.info, self.model, horizon=horizon, series=series
+            self.run_dir,
+            self.config,
+            self.info,
+            self.model,
+            horizon=horizon,
+            series=series,
+            future=future,
         )
         return result.forecast
 
@@ -50,8 +66,6 @@ class Forecast:
 
     history: Any  # pandas DataFrame, the lookback rows the forecast was made from
     forecast: Any  # pandas DataFrame, ``horizon`` rows after the history
-    # (lower, upper) (H, K) 80% interval of a probabilistic model, else None
-    band: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def input_series(
@@ -71,25 +85,18 @@ def input_series(
         index = history["index"]
         index = pd.DatetimeIndex(index) if history["frequency"] else pd.RangeIndex(len(index))
         return index, np.asarray(history["values"], dtype=np.float32)
-    source = "the input"
-    if isinstance(series, (str, Path)):
-        source = str(series)
-        if not Path(series).is_file():
-            raise DataError(f"forecast input file not found: {series}")
-        try:
-            series = pd.read_csv(series, skipinitialspace=True)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise DataError(f"{source}: not a readable CSV file ({err})") from None
+    series, source = read_table(series, "the input")
     data = config.data
     table = timeseries.load_series(
         series,
         date_column=history.get("date_column"),
         target=list(info["target_columns"]),
-        covariates=tuple(data.covariates),
+        covariates=(*data.covariates, *data.future_covariates),
         categorical=tuple(data.categorical),
         categories=history.get("categories") or None,
         source=source,
     )
+    table = in_model_order(table, config)
     if history["frequency"] and table.frequency != history["frequency"]:
         raise DataError(
             f"{source} has frequency {table.frequency!r}; the model was trained on "
@@ -117,10 +124,9 @@ def forecast_from(
     *,
     horizon: int | None = None,
     series: Any = None,
+    future: Any = None,
 ) -> Forecast:
     """Forecast ``horizon`` steps after the end of ``series`` (see :func:`input_series`)."""
-    import pandas as pd
-
     from rnnkit.data.timeseries import scaler_from_json
 
     trained = info["horizon"]
@@ -132,41 +138,24 @@ def forecast_from(
             f"horizon={horizon} is beyond the {trained} steps this direct forecaster was "
             f"trained for; use horizon <= {trained} or train with model.strategy=recursive"
         )
+    if info.get("series_column"):
+        from rnnkit.tasks.forecasting.panel_forecast import forecast_panel
+
+        history, forecast = forecast_panel(run_dir, config, info, model, horizon, series, future)
+        return Forecast(history=history, forecast=forecast)
+    from rnnkit.tasks.forecasting.series import load_transform
+
+    future_size = int(info.get("future_size", 0))
+    if series is not None and future_size:
+        series, ahead = split_ahead(read_table(series, "the input")[0], info["target_columns"])
+        future = ahead if future is None else future
     index, values = input_series(run_dir, config, info, series)
-    lookback, k = info["lookback"], info["num_targets"]
-    if len(values) < lookback:
-        raise DataError(f"the series has {len(values)} rows, fewer than lookback = {lookback}")
+    transform = load_transform(run_dir)
     scaler = scaler_from_json(read_json(Path(run_dir) / PREPROCESS_DIR / SCALER_FILE))
-    window = np.asarray(scaler.transform(values[-lookback:]), dtype=np.float32)
-    model.eval()
-    with torch.no_grad():
-        steps = horizon if config.model.strategy == "recursive" else trained
-        params = model.distribution(torch.from_numpy(window)[None], steps)[:, :horizon]
-        scaled = point(params, model.likelihood, model.quantiles).numpy()  # (1, H, K)
-    forecast = inverse_targets(scaler, scaled, k)[0]  # (H, K)
-    band = None
-    if model.likelihood != "none":
-        lower, upper = forecast_bands(
-            params.numpy().astype(np.float64),
-            lambda values: inverse_targets(scaler, values, k),
-            model.likelihood,
-            model.quantiles,
-        )
-        band = (lower[0], upper[0])
-    if isinstance(index, pd.DatetimeIndex):
-        frequency = info.get("frequency") or pd.infer_freq(index[-3:])
-        future = pd.date_range(index[-1], periods=horizon + 1, freq=frequency)[1:]
-    else:
-        future = pd.RangeIndex(len(index), len(index) + horizon)
-    columns = list(info["target_columns"])
-    frame = pd.DataFrame(forecast, index=future, columns=columns)
-    if band is not None:
-        frame = band_columns(frame, *band)
-    return Forecast(
-        history=pd.DataFrame(values[-lookback:, :k], index=index[-lookback:], columns=columns),
-        forecast=frame,
-        band=band,
+    history, forecast = forecast_frames(
+        config, info, model, index, values, transform, scaler, horizon=horizon, future=future
     )
+    return Forecast(history=history, forecast=forecast)
 
 
 def write_forecast(
@@ -175,13 +164,14 @@ def write_forecast(
     horizon: int | None = None,
     series: Any = None,
     output: str | Path | None = None,
-) -> tuple[Any, Path, Path]:
+    plot: bool = True,
+    future: Any = None,
+) -> tuple[Any, Path, Path | None]:
     """Forecast with a run directory's model; write it as CSV and PNG (``rnnkit forecast``).
 
     Returns the forecast DataFrame and the paths of the CSV and the plot (the CSV's
-    path with ``.png``).
+    path with ``.png``; None with ``plot=False``, which never imports matplotlib).
     """
-    from rnnkit.evaluate.plots import forecast_png
     from rnnkit.predictor import load
 
     predictor = load(run_dir)
@@ -194,21 +184,42 @@ def write_forecast(
         predictor.model,
         horizon=horizon,
         series=series,
+        future=future,
     )
     csv_path = Path(output) if output is not None else Path(run_dir) / "forecast.csv"
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     frame = result.forecast.rename_axis("time")
     write_text(csv_path, frame.to_csv())
+    if not plot:
+        return frame, csv_path, None
+    from rnnkit.evaluate.plots import forecast_png
+
     target = result.forecast.columns[0]
-    band = None if result.band is None else (result.band[0][:, 0], result.band[1][:, 0])
+    history, forecast = first_series(result, predictor.info)
+    lower, upper = f"{target}_{LOWER}", f"{target}_{UPPER}"
+    band = None
+    if lower in forecast.columns:
+        band = (forecast[lower].to_numpy(), forecast[upper].to_numpy())
     png_path = forecast_png(
-        result.history.index,
-        result.history[target].to_numpy(),
-        result.forecast.index,
-        result.forecast[target].to_numpy(),
+        history.index,
+        history[target].to_numpy(),
+        forecast.index,
+        forecast[target].to_numpy(),
         csv_path.with_suffix(".png"),
         band=band,
         title=f"{predictor.config.name}: {len(frame)}-step forecast",
         target_name=str(target),
     )
     return frame, csv_path, png_path
+
+
+def first_series(result: Forecast, info: dict[str, Any]) -> tuple[Any, Any]:
+    """History and forecast of the first series of a panel run (of the one series else)."""
+    column = info.get("series_column")
+    if not column:
+        return result.history, result.forecast
+    name = result.forecast[column].iloc[0]
+    return (
+        result.history[result.history[column] == name],
+        result.forecast[result.forecast[column] == name],
+    )

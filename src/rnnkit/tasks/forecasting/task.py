@@ -19,9 +19,8 @@ from the same origins.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -29,96 +28,26 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from rnnkit.config import Config
-from rnnkit.errors import ConfigError, DataError
+from rnnkit.errors import DataError
 from rnnkit.evaluate import baselines as baseline_forecasts
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
 from rnnkit.tasks.forecasting import probabilistic
 from rnnkit.tasks.forecasting.predictor import HISTORY_FILE, SCALER_FILE, inverse_targets
+from rnnkit.tasks.forecasting.series import (
+    SeriesParts,
+    fitted_transform,
+    load_parts,
+    model_values,
+    model_window,
+    restore,
+    season_length,
+    with_future_rows,
+)
 from rnnkit.tasks.module import RecurrentModule
 from rnnkit.tasks.spec import PreparedData
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SeriesParts:
-    """A filled series (original units) and where its parts end.
-
-    ``values`` is (T, F) with the K target columns first; the training part is
-    ``[0, train_end)``, validation ``[train_end, valid_end)``, test ``[valid_end, T)``.
-    """
-
-    index: Any  # pandas DatetimeIndex or RangeIndex, length T
-    values: np.ndarray  # (T, F) float32
-    columns: list[str]
-    target_columns: list[str]
-    frequency: str | None
-    train_end: int
-    valid_end: int
-    categories: dict[str, list[str]] = field(default_factory=dict)  # one-hot levels
-    date_column: str | list[str] | None = None
-
-    @property
-    def num_targets(self) -> int:
-        return len(self.target_columns)
-
-
-def season_length(config: Config, frequency: str | None) -> int:
-    """``data.season_length`` if set, else the one the frequency implies (1 if none)."""
-    if config.data.season_length:
-        return config.data.season_length
-    from rnnkit.data.timeseries import season_length_for
-
-    return season_length_for(frequency) or 1
-
-
-def load_parts(config: Config) -> SeriesParts:
-    """Load, encode and fill the series a config names, and place the split points."""
-    from rnnkit.data import sources, timeseries
-
-    data = config.data
-    loaded = sources.load(data.dataset, cache_dir=data.cache_dir, offline=data.offline)
-    if loaded.kind != "series":
-        raise DataError(
-            f"data.dataset = {data.dataset!r} is a {loaded.kind} dataset; forecasting needs "
-            "a time series (a CSV with a date column, or a catalog series such as co2)"
-        )
-    frame = next(iter(loaded.splits.values()))
-    date_column = data.date_column or loaded.meta.get("date_column")
-    target = data.target or loaded.meta.get("target")
-    if not target:
-        columns = ", ".join(map(str, frame.columns))
-        raise ConfigError(f"data.target is required: name the column(s) to forecast ({columns})")
-    table = timeseries.load_series(
-        frame,
-        date_column=date_column,
-        target=target,
-        covariates=tuple(data.covariates),
-        categorical=tuple(data.categorical),
-        frequency=data.frequency,
-    )
-    # fill_missing refuses "drop" here: it would break the series' regular spacing.
-    values = np.asarray(timeseries.fill_missing(table.values, data.fill_missing), dtype=np.float32)
-    index = table.index
-    split = timeseries.time_split(
-        len(values),
-        valid=data.split.val,
-        test=data.split.test,
-        lookback=data.lookback,
-        horizon=data.horizon,
-    )
-    return SeriesParts(
-        index=index,
-        values=values,
-        columns=list(table.columns),
-        target_columns=list(table.target_columns),
-        frequency=table.frequency,
-        train_end=split.train_end,
-        valid_end=split.valid_end,
-        categories=table.categories,
-        date_column=date_column,
-    )
 
 
 def windows(
@@ -129,17 +58,21 @@ def windows(
     horizon: int,
     num_targets: int,
     stride: int = 1,
+    future_size: int = 0,
 ) -> tuple[Tensor, Tensor]:
-    """Windows whose forecast steps all lie in ``[start, end)``: inputs (N, L, F), targets (N, H, K)."""
+    """Windows whose forecast steps all lie in ``[start, end)``: inputs (N, L, F), targets
+    (N, H, K). With ``future_size`` known-future columns the inputs are (N, L + H, F):
+    see :func:`rnnkit.tasks.forecasting.series.with_future_rows`."""
     from rnnkit.data.timeseries import make_windows
 
     segment = scaled[max(0, start - lookback) : end]
     if len(segment) < lookback + horizon:
-        empty = np.zeros((0, lookback, scaled.shape[1]), np.float32)
+        rows = lookback + (horizon if future_size else 0)
+        empty = np.zeros((0, rows, scaled.shape[1]), np.float32)
         return torch.from_numpy(empty), torch.zeros(0, horizon, num_targets)
-    inputs, targets = make_windows(
-        segment, lookback, horizon, stride=stride, target_columns=list(range(num_targets))
-    )
+    inputs, following = make_windows(segment, lookback, horizon, stride=stride)
+    inputs = with_future_rows(inputs, following, future_size)
+    targets = following[..., :num_targets]
     return (
         torch.as_tensor(np.asarray(inputs), dtype=torch.float32),
         torch.as_tensor(np.asarray(targets), dtype=torch.float32),
@@ -206,16 +139,24 @@ class ForecastingTask:
 
         data = config.data
         parts = load_parts(config)
+        # Target transform (log, Box-Cox, differencing) before the scaler, both fitted on
+        # the training part; differencing leaves the first `lag` rows without a value.
+        transform = fitted_transform(run_dir, config, parts)
+        values = model_values(parts, transform)
         scaler_path = Path(run_dir) / PREPROCESS_DIR / SCALER_FILE
         if scaler_path.is_file():
             scaler = scaler_from_json(read_json(scaler_path))
         else:
             scaler = make_scaler(data.scaler)
-            scaler.fit(parts.values[: parts.train_end])
+            scaler.fit(values[: parts.train_end])
             write_json(scaler_path, scaler.to_json())
-        scaled = np.asarray(scaler.transform(parts.values), dtype=np.float32)
+        scaled = np.asarray(scaler.transform(values), dtype=np.float32)
         lookback, horizon, k = data.lookback, data.horizon, parts.num_targets
-        train_x, train_y = windows(scaled, 0, parts.train_end, lookback, horizon, k, data.stride)
+        future = parts.future_size
+        first = lookback + transform.lag if transform.lag else 0
+        train_x, train_y = windows(
+            scaled, first, parts.train_end, lookback, horizon, k, data.stride, future
+        )
         val_x, val_y = windows(
             scaled,
             *part_bounds(parts, "val"),
@@ -223,6 +164,7 @@ class ForecastingTask:
             horizon,
             k,
             origin_stride(parts, horizon, "val"),
+            future,
         )
         test_x, test_y = windows(
             scaled,
@@ -231,6 +173,7 @@ class ForecastingTask:
             horizon,
             k,
             origin_stride(parts, horizon, "test"),
+            future,
         )
         seasons = season_length(config, parts.frequency)
         _save_history(run_dir, config, parts)
@@ -257,6 +200,8 @@ class ForecastingTask:
             "target_columns": parts.target_columns,
             "frequency": parts.frequency,
             "season_length": seasons,
+            "future_size": parts.future_size,
+            "date_column": parts.date_column,
         }
         log.info(
             "series: %d rows x %d columns (%s); windows train/val/test = %d/%d/%d",
@@ -272,7 +217,13 @@ class ForecastingTask:
             val=loader(val_x, val_y, False),
             test=loader(test_x, test_y, False),
             info=info,
-            artifacts={"parts": parts, "scaler": scaler, "scaled": scaled, "run_dir": run_dir},
+            artifacts={
+                "parts": parts,
+                "scaler": scaler,
+                "scaled": scaled,
+                "run_dir": run_dir,
+                "transform": transform,
+            },
         )
 
     def build_module(
@@ -285,7 +236,6 @@ class ForecastingTask:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Model forecasts and the truth on ``split``, (N, H, K) each, in original units."""
         parts: SeriesParts = prepared.artifacts["parts"]
-        scaler = prepared.artifacts["scaler"]
         loader = prepared.val if split == "val" else prepared.test
         if loader is None:
             raise DataError(f"the {split} part is empty: set data.split.{split} > 0")
@@ -295,10 +245,10 @@ class ForecastingTask:
             for inputs, targets in loader:
                 predicted.append(model(inputs))
                 actual.append(targets)
-        k = parts.num_targets
+        origins = test_origins(parts, config.data.horizon, split)
         return (
-            inverse_targets(scaler, torch.cat(predicted).numpy(), k),
-            inverse_targets(scaler, torch.cat(actual).numpy(), k),
+            target_inverse(prepared, origins)(torch.cat(predicted).numpy()),
+            truth_at(parts, origins, config.data.horizon),
         )
 
     def evaluate(
@@ -343,15 +293,31 @@ def model_intervals(
     loader = prepared.val if split == "val" else prepared.test
     with torch.no_grad():
         params = torch.cat([model.distribution(inputs) for inputs, _ in loader]).numpy()
-    k = prepared.artifacts["parts"].num_targets
-    scaler = prepared.artifacts["scaler"]
+    origins = test_origins(prepared.artifacts["parts"], prepared.info["horizon"], split)
     return probabilistic.model_interval_metrics(
         params.astype(np.float64),
         actual,
-        lambda scaled: inverse_targets(scaler, scaled, k),
+        target_inverse(prepared, origins),
         model.likelihood,
         model.quantiles,
     )
+
+
+def target_inverse(
+    prepared: PreparedData, origins: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Scaled target forecasts (N, H, K) from ``origins`` -> the data's units: undo the
+    scaler, then the target transform. Monotone (log, Box-Cox), so it maps quantiles to
+    quantiles; differencing, which is not, never meets a probabilistic head (the config
+    refuses the pair)."""
+    parts: SeriesParts = prepared.artifacts["parts"]
+    scaler, transform = prepared.artifacts["scaler"], prepared.artifacts.get("transform")
+
+    def invert(scaled: np.ndarray) -> np.ndarray:
+        unscaled = inverse_targets(scaler, scaled, parts.num_targets)
+        return restore(transform, unscaled, parts.values, origins)
+
+    return invert
 
 
 def baseline_intervals(
@@ -398,7 +364,7 @@ def baseline_predictions(
 
 def _save_history(run_dir: Path, config: Config, parts: SeriesParts) -> None:
     """The end of the series (original units, dates), so a forecast needs no data files."""
-    keep = max(config.data.lookback, 4 * config.data.horizon, 200)
+    keep = max(config.data.lookback + config.data.difference, 4 * config.data.horizon, 200)
     tail = slice(max(0, len(parts.values) - keep), len(parts.values))
     write_json(
         Path(run_dir) / PREPROCESS_DIR / HISTORY_FILE,
@@ -431,19 +397,18 @@ def plot_last_origin(
     parts: SeriesParts = prepared.artifacts["parts"]
     horizon, lookback = info["horizon"], info["lookback"]
     origin = int(test_origins(parts, horizon, split)[-1])
-    window = torch.as_tensor(prepared.artifacts["scaled"][origin - lookback : origin])[None]
+    scaled = prepared.artifacts["scaled"]
+    window = torch.as_tensor(model_window(scaled, origin, lookback, horizon, parts.future_size))
     model.eval()
     with torch.no_grad():
         scaled_forecast = model(window).numpy()  # (1, H, K)
         params = model.distribution(window).numpy().astype(np.float64)  # (1, H, K, P)
-    forecast = inverse_targets(prepared.artifacts["scaler"], scaled_forecast, parts.num_targets)
+    invert = target_inverse(prepared, np.array([origin]))
+    forecast = invert(scaled_forecast)
     band = None
     if model.likelihood != "none":
         lower, upper = probabilistic.forecast_bands(
-            params,
-            lambda scaled: inverse_targets(prepared.artifacts["scaler"], scaled, parts.num_targets),
-            model.likelihood,
-            model.quantiles,
+            params, invert, model.likelihood, model.quantiles
         )
         band = (lower[0, :, 0], upper[0, :, 0])
     targets = parts.values[:, : parts.num_targets].astype(np.float64)

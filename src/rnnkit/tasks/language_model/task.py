@@ -226,8 +226,14 @@ class LanguageModelModule(RecurrentModule):
         self.log_epoch_sums(sums)
         self.train_chunks.consumed = 0
         self._restored_state = False
-        if "train/steps" in sums and self.trainer.is_global_zero:
-            train_loss = float(sums["train/loss_sum"] / sums["train/steps"])
+        if "train/steps" not in sums:
+            return
+        # The epoch's mean over every chunk, from sums kept anyway: one point per epoch
+        # for the report's curve, whatever log_every_n_steps is.
+        mean = (sums["train/loss_sum"] / sums["train/steps"]).float()
+        self.log("train/loss_epoch", mean, sync_dist=True)
+        if self.trainer.is_global_zero:
+            train_loss = float(mean)
             val = self.trainer.callback_metrics.get("val/ppl")
             log.info(
                 "epoch %d: train loss %.4f (ppl %.2f)%s, lr %.4g",
