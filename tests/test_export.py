@@ -114,6 +114,12 @@ RUNS: dict[str, dict[str, Any]] = {
         "model": {"cell": "rnn", "hidden_size": 8, "strategy": "recursive"},
         "info": FORECAST_INFO,
     },
+    # A second output: the Student-t parameters (location, scale, degrees of freedom).
+    "student_t_forecaster": {
+        "task": "forecasting",
+        "model": {"cell": "gru", "hidden_size": 8, "likelihood": "student_t"},
+        "info": FORECAST_INFO,
+    },
     "adding": {
         "task": "adding",
         "model": {"hidden_size": 8},
@@ -189,7 +195,7 @@ def new_inputs(name: str, run_dir: Path, batch: int, steps: int) -> dict[str, to
             values = torch.randn((batch, steps, info["input_size"]), generator=generator)
         lengths = torch.tensor([steps, 1, steps - 3, steps, 2][:batch])
         return {"inputs": values, "lengths": lengths}
-    if name == "forecaster":
+    if name.endswith("forecaster"):
         return {"window": torch.randn((batch, steps, 3), generator=generator)}
     features = info["input_size"]
     return {"inputs": torch.randn((batch, steps, features), generator=generator)}
@@ -206,8 +212,10 @@ def pytorch_outputs(name: str, run_dir: Path, inputs: dict[str, torch.Tensor]) -
             outputs = [logits.transpose(0, 1), *states]
         elif name.endswith("classifier"):
             outputs = [model(inputs["inputs"], inputs["lengths"])]
-        elif name == "forecaster":
+        elif name.endswith("forecaster"):
             outputs = [model(inputs["window"])]
+            if model.likelihood != "none":
+                outputs.append(model.distribution(inputs["window"]))
         else:
             outputs = [model(inputs["inputs"])]
     return [output.numpy() for output in outputs]
@@ -319,6 +327,19 @@ def test_io_json_describes_both_exports_and_the_preprocessing(
     assert forecast_io["inputs"][0]["shape"] == ["batch", "time", 3]
     copy_io = json.loads((runs["copy"] / "export" / "io.json").read_text())
     assert copy_io["outputs"][0]["shape"] == ["batch", "time", 10]
+
+
+def test_a_probabilistic_forecaster_exports_its_distribution(
+    runs: dict[str, Path], exported: Exports
+) -> None:
+    exported[("student_t_forecaster", "onnx")]  # exports on first use
+    io = json.loads((runs["student_t_forecaster"] / "export" / "io.json").read_text())
+    assert [(s["name"], s["shape"]) for s in io["outputs"]] == [
+        ("forecast", ["batch", 4, 2]),
+        ("distribution", ["batch", 4, 2, 3]),
+    ]
+    assert "location, scale and degrees of freedom" in io["outputs"][1]["description"]
+    assert io["likelihood"] == "student_t"
 
 
 def test_output_folder_is_honoured(runs: dict[str, Path], tmp_path: Path) -> None:

@@ -52,6 +52,8 @@ def test_quickstart_runs_offline_and_prints_the_comparison(
     assert str(run_dir) in printed and "test_forecast.png" in printed
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["baselines"]) == {"naive", "seasonal_naive", "holt_winters"}
-    assert set(metrics["test"]) == {"mae", "rmse", "mape", "smape", "mase"}
+    point, interval = {"mae", "rmse", "mape", "smape", "mase"}, {"coverage_80", "pinball", "crps"}
+    assert set(metrics["test"]) == point | interval
+    assert "80% coverage" in printed
     assert (run_dir / "test_forecast.png").is_file()
     assert (run_dir / "model.safetensors").is_file()

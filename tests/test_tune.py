@@ -608,3 +608,15 @@ def test_a_metric_logged_only_at_the_end_warns_only_when_a_pruner_would_use_it(c
         pruning.on_validation_end(trainer, None)
         warned = [r for r in caplog.records if "cannot be pruned early" in r.getMessage()]
         assert len(warned) == expected
+
+
+def test_a_metric_with_a_nominal_value_cannot_be_tuned(tmp_path) -> None:
+    """Interval coverage should be near 0.8, neither minimised nor maximised."""
+    from rnnkit.config.sections import TuneConfig
+    from rnnkit.search.study import _check_metric
+    from rnnkit.tasks import get_spec
+
+    config = load_config(get_spec("forecasting").tiny_config(tmp_path))
+    with pytest.raises(ConfigError, match="'coverage_80' should be near a nominal value"):
+        _check_metric(config, TuneConfig(metric="coverage_80"))
+    _check_metric(config, TuneConfig(metric="crps"))  # a scoring rule is fine

@@ -28,6 +28,8 @@ BASELINE_LABELS = {
     "holt_winters": "Holt-Winters",
 }
 COLUMNS = ("mae", "rmse", "smape", "mase")
+INTERVAL_COLUMNS = ("coverage_80", "crps")
+COLUMN_TITLES = {"smape": "sMAPE %", "coverage_80": "80% coverage", "crps": "CRPS"}
 
 
 def packaged_config_text() -> str:
@@ -71,6 +73,10 @@ def comparison_rows(metrics: dict[str, Any]) -> list[tuple[str, dict[str, float]
     return rows
 
 
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def print_summary(metrics: dict[str, Any], run_dir: Path, plot: Path) -> None:
     from rich.table import Table
 
@@ -78,10 +84,12 @@ def print_summary(metrics: dict[str, Any], run_dir: Path, plot: Path) -> None:
 
     table = Table(title="CO2, 52-week forecasts over the test years (ppm)")
     table.add_column("model")
-    for name in COLUMNS:
-        table.add_column(name.upper() if name != "smape" else "sMAPE %", justify="right")
+    # A probabilistic model (model.likelihood) also reports its 80% interval's coverage.
+    columns = (*COLUMNS, *(c for c in INTERVAL_COLUMNS if c in metrics["test"]))
+    for name in columns:
+        table.add_column(COLUMN_TITLES.get(name, name.upper()), justify="right")
     for label, values in comparison_rows(metrics):
-        table.add_row(label, *(f"{values[name]:.3f}" for name in COLUMNS))
+        table.add_row(label, *(_cell(values.get(name)) for name in columns))
     console = stdout_console()
     console.print(table)
     model_rmse = metrics["test"]["rmse"]

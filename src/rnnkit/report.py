@@ -226,12 +226,12 @@ def _beaten_note(config: dict[str, Any], metrics: dict[str, Any]) -> str:
     from rnnkit.tasks import get_spec
 
     try:
-        directions = get_spec(str(config.get("task"))).metrics
+        spec = get_spec(str(config.get("task")))
     except ConfigError:
         return ""
     notes = [
         f"Baseline {name} does better than the model on {', '.join(names)}."
-        for name, names in beaten_by(metrics, directions).items()
+        for name, names in beaten_by(metrics, spec.metrics, spec.nominal).items()
     ]
     return "".join(f'<p class="warning">{html.escape(n)}</p>' for n in notes)
 

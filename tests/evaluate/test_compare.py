@@ -21,3 +21,21 @@ def test_without_test_split_the_val_metrics_are_compared() -> None:
     metrics = {"val": {"loss": 1.0}, "baselines": {"unigram": {"loss": 0.5}}}
     assert beaten_by(metrics, {"loss": "min"}) == {"unigram": ["loss"]}
     assert beaten_by({}, {"loss": "min"}) == {}
+
+
+def test_a_coverage_is_better_when_closer_to_its_nominal_level() -> None:
+    metrics = {
+        "test": {"coverage_80": 0.6, "crps": 1.0},
+        "baselines": {
+            "wide": {"coverage_80": 0.99, "crps": 2.0},  # 0.19 from 0.8 beats the model's 0.2
+            "close": {"coverage_80": 0.85, "crps": 1.5},  # 0.05 from 0.8: better
+            "same_gap": {"coverage_80": 1.0},  # 0.2 from 0.8, as far as the model: not better
+        },
+    }
+    directions = {"coverage_80": "near", "crps": "min"}
+    assert beaten_by(metrics, directions, {"coverage_80": 0.8}) == {
+        "wide": ["coverage_80"],
+        "close": ["coverage_80"],
+    }
+    # Without its nominal value a "near" metric is not compared.
+    assert beaten_by(metrics, directions) == {}

@@ -33,6 +33,24 @@ def test_forecast_png_is_written_with_dates(tmp_path: Path) -> None:
     assert path.exists() and imread(path).shape[0] > 100
 
 
+def test_forecast_png_shades_the_interval_band(tmp_path: Path) -> None:
+    index = np.arange(30)
+    values = np.zeros(30)
+    common = (index[:24], values[:24], index[24:], values[24:])
+    plain = imread(forecast_png(*common, tmp_path / "plain.png"))
+    banded = imread(
+        forecast_png(*common, tmp_path / "band.png", band=(values[24:] - 1, values[24:] + 1))
+    )
+    assert plain.shape == banded.shape
+
+    # The band is a translucent red: pixels with more red than green and blue appear.
+    def reddish(image: np.ndarray) -> int:
+        rgb = image[..., :3].astype(float)
+        return int(((rgb[..., 0] - rgb[..., 1:].max(-1)) > 0.1).sum())
+
+    assert reddish(banded) > reddish(plain) + 500
+
+
 def test_attention_png_draws_a_heatmap_and_checks_its_shape(tmp_path: Path) -> None:
     from rnnkit.evaluate.plots import attention_png
 

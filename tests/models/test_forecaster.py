@@ -84,6 +84,32 @@ def test_input_dropout_drops_whole_features_of_the_window() -> None:
     torch.testing.assert_close(seen[0], relative)
 
 
+@pytest.mark.parametrize("likelihood", ["none", "gaussian", "quantile"])
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_window_scale_makes_the_forecast_scale_with_the_swings(
+    strategy: str, likelihood: str
+) -> None:
+    """Stretching the window around its last value by c stretches every forecast change
+    and every scale or quantile offset by c: the layers see the same normalised window."""
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, strategy=strategy, likelihood=likelihood, window_scale=True)
+    model = Forecaster(2, 2, 3, config).eval()
+    window = torch.randn(4, 9, 2)
+    last = window[:, -1:]
+    stretched = last + 3.0 * (window - last)
+    params = model.distribution(window)
+    params_stretched = model.distribution(stretched)
+    centre = last.unsqueeze(-1)  # (B, 1, K, 1)
+    if likelihood == "gaussian":  # mean moves with the changes, the std scales
+        torch.testing.assert_close(params_stretched[..., 0] - last, 3 * (params[..., 0] - last))
+        torch.testing.assert_close(params_stretched[..., 1], 3 * params[..., 1])
+    else:
+        torch.testing.assert_close(params_stretched - centre, 3 * (params - centre))
+    # Without it the model is not scale-equivariant (the check above would fail).
+    plain = Forecaster(2, 2, 3, ModelConfig(hidden_size=8, strategy=strategy)).eval()
+    assert not torch.allclose(plain(stretched) - last, 3 * (plain(window) - last), atol=1e-3)
+
+
 @pytest.mark.parametrize("strategy", ["direct", "recursive"])
 def test_known_future_covariates_reach_the_forecast(strategy: str) -> None:
     """The rows after the window feed their known columns to the head, and nothing else."""
@@ -105,3 +131,36 @@ def test_known_future_covariates_reach_the_forecast(strategy: str) -> None:
         torch.testing.assert_close(changed[:, :2], forecast[:, :2])
     with pytest.raises(ValueError, match="future_size = 4"):
         Forecaster(4, 1, 3, ModelConfig(), future_size=4)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_known_future_covariates_with_a_gaussian_head(strategy: str) -> None:
+    """The head reads the known covariates and predicts P = 2 parameters per step and
+    target; window_scale rescales the targets only, so the covariates' values still count."""
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, strategy=strategy, likelihood="gaussian", window_scale=True)
+    model = Forecaster(4, 2, 3, config, future_size=1).eval()
+    steps_out = 3 if strategy == "direct" else 1
+    assert model.head.in_features == 8 + steps_out * 1
+    assert model.head.out_features == steps_out * 2 * 2
+    window = torch.randn(5, 10 + 3, 4)
+    with torch.no_grad():
+        params = model.distribution(window)  # (B, H, K, P)
+        assert params.shape == (5, 3, 2, 2)
+        assert (params[..., 1] > 0).all()
+        torch.testing.assert_close(model(window), params[..., 0])
+        known = window.clone()
+        known[:, -1, 3] += 1.0  # the last forecast step's known covariate
+        changed = model.distribution(known)
+    assert not torch.allclose(changed[:, 2], params[:, 2])
+    if strategy == "recursive":  # the fed-back point forecasts do not see it either
+        torch.testing.assert_close(changed[:, :2], params[:, :2])
+    # Stretching the lookback targets around their last value stretches mean changes and
+    # standard deviations alike, whatever the known covariates are.
+    last = window[:, 9:10, :2]
+    stretched = window.clone()
+    stretched[:, :10, :2] = last + 3.0 * (window[:, :10, :2] - last)
+    with torch.no_grad():
+        scaled = model.distribution(stretched)
+    torch.testing.assert_close(scaled[..., 0] - last, 3 * (params[..., 0] - last))
+    torch.testing.assert_close(scaled[..., 1], 3 * params[..., 1])

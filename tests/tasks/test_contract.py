@@ -84,7 +84,7 @@ def test_every_spec_names_importable_parts() -> None:
         assert spec.name == name
         assert spec.config.model_fields["task"].default == name
         assert callable(spec.predictor_class())
-        assert "loss" in spec.metrics and set(spec.metrics.values()) <= {"min", "max"}
+        assert "loss" in spec.metrics and set(spec.metrics.values()) <= {"min", "max", "near"}
 
 
 def test_the_data_layer_names_tasks_that_read_its_kinds() -> None:

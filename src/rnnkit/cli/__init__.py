@@ -171,8 +171,8 @@ def _print_comparison(run_dir: Path) -> None:
     for name, values in rows:
         table.add_row(name, *(_cell(values.get(c)) for c in columns))
     stdout_console().print(table)
-    directions = get_spec(load_run_config(run_dir).task).metrics
-    for baseline, names in beaten_by(metrics, directions).items():
+    spec = get_spec(load_run_config(run_dir).task)
+    for baseline, names in beaten_by(metrics, spec.metrics, spec.nominal).items():
         typer.echo(f"note: baseline {baseline} does better than the model on {', '.join(names)}")
 
 

@@ -14,12 +14,18 @@ def model_split(metrics: Mapping[str, Any]) -> str | None:
     return None
 
 
-def beaten_by(metrics: Mapping[str, Any], directions: Mapping[str, str]) -> dict[str, list[str]]:
+def beaten_by(
+    metrics: Mapping[str, Any],
+    directions: Mapping[str, str],
+    nominal: Mapping[str, float] | None = None,
+) -> dict[str, list[str]]:
     """Baseline -> the metrics on which it does better than the model.
 
     Compares each baseline with the model's test metrics (val when there is no test
-    split), on the metrics both report and whose direction ("min" or "max") is known.
+    split), on the metrics both report and whose direction ("min" or "max") is known; a
+    "near" metric (interval coverage) is better the closer it is to its ``nominal`` value.
     """
+    nominal = nominal or {}
     split = model_split(metrics)
     if split is None:
         return {}
@@ -34,7 +40,12 @@ def beaten_by(metrics: Mapping[str, Any], directions: Mapping[str, str]) -> dict
             direction = directions.get(metric)
             if own is None or direction is None or value is None:
                 continue
-            if (value < own) if direction == "min" else (value > own):
+            if direction == "near":
+                # Equal gaps (up to rounding, 0.6 and 1.0 around 0.8) are a tie, not a win.
+                target = nominal.get(metric)
+                if target is not None and abs(value - target) < abs(own - target) - 1e-9:
+                    better.append(metric)
+            elif (value < own) if direction == "min" else (value > own):
                 better.append(metric)
         if better:
             beaten[name] = better

@@ -1,8 +1,10 @@
-"""Metrics for classifiers and forecasters, computed with torchmetrics.
+"""Metrics for classifiers and forecasters: point metrics computed with torchmetrics,
+interval metrics (pinball loss, coverage, CRPS) with numpy and scipy.
 
-Every function takes plain arrays or tensors and returns a dict of lower-case names to
-Python floats (or nested lists for the confusion matrix), the shape ``metrics.json``
-stores (see DESIGN.md, "Run directory").
+The point and classification functions take plain arrays or tensors and return a dict
+of lower-case names to Python floats (or nested lists for the confusion matrix), the shape
+``metrics.json`` stores (see DESIGN.md, "Run directory"); the interval functions return one
+float each.
 """
 
 from __future__ import annotations
@@ -114,3 +116,84 @@ def forecast_metrics(forecasts: ArrayLike, actuals: ArrayLike, *, scale: float) 
         "smape": 100.0 * float(tmf.symmetric_mean_absolute_percentage_error(preds, target)),
         "mase": mae / scale,
     }
+
+
+# ----------------------------------------------------------------------------- intervals
+
+#: Levels of the quantile grid that approximates the CRPS of any distribution given by
+#: its quantiles (a parametric one, or a baseline's residual quantiles): 0.01 .. 0.99.
+CRPS_GRID = tuple(round(i / 100, 2) for i in range(1, 100))
+
+
+def _levels(levels: Sequence[float], count: int) -> np.ndarray:
+    array = np.asarray(levels, dtype=np.float64)
+    if array.ndim != 1 or array.size != count or np.any((array <= 0) | (array >= 1)):
+        raise DataError(
+            f"quantile levels {list(levels)} must be {count} numbers strictly between 0 and 1, "
+            "one per quantile in the last axis"
+        )
+    return array
+
+
+def pinball_loss(quantiles: ArrayLike, actuals: ArrayLike, levels: Sequence[float]) -> float:
+    """Mean pinball (quantile) loss over every forecast step and level.
+
+    ``quantiles`` is (..., Q), the forecast's quantiles at ``levels`` (Q,); ``actuals`` is
+    (...). For a level τ and the error u = y - q_τ the loss is ρ_τ(u) = max(τ·u, (τ-1)·u):
+    an observation above the quantile costs τ per unit, one below costs 1 - τ.
+    """
+    q = np.asarray(quantiles, dtype=np.float64)
+    y = np.asarray(actuals, dtype=np.float64)
+    tau = _levels(levels, q.shape[-1])
+    if q.shape[:-1] != y.shape or y.size == 0:
+        raise DataError(
+            f"pinball loss needs quantiles (..., Q) over actuals (...) (got {q.shape} and "
+            f"{y.shape})"
+        )
+    error = y[..., None] - q  # (..., Q)
+    return float(np.maximum(tau * error, (tau - 1) * error).mean())
+
+
+def interval_coverage(lower: ArrayLike, upper: ArrayLike, actuals: ArrayLike) -> float:
+    """Fraction of observations inside their interval, ``lower <= y <= upper``."""
+    lo, hi, y = (np.asarray(a, dtype=np.float64) for a in (lower, upper, actuals))
+    if not lo.shape == hi.shape == y.shape or y.size == 0:
+        raise DataError(
+            f"interval coverage needs lower, upper and actuals of one shape (got {lo.shape}, "
+            f"{hi.shape} and {y.shape})"
+        )
+    return float(((lo <= y) & (y <= hi)).mean())
+
+
+def crps_gaussian(mean: ArrayLike, std: ArrayLike, actuals: ArrayLike) -> float:
+    """Mean continuous ranked probability score of Gaussian forecasts N(μ, σ²), exact.
+
+    CRPS(N(μ, σ²), y) = σ·[z·(2Φ(z) - 1) + 2φ(z) - 1/√π] with z = (y - μ)/σ (Gneiting,
+    Raftery, Westveld & Goldman 2005, "Calibrated probabilistic forecasting using ensemble
+    model output statistics", Monthly Weather Review 133(5), eq. 5). It is in the data's
+    units and reduces to the absolute error for σ → 0.
+    """
+    from scipy.stats import norm
+
+    mu, sigma, y = (np.asarray(a, dtype=np.float64) for a in (mean, std, actuals))
+    if not mu.shape == sigma.shape == y.shape or y.size == 0 or np.any(sigma <= 0):
+        raise DataError(
+            f"Gaussian CRPS needs means, positive standard deviations and actuals of one "
+            f"shape (got {mu.shape}, {sigma.shape} and {y.shape})"
+        )
+    z = (y - mu) / sigma
+    score = sigma * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+    return float(score.mean())
+
+
+def crps_from_quantiles(quantiles: ArrayLike, actuals: ArrayLike, levels: Sequence[float]) -> float:
+    """Mean CRPS approximated from quantiles: 2 × the pinball loss averaged over levels.
+
+    The CRPS is the integral of twice the pinball loss over all levels, CRPS(F, y) =
+    2 ∫₀¹ ρ_τ(y - F⁻¹(τ)) dτ (Gneiting & Ranjan 2011, "Comparing density forecasts using
+    threshold- and quantile-weighted scoring rules", J. Business & Economic Statistics
+    29(3), eq. 8); an even grid of levels (such as :data:`CRPS_GRID`) is a midpoint rule
+    for it. With only a few levels (0.1, 0.5, 0.9) it is a coarse approximation, the same
+    for every forecaster scored at those levels.
+    """
+    return 2.0 * pinball_loss(quantiles, actuals, levels)

@@ -71,12 +71,15 @@ def forecast_png(
     *,
     truth: np.ndarray | None = None,
     baselines: dict[str, np.ndarray] | None = None,
+    band: tuple[np.ndarray, np.ndarray] | None = None,
+    band_label: str = "80% interval",
     title: str = "",
     target_name: str = "value",
 ) -> Path:
     """Plot the history, the forecast, the truth over the forecast span and baselines.
 
-    ``history`` is (T,) and ``forecast``/``truth``/each baseline (H,), for one target.
+    ``history`` is (T,) and ``forecast``/``truth``/each baseline (H,), for one target;
+    ``band`` (lower, upper), each (H,), is shaded around the forecast.
     """
     figure = _figure(10, 4)
     axes = figure.add_subplot()
@@ -87,6 +90,16 @@ def forecast_png(
         axes.plot(future, np.asarray(truth), color="black", lw=1.2, label="truth")
     for name, values in (baselines or {}).items():
         axes.plot(future, np.asarray(values), lw=0.9, ls="--", label=name)
+    if band is not None:
+        axes.fill_between(
+            future,
+            np.asarray(band[0]),
+            np.asarray(band[1]),
+            color="tab:red",
+            alpha=0.2,
+            lw=0,
+            label=band_label,
+        )
     axes.plot(future, np.asarray(forecast), color="tab:red", lw=1.6, label="forecast")
     axes.set_ylabel(target_name)
     axes.set_title(title)

@@ -179,6 +179,11 @@ def _check_metric(config: Config, tune_config: TuneConfig) -> None:
             f"tune.metric = {tune_config.metric!r} is not a validation metric of a "
             f"{config.task} run; valid: {', '.join(valid)}"
         )
+    if metrics[tune_config.metric] == "near":
+        raise ConfigError(
+            f"tune.metric = {tune_config.metric!r} should be near a nominal value, not minimised "
+            "or maximised; tune on a scoring rule instead (crps or pinball for intervals)"
+        )
     if (metrics[tune_config.metric] == "max") != (tune_config.direction == "maximize"):
         log.warning(
             "tune.metric '%s' with direction '%s': is that the way you want it to go?",

@@ -8,6 +8,7 @@ everything generic code needs, so none of it switches on task names:
 * ``config``: the task's :class:`rnnkit.config.Config` subclass (its ``data:`` and
   ``model:`` sections); loading a config picks it by ``task:`` before parsing fields;
 * ``metrics``: metric name -> direction ("min" or "max"), for tuning and early stopping;
+  "near" for a metric that should be close to its ``nominal`` value (interval coverage);
 * ``training``: the :class:`Task` implementation (data, LightningModule, evaluation,
   baselines). It imports Lightning and is loaded only to train or evaluate;
 * ``model``: ``build_model(config, info) -> nn.Module`` (torch only: inference uses it);
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rnnkit.config import Config
     from rnnkit.tasks.module import RecurrentModule
 
-Direction = Literal["min", "max"]
+Direction = Literal["min", "max", "near"]
 
 
 def resolve(reference: str) -> Any:
@@ -70,10 +71,15 @@ class TaskSpec:
     logged: tuple[str, ...] = ("loss",)
     #: The kinds of :class:`rnnkit.data.types.LoadedDataset` the task reads.
     dataset_kinds: tuple[str, ...] = ()
+    #: The value each "near" metric should have (``coverage_80``: 0.8): closer is better.
+    nominal: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if "loss" not in self.metrics:
             raise ValueError(f"task {self.name}: metrics must include 'loss'")
+        near = {name for name, direction in self.metrics.items() if direction == "near"}
+        if near != set(self.nominal):
+            raise ValueError(f"task {self.name}: 'near' metrics {near} need a nominal value")
 
     def load_training(self) -> Task:
         return resolve(self.training)()

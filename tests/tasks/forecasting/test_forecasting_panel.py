@@ -124,3 +124,42 @@ def test_a_panel_with_known_future_covariates(tmp_path: Path) -> None:
     assert len(forecast) == 21 and forecast.index[0] == pd.Timestamp("2024-04-30")
     with pytest.raises(DataError, match="needs the future covariates promo"):
         predictor.forecast(future=plan[plan["store"] != "west"])
+
+
+def test_a_panel_with_a_quantile_head_scores_and_forecasts_intervals(tmp_path: Path) -> None:
+    from rnnkit.errors import ConfigError
+    from rnnkit.tasks.forecasting.backtest import backtest
+
+    _panel().to_csv(tmp_path / "panel.csv", index=False)
+    config = {
+        "name": "panel-quantile",
+        "task": "forecasting",
+        "data": {
+            "dataset": str(tmp_path / "panel.csv"),
+            "series_column": "store",
+            "target": "visits",
+            "transform": "log",
+            "lookback": 14,
+            "horizon": 7,
+            "batch_size": 32,
+        },
+        "model": {"hidden_size": 6, "likelihood": "quantile"},
+        "train": {"max_epochs": 1, "progress_bar": False, "accelerator": "cpu"},
+    }
+    run = train(config, run_dir=tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    table = json.loads((run / "test_series.json").read_text())["model"]
+    # Every series has as many test windows: the overall figures are the series' means.
+    for key in ("coverage_80", "pinball", "crps"):
+        assert metrics["test"][key] == pytest.approx(np.mean([m[key] for m in table.values()]))
+    forecast = rnnkit.load(run).forecast()
+    assert list(forecast.columns) == ["visits", "visits_lower_80", "visits_upper_80", "store"]
+    assert (forecast["visits_lower_80"] <= forecast["visits"]).all()
+    assert (forecast["visits"] <= forecast["visits_upper_80"]).all()
+    south = forecast[forecast["store"] == "south"]
+    north = forecast[forecast["store"] == "north"]
+    # Each series' band is in its own units (south is 100 times north).
+    width = south["visits_upper_80"] - south["visits_lower_80"]
+    assert width.mean() > 30 * (north["visits_upper_80"] - north["visits_lower_80"]).mean()
+    with pytest.raises(ConfigError, match=r"is a panel run .*'store'.*runs of one series"):
+        backtest(run)

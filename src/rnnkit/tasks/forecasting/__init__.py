@@ -17,7 +17,12 @@ SPEC = TaskSpec(
         "mape": "min",
         "smape": "min",
         "mase": "min",
+        # probabilistic forecasts (model.likelihood) and the baselines' residual intervals
+        "coverage_80": "near",
+        "pinball": "min",
+        "crps": "min",
     },
+    nominal={"coverage_80": 0.8},
     training=f"{_HERE}.panel:PanelForecastingTask",  # one series or a panel
     model=f"{_HERE}.model:build_model",
     predictor=f"{_HERE}.predictor:ForecastPredictor",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rnnkit.config import Config, SourceConfig, StackConfig
 
@@ -47,12 +47,49 @@ class ForecastingModel(StackConfig):
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # locked (variational) on the window
     head_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     strategy: Literal["direct", "recursive"] = "direct"
+    # Probabilistic forecasts (see rnnkit.tasks.forecasting.probabilistic): "none" trains on
+    # the squared error; the others train a head for a distribution (negative
+    # log-likelihood) or for quantiles (pinball loss). ``quantiles`` are the levels a
+    # quantile head predicts and every forecaster's pinball loss is scored at.
+    likelihood: Literal["none", "gaussian", "student_t", "quantile"] = "none"
+    # Divide the window by its own standard deviation and scale the forecast back
+    # (reversible instance normalisation): for swings that grow with the level.
+    window_scale: bool = False
+    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
+
+    @model_validator(mode="after")
+    def _check_quantiles(self) -> ForecastingModel:
+        levels = self.quantiles
+        if not levels or any(not 0 < q < 1 for q in levels) or sorted(set(levels)) != levels:
+            raise ValueError(
+                f"model.quantiles = {levels}: give increasing levels strictly between 0 and 1"
+            )
+        missing = [q for q in (0.1, 0.5, 0.9) if q not in levels]
+        if self.likelihood == "quantile" and missing:
+            raise ValueError(
+                f"model.quantiles = {levels} lacks {missing}: a quantile head needs 0.5 (the "
+                "point forecast) and 0.1 and 0.9 (the 80% interval)"
+            )
+        return self
 
 
 class ForecastingConfig(Config):
     task: Literal["forecasting"] = "forecasting"
     data: ForecastingData
     model: ForecastingModel = Field(default_factory=ForecastingModel)
+
+    @model_validator(mode="after")
+    def _check_intervals(self) -> ForecastingConfig:
+        # Undoing a difference sums the forecast steps; the quantiles of a sum are not the
+        # sums of the quantiles, so the head's intervals would not be intervals any more.
+        if self.model.likelihood != "none" and self.data.difference:
+            raise ValueError(
+                f"model.likelihood = {self.model.likelihood!r} with data.difference = "
+                f"{self.data.difference}: intervals cannot be undifferenced; use "
+                "data.difference: 0 (a log or boxcox data.transform is fine) or "
+                "model.likelihood: none"
+            )
+        return self
 
     def memory_span(self, info: dict[str, Any]) -> tuple[int, str] | None:
         # A forecast of the next `horizon` steps leans on the last horizon of the window

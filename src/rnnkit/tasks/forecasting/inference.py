@@ -12,6 +12,7 @@ from torch import nn
 
 from rnnkit.config import Config
 from rnnkit.errors import DataError
+from rnnkit.tasks.forecasting.probabilistic import band_columns, forecast_bands, point
 
 
 def read_table(table: Any, default_source: str) -> tuple[Any, str]:
@@ -160,7 +161,9 @@ def forecast_frames(
 ) -> tuple[Any, Any]:
     """Forecast ``horizon`` steps after a filled series (T, F) in model column order, with
     its fitted target transform (or None) and scaler: (the lookback rows, the forecast) as
-    DataFrames indexed by time, one column per target, in the data's units."""
+    DataFrames indexed by time, one column per target, in the data's units. A
+    probabilistic model's forecast also has its 80% interval, ``<target>_lower_80`` and
+    ``<target>_upper_80`` after each target."""
     import pandas as pd
 
     from rnnkit.tasks.forecasting.series import restore, with_future_rows
@@ -187,12 +190,27 @@ def forecast_frames(
         window = with_future_rows(window, scaled_known, future_size)
     model.eval()
     with torch.no_grad():
-        scaled = model(torch.from_numpy(window), steps)[:, :horizon].numpy()
-    flat = scaler.inverse_transform(scaled.reshape(-1, k).astype(np.float64), columns=range(k))
-    unscaled = np.asarray(flat).reshape(scaled.shape)  # (1, H, K), transformed units
-    forecast = restore(transform, unscaled, values, np.array([len(values)]))[0]  # (H, K)
+        params = model.distribution(torch.from_numpy(window), steps)[:, :horizon]  # (1, H, K, P)
+        scaled = point(params, model.likelihood, model.quantiles).numpy()  # (1, H, K)
+    origins = np.array([len(values)])
+
+    def invert(scaled_targets: np.ndarray) -> np.ndarray:
+        """Scaled targets (1, H, K) -> the data's units: unscale, then undo the transform."""
+        flat = np.asarray(scaled_targets, dtype=np.float64).reshape(-1, k)
+        unscaled = np.asarray(scaler.inverse_transform(flat, columns=range(k)))
+        return restore(transform, unscaled.reshape(scaled_targets.shape), values, origins)
+
+    forecast = invert(scaled)[0]  # (H, K)
     columns = list(info["target_columns"])
+    frame = pd.DataFrame(forecast, index=future_index[:horizon], columns=columns)
+    if model.likelihood != "none":
+        # The quantiles go through the (monotone) inverse one by one: a quantile of the
+        # transformed value is the same quantile of the original one.
+        lower, upper = forecast_bands(
+            params.numpy().astype(np.float64), invert, model.likelihood, model.quantiles
+        )
+        frame = band_columns(frame, lower[0], upper[0])
     return (
         pd.DataFrame(values[-lookback:, :k], index=index[-lookback:], columns=columns),
-        pd.DataFrame(forecast, index=future_index[:horizon], columns=columns),
+        frame,
     )

@@ -12,6 +12,13 @@ A trending series (CO2, airline passengers) soon leaves the range the scaler saw
 training; relative values stay in range where levels do not (the same reason classical
 models difference a series).
 
+With ``model.window_scale`` the window's relative targets are also divided by their
+standard deviation over the window, and the forecast's changes (and scales) multiplied by
+it again: reversible instance normalisation (Kim et al. 2022, "Reversible Instance
+Normalization for Accurate Time-Series Forecasting against Distribution Shift", ICLR).
+A series whose swings grow with its level (airline passengers) then looks the same to the
+recurrent layers early and late. Only the targets are rescaled; covariates stay as scaled.
+
 In the recursive strategy the past covariates of future steps are unknown; each fed-back
 row carries the forecast targets and repeats the last observed past covariates.
 
@@ -20,6 +27,12 @@ features) come as ``horizon`` extra rows after the lookback window, (B, L + H, F
 which only those C columns are read. The direct head reads them for all H steps next to
 the final output, (B, hidden + H*C); the recursive head reads the step it predicts,
 (B, hidden + C), and every fed-back row carries its step's known covariates.
+
+With ``model.likelihood`` other than ``none`` the head predicts P parameters per step and
+target (a distribution or quantiles, see :mod:`rnnkit.tasks.forecasting.probabilistic`):
+``distribution`` returns them (B, horizon, K, P) and ``forward`` the point forecast
+(B, horizon, K). The recursive strategy feeds the point forecast back, so its intervals
+do not include the uncertainty of the fed-back steps.
 """
 
 from __future__ import annotations
@@ -30,10 +43,13 @@ import torch
 from torch import nn
 
 from rnnkit.nn.regularization import LockedDropout
+from rnnkit.tasks.forecasting import probabilistic
 from rnnkit.tasks.forecasting.config import ForecastingConfig, ForecastingModel
 from rnnkit.tasks.stack import make_recurrent
 
 Strategy = Literal["direct", "recursive"]
+#: The smallest window standard deviation ``window_scale`` divides by (scaled units).
+WINDOW_SCALE_FLOOR = 1e-2
 
 
 class Forecaster(nn.Module):
@@ -44,8 +60,8 @@ class Forecaster(nn.Module):
         num_targets: target columns K (K <= F).
         horizon: steps to forecast.
         config: the model section of the experiment config (cell, hidden_size,
-            num_layers, dropout, input_dropout, head_dropout, strategy, extended cell
-            options).
+            num_layers, dropout, input_dropout, head_dropout, strategy, likelihood,
+            quantiles, window_scale, extended cell options).
         future_size: the last C of the F columns are known for the forecast steps; the
             window then carries ``horizon`` more rows with their values.
     """
@@ -70,50 +86,73 @@ class Forecaster(nn.Module):
         self.horizon = horizon
         self.future_size = future_size
         self.strategy: Strategy = config.strategy
+        self.likelihood = config.likelihood
+        self.quantiles = list(config.quantiles)
+        self.num_params = probabilistic.param_count(self.likelihood, self.quantiles)
+        self.window_scale = config.window_scale
         # Locked (variational) dropout on the window: one mask per window for all steps.
         self.input_dropout = LockedDropout(config.input_dropout, batch_first=True)
         self.recurrent = make_recurrent(config, input_size)
         self.head_dropout = nn.Dropout(config.head_dropout)
         steps_out = horizon if self.strategy == "direct" else 1
         head_inputs = config.hidden_size + steps_out * future_size
-        self.head = nn.Linear(head_inputs, steps_out * num_targets)
+        self.head = nn.Linear(head_inputs, steps_out * num_targets * self.num_params)
 
     def forward(self, window: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
-        """Forecast (B, horizon, K) from a scaled window (B, L, F).
+        """Forecast (B, horizon, K) from a scaled window (B, L, F): the point forecast.
 
         ``horizon`` may differ from the trained one only for the recursive strategy.
         """
+        params = self.distribution(window, horizon)
+        if self.likelihood == "none":
+            return params[..., 0]
+        return probabilistic.point(params, self.likelihood, self.quantiles)
+
+    def distribution(self, window: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
+        """The head's parameters (B, horizon, K, P) from a scaled window (B, L, F), scaled."""
         horizon = self.horizon if horizon is None else horizon
         if self.strategy == "direct" and horizon != self.horizon:
             raise ValueError(
                 f"a direct forecaster predicts exactly {self.horizon} steps, got horizon={horizon}"
             )
-        batch, k = window.shape[0], self.num_targets
+        batch, k, p = window.shape[0], self.num_targets, self.num_params
         window, future = self._split_future(window, horizon)  # (B, L, F), (B, H, C)
         last = window[:, -1:, :k]  # (B, 1, K)
-        relative = torch.cat([window[..., :k] - last, window[..., k:]], dim=2)  # (B, L, F)
+        unit = torch.ones_like(last)  # (B, 1, K)
+        if self.window_scale:
+            # The floor keeps a flat window (scaled std 0) from blowing up its changes.
+            unit = window[..., :k].std(dim=1, keepdim=True).clamp(min=WINDOW_SCALE_FLOOR)
+        relative = (window[..., :k] - last) / unit  # (B, L, K)
+        relative = torch.cat([relative, window[..., k:]], dim=2)  # (B, L, F)
         outputs, state = self.recurrent(self.input_dropout(relative))  # (B, L, H)
         final = self.head_dropout(outputs[:, -1])  # (B, hidden)
         if self.strategy == "direct":
-            change = self.head(self._with_future(final, future.flatten(1)))  # (B, H*K)
-            return last + change.view(batch, self.horizon, k)
+            change = self.head(self._with_future(final, future.flatten(1)))  # (B, H*K*P)
+            return self._params(change.view(batch, self.horizon, k, p), last, unit)
         # Past covariates of future steps are unknown: repeat the last observed ones.
-        covariates = window[:, -1:, k : window.shape[2] - self.future_size]  # (B, 1, P)
+        covariates = window[:, -1:, k : window.shape[2] - self.future_size]  # (B, 1, F-K-C)
         steps = []
-        change = self.head(self._with_future(final, future[:, 0]))  # (B, K)
-        current = last + change.view(batch, 1, k)
+        change = self.head(self._with_future(final, future[:, 0]))  # (B, K*P)
+        params = self._params(change.view(batch, 1, k, p), last, unit)  # (B, 1, K, P)
         for step in range(horizon):
-            steps.append(current)
+            steps.append(params)
             if len(steps) == horizon:
                 break
+            current = self._point(params)  # (B, 1, K)
             # Carry the recurrent state; only the new row is read, not the whole window.
             known = future[:, step : step + 1]  # (B, 1, C), the step just forecast
-            next_input = torch.cat([current - last, covariates, known], dim=2)  # (B, 1, F)
+            next_input = torch.cat([(current - last) / unit, covariates, known], dim=2)  # (B, 1, F)
             outputs, state = self.recurrent(next_input, state)
             final = self.head_dropout(outputs[:, -1])
             change = self.head(self._with_future(final, future[:, step + 1]))
-            current = current + change.view(batch, 1, k)
-        return torch.cat(steps, dim=1)  # (B, horizon, K)
+            params = self._params(change.view(batch, 1, k, p), current, unit)
+        return torch.cat(steps, dim=1)  # (B, horizon, K, P)
+
+    def _params(self, raw: torch.Tensor, last: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+        return probabilistic.to_params(raw, last, self.likelihood, self.quantiles, unit)
+
+    def _point(self, params: torch.Tensor) -> torch.Tensor:
+        return probabilistic.point(params, self.likelihood, self.quantiles)
 
     def _split_future(
         self, window: torch.Tensor, horizon: int

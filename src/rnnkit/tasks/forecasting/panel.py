@@ -10,7 +10,11 @@ them in the data's units: per series (``<split>_series.json`` in the run directo
 over all series (``metrics.json``). The overall MAE, RMSE, MAPE and sMAPE pool every
 forecast step of every series; the overall MASE is the mean of the scaled errors
 ``|y - y-hat| / scale_s`` with each series' own in-sample seasonal-naive scale (Hyndman &
-Koehler 2006), so series in large units do not dominate it.
+Koehler 2006), so series in large units do not dominate it. A probabilistic head's
+``coverage_80``, ``pinball`` and ``crps`` are computed per series (quantiles through the
+series' own inverse scaler and transform) and averaged over series weighted by their
+windows, so the coverage is the share of all forecast steps inside their interval. The
+baselines' intervals are computed for single series only.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from rnnkit.data.transforms import TargetTransform
 from rnnkit.errors import ConfigError, DataError, UserError
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
+from rnnkit.tasks.forecasting import probabilistic
 from rnnkit.tasks.forecasting.panel_forecast import PANEL_FILE, split_series
 from rnnkit.tasks.forecasting.predictor import inverse_targets
 from rnnkit.tasks.forecasting.series import (
@@ -297,11 +302,59 @@ def evaluate(
             for method, results in baselines.items()
         },
     }
+    overall, intervals = model_intervals(model, prepared, split, per_series)
+    for name, extra in intervals.items():
+        table["model"][name].update(extra)
     write_json(Path(prepared.artifacts["run_dir"]) / f"{split}_series.json", table)
     prepared.artifacts[f"{split}_baselines"] = {
         method: pooled_metrics(results, scales) for method, results in baselines.items()
     }
-    return pooled_metrics(per_series, scales)
+    return {**pooled_metrics(per_series, scales), **overall}
+
+
+def model_intervals(
+    model: nn.Module,
+    prepared: PreparedData,
+    split: str,
+    per_series: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """A probabilistic model's interval metrics: over all series (weighted by their
+    windows) and per series; both empty for a point forecaster."""
+    if model.likelihood == "none":
+        return {}, {}
+    loader = prepared.val if split == "val" else prepared.test
+    with torch.no_grad():
+        params = torch.cat([model.distribution(inputs) for inputs, _ in loader]).numpy()
+    params = params.astype(np.float64)  # (N, H, K, P), every series' windows in turn
+    horizon = prepared.info["horizon"]
+    per: dict[str, dict[str, float]] = {}
+    weights: dict[str, int] = {}
+    start = 0
+    for series, count in zip(
+        prepared.artifacts["panel"], prepared.artifacts["counts"][split], strict=True
+    ):
+        parts = series.parts
+        chunk, start = params[start : start + count], start + count
+        if count == 0:
+            continue
+        origins = test_origins(parts, horizon, split)
+
+        def invert(
+            scaled: np.ndarray, series: PanelSeries = series, origins: np.ndarray = origins
+        ) -> np.ndarray:
+            unscaled = inverse_targets(series.scaler, scaled, series.parts.num_targets)
+            return restore(series.transform, unscaled, series.parts.values, origins)
+
+        per[series.name] = probabilistic.model_interval_metrics(
+            chunk, per_series[series.name][1], invert, model.likelihood, model.quantiles
+        )
+        weights[series.name] = count
+    total = sum(weights.values())
+    overall = {
+        key: float(sum(per[name][key] * weight for name, weight in weights.items()) / total)
+        for key in (probabilistic.COVERAGE, "pinball", "crps")
+    }
+    return overall, per
 
 
 def baseline_forecasts(

@@ -18,6 +18,7 @@ from rnnkit.tasks.forecasting.inference import (
     read_table,
     split_ahead,
 )
+from rnnkit.tasks.forecasting.probabilistic import LOWER, UPPER
 from rnnkit.tasks.predictor import Predictor
 
 SCALER_FILE = "scaler.json"
@@ -35,7 +36,9 @@ class ForecastPredictor(Predictor):
         column, matched by date; without it, row by row). It may be left out when
         ``series`` ends with rows whose targets are blank and whose future covariates
         are filled. Returns a pandas DataFrame indexed by the future time steps, one
-        column per target, in the original units.
+        column per target, in the original units; a probabilistic model
+        (``model.likelihood``) adds its 80% interval as ``<target>_lower_80`` and
+        ``<target>_upper_80`` after each.
         """
         result = forecast_from(
             self.run_dir,
@@ -206,12 +209,17 @@ def write_forecast(
 
     target = result.forecast.columns[0]
     history, forecast = first_series(result, predictor.info)
+    lower, upper = f"{target}_{LOWER}", f"{target}_{UPPER}"
+    band = None
+    if lower in forecast.columns:
+        band = (forecast[lower].to_numpy(), forecast[upper].to_numpy())
     png_path = forecast_png(
         history.index,
         history[target].to_numpy(),
         forecast.index,
         forecast[target].to_numpy(),
         csv_path.with_suffix(".png"),
+        band=band,
         title=f"{predictor.config.name}: {len(frame)}-step forecast",
         target_name=str(target),
     )

@@ -19,6 +19,7 @@ from the same origins.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from rnnkit.errors import DataError
 from rnnkit.evaluate import baselines as baseline_forecasts
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
+from rnnkit.tasks.forecasting import probabilistic
 from rnnkit.tasks.forecasting.predictor import HISTORY_FILE, SCALER_FILE, inverse_targets
 from rnnkit.tasks.forecasting.series import (
     SeriesParts,
@@ -106,17 +108,25 @@ def test_origins(parts: SeriesParts, horizon: int, split: str) -> np.ndarray:
 
 
 class ForecastingModule(RecurrentModule):
-    """Mean squared error on the scaled targets of every forecast step."""
+    """Mean squared error on the scaled targets of every forecast step, or with
+    ``model.likelihood`` the negative log-likelihood / pinball loss of the head."""
+
+    def forecast_loss(self, inputs: Tensor, targets: Tensor) -> Tensor:
+        model = self.model
+        if model.likelihood == "none":
+            return nn.functional.mse_loss(model(inputs), targets)
+        params = model.distribution(inputs)  # (B, H, K, P)
+        return probabilistic.loss(params, targets, model.likelihood, model.quantiles)
 
     def step_loss(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs, targets = batch  # (B, L, F), (B, H, K)
-        loss = nn.functional.mse_loss(self.model(inputs), targets)
+        loss = self.forecast_loss(inputs, targets)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs, targets = batch
-        loss = nn.functional.mse_loss(self.model(inputs), targets)
+        loss = self.forecast_loss(inputs, targets)
         self.log("val/loss", loss, prog_bar=True, on_epoch=True, batch_size=inputs.shape[0])
         return loss
 
@@ -228,7 +238,6 @@ class ForecastingTask:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Model forecasts and the truth on ``split``, (N, H, K) each, in original units."""
         parts: SeriesParts = prepared.artifacts["parts"]
-        scaler = prepared.artifacts["scaler"]
         loader = prepared.val if split == "val" else prepared.test
         if loader is None:
             raise DataError(f"the {split} part is empty: set data.split.{split} > 0")
@@ -238,12 +247,9 @@ class ForecastingTask:
             for inputs, targets in loader:
                 predicted.append(model(inputs))
                 actual.append(targets)
-        k = parts.num_targets
         origins = test_origins(parts, config.data.horizon, split)
-        unscaled = inverse_targets(scaler, torch.cat(predicted).numpy(), k)
-        transform = prepared.artifacts.get("transform")
         return (
-            restore(transform, unscaled, parts.values, origins),
+            target_inverse(prepared, origins)(torch.cat(predicted).numpy()),
             truth_at(parts, origins, config.data.horizon),
         )
 
@@ -257,7 +263,9 @@ class ForecastingTask:
         scale = mase_scale(
             parts.values[: parts.train_end, : parts.num_targets], prepared.info["season_length"]
         )
-        return forecast_metrics(predicted, actual, scale=scale)
+        metrics = forecast_metrics(predicted, actual, scale=scale)
+        metrics.update(model_intervals(model, prepared, split, actual))
+        return metrics
 
     def baselines(
         self, config: Config, prepared: PreparedData, split: str
@@ -272,7 +280,65 @@ class ForecastingTask:
         scale = mase_scale(
             parts.values[: parts.train_end, : parts.num_targets], prepared.info["season_length"]
         )
-        return {name: forecast_metrics(p, truth, scale=scale) for name, p in predictions.items()}
+        results = {name: forecast_metrics(p, truth, scale=scale) for name, p in predictions.items()}
+        for name, extra in baseline_intervals(config, prepared, split, predictions).items():
+            results[name].update(extra)
+        return results
+
+
+def model_intervals(
+    model: nn.Module, prepared: PreparedData, split: str, actual: np.ndarray
+) -> dict[str, float]:
+    """coverage_80, pinball and crps of a probabilistic model on ``split`` (else none)."""
+    if model.likelihood == "none":
+        return {}
+    loader = prepared.val if split == "val" else prepared.test
+    with torch.no_grad():
+        params = torch.cat([model.distribution(inputs) for inputs, _ in loader]).numpy()
+    origins = test_origins(prepared.artifacts["parts"], prepared.info["horizon"], split)
+    return probabilistic.model_interval_metrics(
+        params.astype(np.float64),
+        actual,
+        target_inverse(prepared, origins),
+        model.likelihood,
+        model.quantiles,
+    )
+
+
+def target_inverse(
+    prepared: PreparedData, origins: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Scaled target forecasts (N, H, K) from ``origins`` -> the data's units: undo the
+    scaler, then the target transform. Monotone (log, Box-Cox), so it maps quantiles to
+    quantiles; differencing, which is not, never meets a probabilistic head (the config
+    refuses the pair)."""
+    parts: SeriesParts = prepared.artifacts["parts"]
+    scaler, transform = prepared.artifacts["scaler"], prepared.artifacts.get("transform")
+
+    def invert(scaled: np.ndarray) -> np.ndarray:
+        unscaled = inverse_targets(scaler, scaled, parts.num_targets)
+        return restore(transform, unscaled, parts.values, origins)
+
+    return invert
+
+
+def baseline_intervals(
+    config: Config, prepared: PreparedData, split: str, points: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """The baselines' interval metrics on ``split`` (residual quantiles on the training
+    part), at the levels the model is scored on."""
+    parts: SeriesParts = prepared.artifacts["parts"]
+    horizon, model = config.data.horizon, config.model
+    return probabilistic.baseline_interval_metrics(
+        parts.values[:, : parts.num_targets].astype(np.float64),
+        test_origins(parts, horizon, split),
+        horizon,
+        prepared.info["season_length"],
+        parts.train_end,
+        pinball_levels=model.quantiles,
+        crps_grid=probabilistic.crps_levels(model.likelihood, model.quantiles),
+        points=points,
+    )
 
 
 def truth_at(parts: SeriesParts, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -338,9 +404,15 @@ def plot_last_origin(
     model.eval()
     with torch.no_grad():
         scaled_forecast = model(window).numpy()  # (1, H, K)
-    unscaled = inverse_targets(prepared.artifacts["scaler"], scaled_forecast, parts.num_targets)
-    transform = prepared.artifacts.get("transform")
-    forecast = restore(transform, unscaled, parts.values, np.array([origin]))
+        params = model.distribution(window).numpy().astype(np.float64)  # (1, H, K, P)
+    invert = target_inverse(prepared, np.array([origin]))
+    forecast = invert(scaled_forecast)
+    band = None
+    if model.likelihood != "none":
+        lower, upper = probabilistic.forecast_bands(
+            params, invert, model.likelihood, model.quantiles
+        )
+        band = (lower[0, :, 0], upper[0, :, 0])
     targets = parts.values[:, : parts.num_targets].astype(np.float64)
     seasons = info["season_length"]
     baselines = {
@@ -362,6 +434,7 @@ def plot_last_origin(
         Path(run_dir) / f"{split}_{FORECAST_PLOT_SUFFIX}",
         truth=targets[future, 0],
         baselines={name: values[0, :, 0] for name, values in baselines.items()},
+        band=band,
         title=f"{config.name}: {horizon}-step forecast from the last {split} origin",
         target_name=parts.target_columns[0],
     )
