@@ -509,8 +509,12 @@ MAX_ERROR_CHARS = 600
 
 
 def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """``message`` on one line, at most ``limit`` characters (the cut says how much)."""
-    text = " ".join(message.split())
+    """``message`` on one line, at most ``limit`` characters (the cut says how much).
+
+    Only line breaks become spaces: runs of spaces stay, as they may be part of a quoted
+    value the message names.
+    """
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
