@@ -116,7 +116,7 @@ def export(run_dir: str | Path, format: str, output: str | Path | None = None) -
     spec = get_spec(predictor.task)
     if format == "onnx" and _has_scan_layers(predictor.model):
         raise UserError(
-            "model.cell=mingru/minlstm exports with --format torchscript; ONNX has no "
+            "model.cell=mingru/minlstm/rglru exports with --format torchscript; ONNX has no "
             "logcumsumexp operator for torch's TorchScript-based exporter, which export uses"
         )
     reference = signature(predictor.model, predictor.info, spec)
@@ -164,7 +164,7 @@ def signature(model: nn.Module, info: dict[str, Any], spec: TaskSpec) -> Signatu
 
 
 def _has_scan_layers(model: nn.Module) -> bool:
-    from rnnkit.nn.minimal import MINIMAL_CELLS
+    from rnnkit.nn.scan_layers import MINIMAL_CELLS
 
     kinds = tuple(MINIMAL_CELLS.values())
     return any(isinstance(module, kinds) for module in model.modules())

@@ -9,6 +9,7 @@ from rnnkit.config.base import StrictModel, dotted_keys, dump, parse_overrides, 
 from rnnkit.config.experiment import Config
 from rnnkit.config.sections import (
     CELLS,
+    SCAN_CELLS,
     EarlyStoppingConfig,
     LoaderConfig,
     OptimizerConfig,
@@ -24,6 +25,7 @@ from rnnkit.config.sections import (
 
 __all__ = [
     "CELLS",
+    "SCAN_CELLS",
     "Config",
     "EarlyStoppingConfig",
     "LoaderConfig",
