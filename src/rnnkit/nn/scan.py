@@ -1,4 +1,4 @@
-"""Parallel scans of the gated recurrence shared by minGRU and minLSTM.
+"""Parallel scans of linear recurrences: the gated one of minGRU and minLSTM, RG-LRU's.
 
 Both cells of Feng et al. 2024 ("Were RNNs All We Needed?", arXiv:2410.01201) update
 their state as an interpolation whose weight depends on the input only:
@@ -42,6 +42,12 @@ the sequence exactly.
 A ``mask`` (T, B, 1) marks real steps; at a padded step w_t = 0, so the state passes
 through unchanged (a_t = 1, b_t = 0). With ``reverse=True`` the recurrence runs from the
 last step to the first, h_t = a_t ⊙ h_{t+1} + b_t, and h_0 enters at the end.
+
+For recurrences whose (a_t, b_t) are not minGRU's pair (RG-LRU's b_t has any sign),
+:func:`linear_recurrence` is the same odd-even scan differentiable in a and b (its
+backward pass, also by hand, returns dL/da_t = delta_t h_{t-1} and dL/db_t = delta_t
+and leaves the gates to autograd), and :func:`log_linear_recurrence` its log-space form
+for traced graphs.
 """
 
 from __future__ import annotations
