@@ -11,8 +11,8 @@ of the state's width H::
 
 The gates read the input only, so like minGRU the recurrence is linear in the state,
 h_t = a_t ⊙ h_{t-1} + b_t, and a whole sequence is one prefix scan
-(:func:`rnnkit.nn.scan.linear_recurrence`, the odd-even scan with a hand-written
-backward pass). Unlike minGRU's, b_t may be negative and a_t does not pair with b_t as
+(:func:`rg_lru_scan`: the odd-even scan of :mod:`rnnkit.nn.scan` with a backward pass
+written by hand from the gates to the states). Unlike minGRU's, b_t may be negative and a_t does not pair with b_t as
 (1 - w_t, w_t): the sqrt(1 - a_t²) factor keeps the state's scale when a_t is near 1.
 log a_t = -c r_t softplus(-Λ) is computed in that form and sqrt(1 - a_t²) as
 sqrt(-expm1(2 log a_t)), which hold their precision when a_t is near 1 (as the paper's
@@ -51,9 +51,9 @@ from torch import Tensor, nn
 
 from rnnkit.nn.layer_base import _suffix
 from rnnkit.nn.minimal import _MinimalRecurrent, _reset_linear, _tracing
-from rnnkit.nn.scan import linear_recurrence, log_linear_recurrence
+from rnnkit.nn.scan import linear_scan, log_linear_recurrence, state_gradients
 
-__all__ = ["RGLRU", "rg_lru_step"]
+__all__ = ["RGLRU", "rg_lru_scan", "rg_lru_step"]
 
 #: The fixed scale of the recurrence gate's exponent (paper §2.4: c = 8).
 GATE_SCALE = 8.0
@@ -78,6 +78,82 @@ def rg_lru_step(x: Tensor, gates: Tensor, lam: Tensor, h: Tensor) -> Tensor:
     pre-activations, lam (H) Λ, h (B, H) -> h_t = a_t ⊙ h + sqrt(1 - a_t²) ⊙ i_t ⊙ x."""
     log_a, b = _coefficients(x, gates, lam)
     return torch.addcmul(b, torch.exp(log_a), h)
+
+
+class _RGLRUScan(torch.autograd.Function):
+    """All RG-LRU states (T, B, H) from x (T, B, H), gates (T, B, 2H), Λ (H) and h0 (B, H).
+
+    One function from the gates to the states, its backward pass written by hand: it
+    saves a_t and one derivative per input (five (T, B, H) tensors) where autograd
+    through the separate operations would keep nine. With P_t = dh_t/d(log a_t)
+    = a_t h_{t-1} - (a_t² / m_t) i_t x_t and m_t = sqrt(1 - a_t²):
+    dh_t/dx_t = m_t i_t, dh_t/dî_t = b_t (1 - i_t), dh_t/dr̂_t = -c softplus(-Λ) r_t
+    (1 - r_t) P_t, dh_t/dΛ = c σ(-Λ) r_t P_t (î, r̂ the gates' pre-activations).
+    """
+
+    @staticmethod
+    def forward(ctx, x, gates, lam, h0, keep, reverse):
+        hidden = x.size(-1)
+        r = torch.sigmoid(gates[..., :hidden])  # (T, B, H)
+        i = torch.sigmoid(gates[..., hidden:])
+        log_a = r * F.softplus(-lam).mul(-GATE_SCALE)
+        if keep is not None:  # (T, B, 1): padded steps keep the state (a = 1, b = 0)
+            log_a.mul_(keep)
+        a = torch.exp(log_a)
+        tiny = torch.finfo(x.dtype).tiny
+        m = torch.expm1(log_a.mul_(2.0)).neg_().clamp_min_(tiny).sqrt_()  # sqrt(1 - a²)
+        d_x = m * i  # dh/dx
+        b = d_x * x
+        if keep is not None:
+            b.mul_(keep)
+            d_x.mul_(keep)
+        h = linear_scan(a, b, h0, reverse)  # (T, B, H)
+        if not any(ctx.needs_input_grad[:4]):
+            return h
+        h_prev = torch.empty_like(h)
+        if reverse:
+            h_prev[:-1], h_prev[-1] = h[1:], h0
+        else:
+            h_prev[1:], h_prev[0] = h[:-1], h0
+        # P = a h_prev - (a² / m) i x = a h_prev - (a² / m²) b
+        p = h_prev.mul_(a).sub_(a.square().div_(m.square_()).mul_(b))
+        if keep is not None:
+            p.mul_(keep)
+        d_lam = p.mul_(r).mul_(GATE_SCALE)  # × σ(-Λ) after the sum over steps
+        d_r = torch.neg(r).add_(1.0).mul_(d_lam).mul_(-F.softplus(-lam))
+        d_i = torch.neg(i).add_(1.0).mul_(b)
+        ctx.save_for_backward(a, d_x, d_i, d_r, d_lam, lam)
+        ctx.reverse = reverse
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        a, d_x, d_i, d_r, d_lam, lam = ctx.saved_tensors
+        delta, grad_h0 = state_gradients(a, grad_h, ctx.reverse)  # (T, B, H), (B, H)
+        hidden = delta.size(-1)
+        grad_gates = delta.new_empty(*delta.shape[:-1], 2 * hidden)
+        torch.mul(delta, d_r, out=grad_gates[..., :hidden])
+        torch.mul(delta, d_i, out=grad_gates[..., hidden:])
+        grad_lam = (delta * d_lam).sum(dim=(0, 1)) * torch.sigmoid(-lam)
+        return delta.mul_(d_x), grad_gates, grad_lam, grad_h0, None, None
+
+
+def rg_lru_scan(
+    x: Tensor,
+    gates: Tensor,
+    lam: Tensor,
+    h0: Tensor,
+    mask: Tensor | None = None,
+    reverse: bool = False,
+) -> Tensor:
+    """All states h (T, B, H) of one RG-LRU direction, as a parallel scan.
+
+    x (T, B, H) the projected inputs, gates (T, B, 2H) the (r, i) pre-activations, lam
+    (H) Λ, h0 (B, H); mask (T, B, 1) bool, False at padded steps (they keep the state).
+    Differentiable in x, gates, lam and h0.
+    """
+    keep = None if mask is None else mask.to(x.dtype)
+    return _RGLRUScan.apply(x.contiguous(), gates.contiguous(), lam, h0, keep, reverse)
 
 
 class RGLRU(_MinimalRecurrent):
@@ -136,15 +212,14 @@ class RGLRU(_MinimalRecurrent):
         impl = "log" if self.impl == "scan" and _tracing() else self.impl
         if impl == "reference" or x.size(0) == 1:
             h = self._rg_loop(projected, gates, lam, h0, mask, reverse)
+        elif impl == "scan":
+            h = rg_lru_scan(projected, gates, lam, h0, mask, reverse)
         else:
             log_a, b = _coefficients(projected, gates, lam)  # (T, B, H) each
             if mask is not None:
                 keep = mask.to(b.dtype)  # (T, B, 1): padded steps keep the state
                 log_a, b = log_a * keep, b * keep
-            if impl == "scan":
-                h = linear_recurrence(torch.exp(log_a), b, h0, reverse)
-            else:
-                h = log_linear_recurrence(log_a, b, h0, reverse)
+            h = log_linear_recurrence(log_a, b, h0, reverse)
         return h, (h[0] if reverse else h[-1])
 
     @staticmethod

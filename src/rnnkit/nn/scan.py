@@ -43,11 +43,12 @@ A ``mask`` (T, B, 1) marks real steps; at a padded step w_t = 0, so the state pa
 through unchanged (a_t = 1, b_t = 0). With ``reverse=True`` the recurrence runs from the
 last step to the first, h_t = a_t ⊙ h_{t+1} + b_t, and h_0 enters at the end.
 
-For recurrences whose (a_t, b_t) are not minGRU's pair (RG-LRU's b_t has any sign),
-:func:`linear_recurrence` is the same odd-even scan differentiable in a and b (its
-backward pass, also by hand, returns dL/da_t = delta_t h_{t-1} and dL/db_t = delta_t
-and leaves the gates to autograd), and :func:`log_linear_recurrence` its log-space form
-for traced graphs.
+For recurrences whose (a_t, b_t) are not minGRU's pair (RG-LRU's b_t has any sign):
+:func:`state_gradients` is the backward scan on its own (RG-LRU's hand-written backward
+pass in :mod:`rnnkit.nn.rglru` uses it), :func:`linear_recurrence` the odd-even scan
+differentiable in any a and b (dL/da_t = delta_t h_{t-1}, dL/db_t = delta_t; whatever
+computes a and b is left to autograd), and :func:`log_linear_recurrence` its log-space
+form for traced graphs.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ __all__ = [
     "log_linear_recurrence",
     "lstm_update_logit",
     "split_gates",
+    "state_gradients",
 ]
 
 
@@ -301,23 +303,33 @@ class _LinearScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_h: Tensor):
         a, h, h0 = ctx.saved_tensors
-        grad_h = grad_h.contiguous()
-        delta = grad_h.clone()  # right as it is for a single step
+        delta, grad_h0 = state_gradients(a, grad_h, ctx.reverse)
         grad_a = torch.empty_like(h)
-        more = a.size(0) > 1
         if ctx.reverse:
-            if more:
-                _scan_into(delta[1:], a[:-1], grad_h[1:], grad_h[0], False)
-            grad_h0 = a[-1] * delta[-1]
             torch.mul(delta[:-1], h[1:], out=grad_a[:-1])  # h_prev of step t is h_{t+1}
             torch.mul(delta[-1], h0, out=grad_a[-1])
         else:
-            if more:
-                _scan_into(delta[:-1], a[1:], grad_h[:-1], grad_h[-1], True)
-            grad_h0 = a[0] * delta[0]
             torch.mul(delta[1:], h[:-1], out=grad_a[1:])
             torch.mul(delta[0], h0, out=grad_a[0])
         return grad_a, delta, grad_h0, None
+
+
+def state_gradients(a: Tensor, grad_h: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
+    """(delta, dL/dh_0) for h_t = a_t ⊙ h_{t-1} + b_t from the outputs' gradients grad_h.
+
+    delta_t = dL/dh_t in total = grad_h_t + a_{t+1} delta_{t+1} (forward direction), a
+    linear scan run the other way; it is also dL/db_t. a, grad_h: (T, B, H).
+    """
+    grad_h = grad_h.contiguous()
+    delta = grad_h.clone()  # right as it is for a single step
+    more = a.size(0) > 1
+    if reverse:
+        if more:
+            _scan_into(delta[1:], a[:-1], grad_h[1:], grad_h[0], False)
+        return delta, a[-1] * delta[-1]
+    if more:
+        _scan_into(delta[:-1], a[1:], grad_h[:-1], grad_h[-1], True)
+    return delta, a[0] * delta[0]
 
 
 def linear_recurrence(a: Tensor, b: Tensor, h0: Tensor, reverse: bool = False) -> Tensor:
