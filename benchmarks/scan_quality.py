@@ -6,7 +6,8 @@ epoch for ``--epochs`` epochs, the config's optimizer (Adam 1e-3, clipping 1.0),
 32, seed 0 (the same data for every variant). The table gives the parameter count, the
 validation MSE after given epochs (``--at``: equal budgets even where some runs are
 unfinished), the test MSE of the final weights, and the wall time of training (the
-machine may be shared: compare times only within one table). ``--report`` trains
+machine may be shared: compare times only within one table; a run stopped and resumed
+counts from its last start). ``--report`` trains
 nothing and tabulates the runs as they stand.
 Predicting the mean scores MSE 1/6 ≈ 0.167.
 
