@@ -1,4 +1,4 @@
-"""minGRU / minLSTM (parallel scan) against torch.nn.GRU / LSTM of the same width.
+"""minGRU / minLSTM / RG-LRU (parallel scan) against torch.nn.GRU / LSTM of the same width.
 
 Training: one forward+backward step (loss = sum of the output and of h_n) at each
 sequence length T, for each layer, at 1 thread and at torch's default thread count.
@@ -14,7 +14,10 @@ weights excluded): the activation memory a training step holds at its peak.
 
 Generation: steps per second of one layer stepping one token at a time (batch 1 and
 ``--batch``, no gradient, 1 thread): ``MinGRU.step`` against ``torch.nn.GRUCell``, ``MinLSTM.step``
-against ``torch.nn.LSTMCell``.
+against ``torch.nn.LSTMCell``, and ``RGLRU.step``.
+
+RG-LRU (``rnnkit.nn.RGLRU``) is compared to the GRU, the classic layer whose state is
+one vector of width H like its own.
 
     python benchmarks/scan.py
     python benchmarks/scan.py --steps 256,1024 --repeats 3 --variants gru,mingru,mingru-log
@@ -44,6 +47,8 @@ VARIANTS: dict[str, tuple[Callable[[int, int], torch.nn.Module], str]] = {
     "lstm": (torch.nn.LSTM, "lstm"),
     "minlstm": (rnnkit.nn.MinLSTM, "lstm"),
     "minlstm-log": (lambda i, h: rnnkit.nn.MinLSTM(i, h, impl="log"), "lstm"),
+    "rglru": (rnnkit.nn.RGLRU, "gru"),
+    "rglru-log": (lambda i, h: rnnkit.nn.RGLRU(i, h, impl="log"), "gru"),
 }
 
 
@@ -114,6 +119,7 @@ def time_generation(size: int, batch: int, tokens: int, repeats: int) -> dict[st
     torch.set_num_threads(1)
     gru_cell, lstm_cell = torch.nn.GRUCell(size, size), torch.nn.LSTMCell(size, size)
     min_gru, min_lstm = rnnkit.nn.MinGRU(size, size), rnnkit.nn.MinLSTM(size, size)
+    rg_lru = rnnkit.nn.RGLRU(size, size)
     x = torch.randn(tokens, batch, size)
 
     def run_gru_cell() -> None:
@@ -126,7 +132,7 @@ def time_generation(size: int, batch: int, tokens: int, repeats: int) -> dict[st
         for t in range(tokens):
             state = lstm_cell(x[t], state)
 
-    def stepper(layer: rnnkit.nn.MinGRU | rnnkit.nn.MinLSTM) -> Callable[[], None]:
+    def stepper(layer: torch.nn.Module) -> Callable[[], None]:
         def run() -> None:
             h = torch.zeros(1, batch, size)
             for t in range(tokens):
@@ -139,6 +145,7 @@ def time_generation(size: int, batch: int, tokens: int, repeats: int) -> dict[st
         "MinGRU.step": stepper(min_gru),
         "LSTMCell": run_lstm_cell,
         "MinLSTM.step": stepper(min_lstm),
+        "RGLRU.step": stepper(rg_lru),
     }
     times: dict[str, list[float]] = {name: [] for name in runs}
     shuffler = random.Random(1)
@@ -193,7 +200,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", default="256,1024,4096", help="sequence lengths T")
     parser.add_argument("--batch", type=int, default=16, help="batch size B")
     parser.add_argument("--size", type=int, default=128, help="input and hidden size I = H")
-    parser.add_argument("--variants", default="gru,mingru,lstm,minlstm", help=", ".join(VARIANTS))
+    parser.add_argument(
+        "--variants", default="gru,mingru,rglru,lstm,minlstm", help=", ".join(VARIANTS)
+    )
     parser.add_argument(
         "--threads", default="1,default", help="thread counts; 'default' is torch's"
     )
@@ -224,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"torch {torch.__version__}, float32, CPU, B={args.batch}, I=H={args.size}, "
         f"median of {args.repeats} forward+backward steps; CPU = process CPU time (all "
-        f"threads), wall in brackets; ratio = the minimal layer / its classic one"
+        f"threads), wall in brackets; ratio = the scan layer / its classic one"
     )
     print(format_training(results, variants, steps, thread_counts))
     print()

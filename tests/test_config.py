@@ -78,7 +78,7 @@ def test_unknown_top_level_key_lists_valid_keys() -> None:
 def test_bad_value_names_key_and_value() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"config key 'model.cell' = 'lstmm': Input should be 'lstm', 'gru', 'rnn', 'mingru' or 'minlstm'",
+        match=r"config key 'model.cell' = 'lstmm': Input should be 'lstm', 'gru', 'rnn', 'mingru', 'minlstm' or 'rglru'",
     ):
         load_config(MINIMAL, ["model.cell=lstmm"])
     with pytest.raises(

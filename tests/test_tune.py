@@ -418,7 +418,7 @@ def test_pruning_callback_without_the_metric_logged_stops_only_a_diverging_run(
         ),
         (
             {"space": {"model.cell": ["lstm", "gur"]}},
-            "tune.space: config key 'model.cell' = 'gur': Input should be 'lstm', 'gru', 'rnn', 'mingru' or 'minlstm'",
+            "tune.space: config key 'model.cell' = 'gur': Input should be 'lstm', 'gru', 'rnn', 'mingru', 'minlstm' or 'rglru'",
         ),
         (
             {"sampler": "grid", "space": {"model.dropout": {"low": 0.0, "high": 0.5}}},

@@ -313,6 +313,19 @@ def _is_recurrent(module: nn.Module) -> bool:
     return isinstance(module, _RecurrentBase | nn.RNNBase)
 
 
+def _nothing_to_trace(model: nn.Module) -> str:
+    """Why a model has no layer to trace, naming a parallel-scan cell if it holds one."""
+    from rnnkit.nn.scan_layers import MINIMAL_CELLS
+
+    for cell, kind in MINIMAL_CELLS.items():
+        if any(isinstance(module, kind) for module in model.modules()):
+            return (
+                f"diagnose found no RNN, LSTM or GRU layer in the model: model.cell={cell} is "
+                "a parallel-scan layer, which diagnose does not trace step by step"
+            )
+    return "diagnose found no RNN, LSTM or GRU layer in the model"
+
+
 @contextmanager
 def traced(model: nn.Module) -> Iterator[list[TracedRecurrent]]:
     """Swap every recurrent layer of ``model`` for a :class:`TracedRecurrent`; restore after."""
@@ -325,7 +338,7 @@ def traced(model: nn.Module) -> Iterator[list[TracedRecurrent]]:
         tracer = TracedRecurrent(module, path)
         swapped.append((parent, attribute, module, tracer))
     if not swapped:
-        raise ConfigError("diagnose found no RNN, LSTM or GRU layer in the model")
+        raise ConfigError(_nothing_to_trace(model))
     for parent, attribute, _, tracer in swapped:
         setattr(parent, attribute, tracer)
     try:

@@ -143,7 +143,7 @@ def export_files(run_dir: str | Path, format: str, output: str | Path | None = N
     spec = get_spec(predictor.task)
     if format == "onnx" and _has_scan_layers(predictor.model):
         raise UserError(
-            "model.cell=mingru/minlstm exports with --format torchscript; ONNX has no "
+            "model.cell=mingru/minlstm/rglru exports with --format torchscript; ONNX has no "
             "logcumsumexp operator for torch's TorchScript-based exporter, which export uses"
         )
     references = signatures(predictor.model, predictor.info, spec)
@@ -222,7 +222,7 @@ def _write_and_check(
 
 
 def _has_scan_layers(model: nn.Module) -> bool:
-    from rnnkit.nn.minimal import MINIMAL_CELLS
+    from rnnkit.nn.scan_layers import MINIMAL_CELLS
 
     kinds = tuple(MINIMAL_CELLS.values())
     return any(isinstance(module, kinds) for module in model.modules())

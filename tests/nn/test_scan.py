@@ -10,9 +10,11 @@ import torch
 from rnnkit.nn.scan import (
     g,
     interpolation_scan,
+    linear_recurrence,
     linear_scan,
     log_g,
     log_interpolation_scan,
+    log_linear_recurrence,
 )
 
 SCANS = {"scan": interpolation_scan, "log": log_interpolation_scan}
@@ -127,3 +129,33 @@ def test_scan_float32_long_sequence_precision(impl, rtol):
     h0 = torch.randn(4, 16)
     expected = _interpolation_loop(k.double(), v.double(), h0.double())
     torch.testing.assert_close(SCANS[impl](k, v, h0).double(), expected, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7, 64])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_linear_recurrence_values_and_gradients_match_loop(steps, reverse):
+    """Any-sign b, a in (0, 1): the hand-written backward and the log form (positive and
+    negative b apart) against autograd through the loop."""
+    torch.manual_seed(steps)
+    a = torch.rand(steps, 2, 3, dtype=torch.float64).requires_grad_()
+    b = torch.randn(steps, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(steps, 2, 3, dtype=torch.float64)
+    expected = _linear_loop(a, b, h0, reverse)
+    expected_grads = torch.autograd.grad((expected * weights).sum(), (a, b, h0))
+    for h in (linear_recurrence(a, b, h0, reverse), log_linear_recurrence(a.log(), b, h0, reverse)):
+        torch.testing.assert_close(h, expected, rtol=1e-10, atol=1e-12)
+        grads = torch.autograd.grad((h * weights).sum(), (a, b, h0))
+        for ours, theirs in zip(grads, expected_grads, strict=True):
+            torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-11)
+
+
+def test_linear_recurrence_gradcheck():
+    torch.manual_seed(0)
+    a = torch.rand(6, 2, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    for reverse in (False, True):
+        assert torch.autograd.gradcheck(
+            lambda a, b, h0, reverse=reverse: linear_recurrence(a, b, h0, reverse), (a, b, h0)
+        )

@@ -18,6 +18,7 @@ from rnnkit.config.base import (
 from rnnkit.config.experiment import Config
 from rnnkit.config.sections import (
     CELLS,
+    SCAN_CELLS,
     EarlyStoppingConfig,
     LoaderConfig,
     OptimizerConfig,
@@ -33,6 +34,7 @@ from rnnkit.config.sections import (
 
 __all__ = [
     "CELLS",
+    "SCAN_CELLS",
     "Config",
     "EarlyStoppingConfig",
     "LoaderConfig",

@@ -70,7 +70,9 @@ class TextConfig(SourceConfig):
         return set() if self.tokenizer == "bpe" else {"bpe_vocab_size"}
 
 
-CELLS = ("lstm", "gru", "rnn", "mingru", "minlstm")
+CELLS = ("lstm", "gru", "rnn", "mingru", "minlstm", "rglru")
+#: The parallel-scan cells (rnnkit.nn.MinGRU, MinLSTM, RGLRU).
+SCAN_CELLS = ("mingru", "minlstm", "rglru")
 #: Options of the classic cells only, and of the parallel-scan cells only.
 CLASSIC_OPTIONS = ("layer_norm", "recurrent_dropout", "zoneout", "weight_drop")
 MINIMAL_OPTIONS = ("residual", "norm", "mlp")
@@ -80,8 +82,9 @@ class StackConfig(StrictModel):
     """The recurrent layers every task's model is built around (see
     :func:`rnnkit.tasks.stack.make_recurrent`)."""
 
-    # mingru / minlstm: the parallel-scan layers of Feng et al. 2024 (rnnkit.nn.MinGRU/MinLSTM)
-    cell: Literal["lstm", "gru", "rnn", "mingru", "minlstm"] = "lstm"
+    # mingru / minlstm: the parallel-scan layers of Feng et al. 2024 (rnnkit.nn.MinGRU/MinLSTM);
+    # rglru: Griffin's RG-LRU, De et al. 2024 (rnnkit.nn.RGLRU)
+    cell: Literal["lstm", "gru", "rnn", "mingru", "minlstm", "rglru"] = "lstm"
     nonlinearity: Literal["tanh", "relu"] = "tanh"  # Elman RNN only
     reset_after: bool = True  # GRU: torch/cuDNN formulation; False is Cho et al. 2014
     hidden_size: int = Field(128, ge=1)
@@ -91,7 +94,7 @@ class StackConfig(StrictModel):
     recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     zoneout: float = Field(0.0, ge=0.0, lt=1.0)
     weight_drop: float = Field(0.0, ge=0.0, lt=1.0)
-    # mingru / minlstm stacking: residual connections, pre-LayerNorm, an MLP per layer
+    # mingru / minlstm / rglru stacking: residual connections, pre-LayerNorm, an MLP per layer
     residual: bool = False
     norm: bool = False
     mlp: bool = False
@@ -107,10 +110,10 @@ class StackConfig(StrictModel):
 
     @model_validator(mode="after")
     def _options_of_the_cell(self) -> StackConfig:
-        minimal = self.cell in ("mingru", "minlstm")
+        minimal = self.cell in SCAN_CELLS
         for name in MINIMAL_OPTIONS if not minimal else CLASSIC_OPTIONS:
             if getattr(self, name):
-                cells = "mingru or minlstm" if not minimal else "lstm, gru or rnn"
+                cells = "mingru, minlstm or rglru" if not minimal else "lstm, gru or rnn"
                 raise ValueError(
                     f"{name} is an option of cell {cells}, not of cell {self.cell}: remove it "
                     "or change the cell"

@@ -86,7 +86,7 @@ from torch import Tensor, nn
 from rnnkit.nn.layer_base import _check_lengths, _suffix
 from rnnkit.nn.scan import g, gated_scan, log_gated_scan, lstm_update_logit, split_gates
 
-__all__ = ["MINIMAL_CELLS", "MinGRU", "MinLSTM", "min_gru_step", "min_lstm_step", "minimal_layer"]
+__all__ = ["MinGRU", "MinLSTM", "min_gru_step", "min_lstm_step"]
 
 IMPLS = ("scan", "log", "reference")
 MLP_EXPANSION = 4
@@ -103,6 +103,14 @@ def min_lstm_step(f_pre: Tensor, i_pre: Tensor, h_pre: Tensor, h: Tensor) -> Ten
     f' = σ(-d) and i' = σ(d) with d = log σ(i_pre) - log σ(f_pre) (:func:`split_gates`).
     """
     return min_gru_step(lstm_update_logit(f_pre, i_pre), h_pre, h)
+
+
+def _reset_linear(weight: Tensor, bias: Tensor | None) -> None:
+    """torch.nn.Linear's initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b."""
+    bound = 1.0 / math.sqrt(weight.size(1))
+    nn.init.uniform_(weight, -bound, bound)
+    if bias is not None:
+        nn.init.uniform_(bias, -bound, bound)
 
 
 def _tracing() -> bool:
@@ -186,15 +194,7 @@ class _MinimalRecurrent(nn.Module):
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else width
             for direction in range(self.num_directions):
-                suffix = _suffix(layer, direction)
-                shape = (self.num_gates * hidden_size, layer_input)
-                self.register_parameter(
-                    f"weight_ih{suffix}", nn.Parameter(torch.empty(shape, **factory))
-                )
-                if bias:
-                    self.register_parameter(
-                        f"bias_ih{suffix}", nn.Parameter(torch.empty(shape[0], **factory))
-                    )
+                self._register_direction(_suffix(layer, direction), layer_input, factory)
         self.norms = (
             nn.ModuleList(
                 nn.LayerNorm(input_size if layer == 0 else width, **factory)
@@ -225,16 +225,23 @@ class _MinimalRecurrent(nn.Module):
         """
         for layer in range(self.num_layers):
             for direction in range(self.num_directions):
-                suffix = _suffix(layer, direction)
-                weight = getattr(self, f"weight_ih{suffix}")
-                bound = 1.0 / math.sqrt(weight.size(1))
-                nn.init.uniform_(weight, -bound, bound)
-                if self.bias:
-                    nn.init.uniform_(getattr(self, f"bias_ih{suffix}"), -bound, bound)
+                self._reset_direction(_suffix(layer, direction))
         for group in (self.norms, self.mlps):
             for module in group.modules() if group is not None else ():
                 if isinstance(module, nn.LayerNorm | nn.Linear):
                     module.reset_parameters()
+
+    def _register_direction(self, suffix: str, layer_input: int, factory: dict) -> None:
+        """The parameters of one layer and direction: the gates' input product."""
+        shape = (self.num_gates * self.hidden_size, layer_input)
+        self.register_parameter(f"weight_ih{suffix}", nn.Parameter(torch.empty(shape, **factory)))
+        if self.bias:
+            self.register_parameter(
+                f"bias_ih{suffix}", nn.Parameter(torch.empty(shape[0], **factory))
+            )
+
+    def _reset_direction(self, suffix: str) -> None:
+        _reset_linear(getattr(self, f"weight_ih{suffix}"), getattr(self, f"bias_ih{suffix}", None))
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -339,8 +346,9 @@ class _MinimalRecurrent(nn.Module):
 
         Returns (output (B, H) or (H,), the new state shaped like h): the numbers
         ``forward`` gives for the sequence so far, with O(1) work per step and no scan.
-        Each layer computes h_t = lerp(h_{t-1}, g(v_t), w_t), the update of the module
-        docstring in one operation.
+        Each layer computes its update in :meth:`_step_layer` (minGRU, minLSTM:
+        h_t = lerp(h_{t-1}, g(v_t), w_t), the update of the module docstring in one
+        operation).
         """
         name = type(self).__name__
         if self.bidirectional:
@@ -356,18 +364,21 @@ class _MinimalRecurrent(nn.Module):
         batched = x.dim() == 2
         u = x if batched else x.unsqueeze(0)  # (B, I)
         states = self._initial_state(h, u.unsqueeze(0), u.size(0), batched)  # (L, B, H)
-        hidden = self.hidden_size
         new_states = []
         for layer in range(self.num_layers):
-            weight = getattr(self, f"weight_ih_l{layer}")
-            bias = getattr(self, f"bias_ih_l{layer}") if self.bias else None
             recurrent_input = u if self.norms is None else self.norms[layer](u)
-            k, v = split_gates(F.linear(recurrent_input, weight, bias), hidden)  # (B, H) each
-            h_new = torch.lerp(states[layer], g(v), torch.sigmoid(k))  # (B, H)
+            h_new = self._step_layer(layer, recurrent_input, states[layer])  # (B, H)
             new_states.append(h_new)
             u = self._finish_layer(layer, u, h_new)
         h_n = torch.stack(new_states)
         return (u, h_n) if batched else (u.squeeze(0), h_n.squeeze(1))
+
+    def _step_layer(self, layer: int, x: Tensor, h: Tensor) -> Tensor:
+        """One step of layer ``layer``: x (B, W), h (B, H) -> the new state (B, H)."""
+        weight = getattr(self, f"weight_ih_l{layer}")
+        bias = getattr(self, f"bias_ih_l{layer}") if self.bias else None
+        k, v = split_gates(F.linear(x, weight, bias), self.hidden_size)  # (B, H) each
+        return torch.lerp(h, g(v), torch.sigmoid(k))
 
     def _finish_layer(self, layer: int, layer_input: Tensor, y: Tensor) -> Tensor:
         """Residual connection, MLP and dropout around one layer's recurrent output y."""
@@ -450,37 +461,3 @@ class MinLSTM(_MinimalRecurrent):
     """
 
     num_gates = 3
-
-
-MINIMAL_CELLS: dict[str, type[_MinimalRecurrent]] = {"mingru": MinGRU, "minlstm": MinLSTM}
-
-
-def minimal_layer(
-    cell: str,
-    input_size: int,
-    hidden_size: int,
-    num_layers: int = 1,
-    *,
-    batch_first: bool = False,
-    dropout: float = 0.0,
-    bidirectional: bool = False,
-    residual: bool = False,
-    norm: bool = False,
-    mlp: bool = False,
-) -> _MinimalRecurrent:
-    """The layer a model config names with ``cell`` ('mingru' or 'minlstm')."""
-    if cell not in MINIMAL_CELLS:
-        raise ValueError(
-            f"unknown minimal cell {cell!r}: expected one of {', '.join(MINIMAL_CELLS)}"
-        )
-    return MINIMAL_CELLS[cell](
-        input_size,
-        hidden_size,
-        num_layers,
-        batch_first=batch_first,
-        dropout=dropout,
-        bidirectional=bidirectional,
-        residual=residual,
-        norm=norm,
-        mlp=mlp,
-    )

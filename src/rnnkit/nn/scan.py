@@ -1,4 +1,4 @@
-"""Parallel scans of the gated recurrence shared by minGRU and minLSTM.
+"""Parallel scans of linear recurrences: the gated one of minGRU and minLSTM, RG-LRU's.
 
 Both cells of Feng et al. 2024 ("Were RNNs All We Needed?", arXiv:2410.01201) update
 their state as an interpolation whose weight depends on the input only:
@@ -42,6 +42,13 @@ the sequence exactly.
 A ``mask`` (T, B, 1) marks real steps; at a padded step w_t = 0, so the state passes
 through unchanged (a_t = 1, b_t = 0). With ``reverse=True`` the recurrence runs from the
 last step to the first, h_t = a_t ⊙ h_{t+1} + b_t, and h_0 enters at the end.
+
+For recurrences whose (a_t, b_t) are not minGRU's pair (RG-LRU's b_t has any sign):
+:func:`state_gradients` is the backward scan on its own (RG-LRU's hand-written backward
+pass in :mod:`rnnkit.nn.rglru` uses it), :func:`linear_recurrence` the odd-even scan
+differentiable in any a and b (dL/da_t = delta_t h_{t-1}, dL/db_t = delta_t; whatever
+computes a and b is left to autograd), and :func:`log_linear_recurrence` its log-space
+form for traced graphs.
 """
 
 from __future__ import annotations
@@ -54,12 +61,15 @@ __all__ = [
     "g",
     "gated_scan",
     "interpolation_scan",
+    "linear_recurrence",
     "linear_scan",
     "log_g",
     "log_gated_scan",
     "log_interpolation_scan",
+    "log_linear_recurrence",
     "lstm_update_logit",
     "split_gates",
+    "state_gradients",
 ]
 
 
@@ -273,3 +283,81 @@ def log_interpolation_scan(
     log_decay = torch.cumsum(log_a, dim=0)  # log A_t
     h = torch.exp(log_decay + torch.logcumsumexp(log_b - log_decay, dim=0))
     return h + torch.exp(log_decay) * h0
+
+
+class _LinearScan(torch.autograd.Function):
+    """All states of h_t = a_t ⊙ h_{t-1} + b_t for any a_t, b_t; backward written by hand.
+
+    The gradient of a linear recurrence is the same recurrence run the other way:
+    delta_t = grad_h_t + a_{t+1} delta_{t+1} is dL/dh_t in total, and then
+    dL/db_t = delta_t, dL/da_t = delta_t h_{t-1}, dL/dh_0 = a_1 delta_1.
+    """
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, h0: Tensor, reverse: bool):
+        h = linear_scan(a, b, h0, reverse)  # (T, B, H)
+        ctx.save_for_backward(a, h, h0)
+        ctx.reverse = reverse
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h: Tensor):
+        a, h, h0 = ctx.saved_tensors
+        delta, grad_h0 = state_gradients(a, grad_h, ctx.reverse)
+        grad_a = torch.empty_like(h)
+        if ctx.reverse:
+            torch.mul(delta[:-1], h[1:], out=grad_a[:-1])  # h_prev of step t is h_{t+1}
+            torch.mul(delta[-1], h0, out=grad_a[-1])
+        else:
+            torch.mul(delta[1:], h[:-1], out=grad_a[1:])
+            torch.mul(delta[0], h0, out=grad_a[0])
+        return grad_a, delta, grad_h0, None
+
+
+def state_gradients(a: Tensor, grad_h: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
+    """(delta, dL/dh_0) for h_t = a_t ⊙ h_{t-1} + b_t from the outputs' gradients grad_h.
+
+    delta_t = dL/dh_t in total = grad_h_t + a_{t+1} delta_{t+1} (forward direction), a
+    linear scan run the other way; it is also dL/db_t. a, grad_h: (T, B, H).
+    """
+    grad_h = grad_h.contiguous()
+    delta = grad_h.clone()  # right as it is for a single step
+    more = a.size(0) > 1
+    if reverse:
+        if more:
+            _scan_into(delta[1:], a[:-1], grad_h[1:], grad_h[0], False)
+        return delta, a[-1] * delta[-1]
+    if more:
+        _scan_into(delta[:-1], a[1:], grad_h[:-1], grad_h[-1], True)
+    return delta, a[0] * delta[0]
+
+
+def linear_recurrence(a: Tensor, b: Tensor, h0: Tensor, reverse: bool = False) -> Tensor:
+    """All states h (T, B, H) of h_t = a_t ⊙ h_{t-1} + b_t, differentiable in a, b, h0.
+
+    :func:`linear_scan` (the odd-even scan) with a hand-written backward pass; a and b may
+    have any sign. ``reverse`` as in :func:`linear_scan`.
+    """
+    return _LinearScan.apply(a.contiguous(), b.contiguous(), h0, reverse)
+
+
+def log_linear_recurrence(log_a: Tensor, b: Tensor, h0: Tensor, reverse: bool = False) -> Tensor:
+    """:func:`linear_recurrence` from log a_t (<= 0) in T-generic tensor operations.
+
+    h_t = A_t h_0 + A_t Σ_{s<=t} b_s / A_s with log A_t = Σ_{s<=t} log a_s, the sum taken
+    as logcumsumexp of log|b_s| - log A_s over the positive and the negative b_s apart
+    (after Heinsen 2023, arXiv:2311.06281). Used where a graph must hold at every length
+    (tracing, export); it shares the log-space form's float32 rounding on long sequences
+    (see the module docstring).
+    """
+    if reverse:
+        return log_linear_recurrence(log_a.flip(0), b.flip(0), h0).flip(0)
+    tiny = torch.finfo(b.dtype).tiny  # log 0 stand-in with a finite gradient (0)
+    log_decay = torch.cumsum(log_a, dim=0)  # log A_t, (T, B, H)
+    positive = torch.logcumsumexp(torch.log(b.clamp_min(tiny)) - log_decay, dim=0)
+    negative = torch.logcumsumexp(torch.log((-b).clamp_min(tiny)) - log_decay, dim=0)
+    return (
+        torch.exp(log_decay + positive)
+        - torch.exp(log_decay + negative)
+        + torch.exp(log_decay) * h0
+    )

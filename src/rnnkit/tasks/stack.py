@@ -6,14 +6,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnnkit.config import StackConfig
+from rnnkit.config import SCAN_CELLS, StackConfig
 
 
 def make_recurrent(config: StackConfig, input_size: int, bidirectional: bool = False) -> nn.Module:
     """The recurrent stack a model section describes, as a batch-first rnnkit.nn layer."""
     from rnnkit import nn as rnn_layers
 
-    if config.cell in ("mingru", "minlstm"):
+    if config.cell in SCAN_CELLS:
         return rnn_layers.minimal_layer(
             config.cell,
             input_size,

@@ -40,6 +40,7 @@ VARIANTS = [
     {"attention": "luong", "cell": "rnn", "bidirectional": False},
     {"attention": "bahdanau", "cell": "mingru"},
     {"attention": "none", "cell": "minlstm", "num_layers": 2},
+    {"attention": "luong", "cell": "rglru"},
 ]
 
 
@@ -62,6 +63,7 @@ def test_logits_have_the_target_shape_and_padding_does_not_leak(options):
         {"attention": "luong", "input_feeding": False},
         {"attention": "none"},
         {"attention": "none", "cell": "mingru"},
+        {"attention": "none", "cell": "rglru"},
     ],
 )
 def test_parallel_decoder_equals_the_stepped_one(options):

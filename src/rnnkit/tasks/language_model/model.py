@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.nn.regularization import LockedDropout, embedding_dropout
+from rnnkit.nn.scan_layers import MINIMAL_CELLS
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnnkit.tasks.language_model.config import LanguageModelExperiment
@@ -43,7 +44,7 @@ class LanguageModelConfig:
     recurrent_dropout: float = 0.0
     zoneout: float = 0.0
     weight_drop: float = 0.0
-    residual: bool = False  # mingru / minlstm stacking options
+    residual: bool = False  # mingru / minlstm / rglru stacking options
     norm: bool = False
     mlp: bool = False
     tie_weights: bool = False
@@ -61,7 +62,7 @@ def recurrent_layer(config: LanguageModelConfig) -> nn.Module:
         "num_layers": config.num_layers,
         "dropout": config.dropout if config.num_layers > 1 else 0.0,
     }
-    if config.cell in ("mingru", "minlstm"):
+    if config.cell in MINIMAL_CELLS:
         return rnn.minimal_layer(
             config.cell,
             **common,
@@ -82,7 +83,7 @@ def recurrent_layer(config: LanguageModelConfig) -> nn.Module:
     if config.cell == "rnn":
         return rnn.RNN(**common, **extended, nonlinearity=config.nonlinearity)
     raise ConfigError(
-        f"model.cell={config.cell!r} is not a cell; use lstm, gru, rnn, mingru or minlstm"
+        f"model.cell={config.cell!r} is not a cell; use lstm, gru, rnn, mingru, minlstm or rglru"
     )
 
 
