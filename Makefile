@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[hub,kaggle,export,tagging,dev]'
 	@# The extended recurrent cells' C++ time loops, compiled once into the user cache
 	@# (rnnkit/nn/native.py); without a compiler this logs a warning and Python loops run.
-	$(BIN)/python -m rnnkit.nn.native
+	$(BIN)/python -c 'from rnnkit.nn import native; native.main()'
 	@touch $@
 
 demo: setup

@@ -115,7 +115,7 @@ def keras_step(size: tuple[int, int, int, int]) -> Step | None:
 
 
 def build(
-    cell: str, size: tuple[int, int, int, int], with_keras: bool
+    cell: str, size: tuple[int, int, int, int], with_keras: bool, variants: list[str]
 ) -> tuple[dict[str, Step], dict[str, torch.nn.Module], torch.Tensor]:
     """One training step per variant, the layers (for memory) and the shared input."""
     batch, steps, input_size, hidden_size = size
@@ -125,7 +125,8 @@ def build(
     baseline = torch_cls(input_size, hidden_size)
     steps_by_name: dict[str, Step] = {"torch.nn": layer_step(baseline, x)}
     layers: dict[str, torch.nn.Module] = {"torch.nn": baseline}
-    for name, options in VARIANTS.items():
+    for name in variants:
+        options = VARIANTS[name]
         layer = rnnkit_cls(input_size, hidden_size, **options).train()
         layer.load_state_dict(baseline.state_dict(), strict=False)
         layers[name] = layer
@@ -217,8 +218,15 @@ def main(argv: list[str] | None = None) -> None:
         help="thread counts, comma-separated; 'default' is torch's",
     )
     parser.add_argument("--cells", default="lstm", help="lstm, gru, rnn: comma-separated")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="columns to run, comma-separated"
+    )
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras column")
     args = parser.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",")]
+    if any(v not in VARIANTS for v in variants):
+        bad = next(v for v in variants if v not in VARIANTS)
+        raise SystemExit(f"unknown variant {bad!r}: expected {', '.join(VARIANTS)}")
     if args.repeats < 1:
         raise SystemExit("--repeats must be at least 1")
     cells = [c.strip() for c in args.cells.split(",")]
@@ -232,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for cell in cells:
         for size in parse_sizes(args.sizes):
-            steps_by_name, layers, x = build(cell, size, not args.no_keras)
+            steps_by_name, layers, x = build(cell, size, not args.no_keras, variants)
             memory = {
                 name: saved_bytes(steps_by_name[name], [x, *layer.parameters()])
                 for name, layer in layers.items()

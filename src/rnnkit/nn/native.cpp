@@ -71,6 +71,13 @@ inline float tanh_(float x) {
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double tanh_(double x) { return std::tanh(x); }
 
+// torch.lerp's formula: a weight of exactly 1 returns `end` bit for bit (a padded step
+// carries its state unchanged), which start + w * (end - start) would not.
+template <typename S>
+inline S lerp(S start, S end, S weight) {
+  return weight < S(0.5) ? start + weight * (end - start) : end - (end - start) * (S(1) - weight);
+}
+
 template <typename S>
 inline S relu(S x) {
   return x > S(0) ? x : S(0);
@@ -252,7 +259,7 @@ void lstm_forward_impl(const Tensor& xproj, const Tensor& weight_hh, const OptTe
         if (kc) {
           const S* k = kc + row * kc_row;
           for (int64_t j = 0; j < hidden; ++j)
-            c_next[j] = cell[j] + k[j * kc_unit] * (c_prev[j] - cell[j]);
+            c_next[j] = lerp(cell[j], c_prev[j], k[j * kc_unit]);
         }
         const S* hp = h_prev + b * hidden;
         S* h_next = h + (row + batch) * hidden;
@@ -260,7 +267,7 @@ void lstm_forward_impl(const Tensor& xproj, const Tensor& weight_hh, const OptTe
           const S* k = kh + row * kh_row;
           for (int64_t j = 0; j < hidden; ++j) {
             const S fresh = og[j] * tcr[j];
-            h_next[j] = fresh + k[j * kh_unit] * (hp[j] - fresh);
+            h_next[j] = lerp(fresh, hp[j], k[j * kh_unit]);
           }
         } else {
           for (int64_t j = 0; j < hidden; ++j) h_next[j] = og[j] * tcr[j];
@@ -428,8 +435,8 @@ void gru_forward_impl(const Tensor& xproj, const Tensor& weight_hh, const OptTen
         S* h_next = h + (row + batch) * hidden;
         const S* k = kh ? kh + row * kh_row : nullptr;
         for (int64_t j = 0; j < hidden; ++j) {
-          const S fresh = n[j] + z[j] * (hp[j] - n[j]);
-          h_next[j] = k ? fresh + k[j * kh_unit] * (hp[j] - fresh) : fresh;
+          const S fresh = lerp(n[j], hp[j], z[j]);
+          h_next[j] = k ? lerp(fresh, hp[j], k[j * kh_unit]) : fresh;
         }
       }
     });
@@ -559,7 +566,7 @@ void rnn_forward_impl(const Tensor& xproj, const Tensor& weight_hh, const OptTen
           const S* hp = h_prev + b * hidden;
           S* h_next = h + (row + batch) * hidden;
           for (int64_t j = 0; j < hidden; ++j)
-            h_next[j] = fresh[j] + k[j * kh_unit] * (hp[j] - fresh[j]);
+            h_next[j] = lerp(fresh[j], hp[j], k[j * kh_unit]);
         }
       }
     });

@@ -9,8 +9,8 @@ The library is built with the machine's C++ compiler (``$CXX`` or ``c++``) again
 installed torch's headers the first time a kernel needs it, in about 10-30 seconds, into
 a cache folder (``$RNNKIT_NATIVE_DIR``, default ``~/.cache/rnnkit/native``) under a name
 that hashes the source, the flags, torch's version and the CPU, so later processes load
-it in milliseconds. ``python -m rnnkit.nn.native`` builds it ahead of time
-(``make setup`` does). Where there is no compiler or the build fails, one warning is
+it in milliseconds. ``python -c "from rnnkit.nn import native; native.main()"`` builds
+it ahead of time (``make setup`` does). Where there is no compiler or the build fails, one warning is
 logged and the Python loops run instead, with the same results; ``RNNKIT_NATIVE=0``
 turns the native loops off. They run CPU tensors in float32 and float64 only: other
 devices (CUDA) and dtypes take the Python loops.
@@ -204,7 +204,7 @@ def ops():
 
 
 def main() -> None:
-    """``python -m rnnkit.nn.native``: build the library now and say where it is."""
+    """Build the library now and say where it is (``make setup`` calls this)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not enabled():
         logger.info("%s=0: native recurrent loops turned off, nothing built", SWITCH)
@@ -216,7 +216,3 @@ def main() -> None:
         return
     torch.ops.load_library(str(path))
     logger.info("native recurrent loops ready: %s", path)
-
-
-if __name__ == "__main__":
-    main()
