@@ -87,7 +87,7 @@ class LSTMNative(torch.autograd.Function):
         mask = _rows(recurrent_mask, batch, hidden)
         native.ops().lstm_forward(
             xproj.contiguous(),
-            weight_hh.contiguous(),
+            weight_hh.t().contiguous(),  # (H, G): the loop multiplies by it untransposed
             _contiguous(ln_hh_weight),
             _contiguous(ln_cell_weight),
             _contiguous(ln_cell_bias),
@@ -230,7 +230,7 @@ class GRUNative(torch.autograd.Function):
         mask = _rows(recurrent_mask, batch, hidden)
         native.ops().gru_forward(
             xproj.contiguous(),
-            weight_hh.contiguous(),
+            weight_hh.t().contiguous(),  # (H, G): the loop multiplies by it untransposed
             _contiguous(hh_bias),
             _contiguous(ln_hh_weight),
             mask,
@@ -322,7 +322,7 @@ class RNNNative(torch.autograd.Function):
         mask = _rows(recurrent_mask, batch, hidden)
         native.ops().rnn_forward(
             xproj.contiguous(),
-            weight_hh.contiguous(),
+            weight_hh.t().contiguous(),  # (H, G): the loop multiplies by it untransposed
             _contiguous(ln_hh_weight),
             mask,
             _keep(keep_h, steps, batch, hidden, xproj.dtype),
