@@ -2,11 +2,13 @@
 //
 // rnnkit/nn/native.py compiles this file with the machine's C++ compiler at first use and
 // calls it through torch.ops.rnnkit_native. Each function runs one direction of one layer
-// over all time steps: per step one matrix product (BLAS through ATen's cpublas, which
-// threads it) and one pass over the batch rows that does every elementwise operation of
-// the step (layer norm, gate activations, cell update, zoneout), instead of the ~25 small
-// tensor operations, each with its own dispatch and thread fork/join, that the Python
-// loop issues. The equations are those of rnnkit/nn/fused.py and rnnkit/nn/cells.py.
+// over all time steps: per step one matrix product (the gemm of the BLAS torch links,
+// which threads it; ATen's mm where torch exports none) and one pass over the batch rows
+// that does every elementwise operation of the step (layer norm, gate activations, cell
+// update, zoneout), split over ATen's threads when there is enough of it, instead of the
+// ~25 small tensor operations, each with its own dispatch and thread fork/join, that the
+// Python loop issues. The equations are those of rnnkit/nn/fused.py and
+// rnnkit/nn/cells.py.
 //
 // Forward takes the recurrent matrix transposed, (H, G); backward as it is, (G, H).
 // Python allocates every output and passes all tensors contiguous, on the CPU, in one
