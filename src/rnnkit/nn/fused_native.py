@@ -142,9 +142,9 @@ class LSTMNative(torch.autograd.Function):
         dc = _state_grad(grad_cn, cs[0])
         d_gates = torch.empty_like(gates)  # (T, B, 4H): the pre-activations' gradient
         d_hh_raw = torch.empty_like(gates) if ln_hh_weight is not None else None
-        d_cell_normed = (
-            gates.new_empty(steps, batch, hidden) if ln_cell_weight is not None else None
-        )
+        # Gain gradients, summed by the loop: hh gain (4H,), cell gain and shift (2, H).
+        d_ln_hh = gates.new_zeros(gate_size) if ln_hh_weight is not None else None
+        d_ln_cell = gates.new_zeros(2, hidden) if ln_cell_weight is not None else None
         native.ops().lstm_backward(
             gates,
             hs,
@@ -164,27 +164,20 @@ class LSTMNative(torch.autograd.Function):
             dc,
             d_gates,
             d_hh_raw,
-            d_cell_normed,
+            d_ln_hh,
+            d_ln_cell,
         )
         grads_needed = ctx.needs_input_grad
-        d_weight_hh = d_ln_hh = d_ln_cell_weight = d_ln_cell_bias = None
+        d_weight_hh = d_ln_cell_weight = d_ln_cell_bias = None
         d_rec = d_hh_raw if d_hh_raw is not None else d_gates
         if grads_needed[3]:
             # One product over all steps: (4H, T*B) x (T*B, H).
             d_weight_hh = product_tn(d_rec.reshape(-1, gate_size), recurrent_input(hs, mask))
-        if ln_hh_weight is not None and grads_needed[4]:
-            d_ln_hh = layer_norm_gain_grad(d_gates, hh_raw, hh_stats[0], hh_stats[1])
-        if ln_cell_weight is not None:
-            if grads_needed[5]:
-                c_new = cs[1:]
-                if keep_c is not None:  # the new cell states before zoneout, recomputed
-                    i_all, f_all, g_all, _ = gates.chunk(4, 2)
-                    c_new = torch.mul(f_all, cs[:-1]).addcmul_(i_all, g_all)
-                d_ln_cell_weight = layer_norm_gain_grad(
-                    d_cell_normed, c_new, cell_stats[0], cell_stats[1]
-                )
-            if grads_needed[6]:
-                d_ln_cell_bias = d_cell_normed.reshape(-1, hidden).sum(0)
+        if not grads_needed[4]:
+            d_ln_hh = None
+        if d_ln_cell is not None:
+            d_ln_cell_weight = d_ln_cell[0] if grads_needed[5] else None
+            d_ln_cell_bias = d_ln_cell[1] if grads_needed[6] else None
         return (
             d_gates,
             dh,

@@ -115,13 +115,16 @@ inline void row_stats(const S* x, int64_t n, S* mean_out, S* rstd_out) {
 }
 
 // dx of y = gain * (x - mean) * rstd, given dy: rstd * (g - mean(g) - x^ * mean(g x^)),
-// g = dy * gain. May write dx over dy.
+// g = dy * gain. May write dx over dy. Adds dy * x^ to d_gain when given.
 template <typename S>
 inline void layer_norm_row_backward(const S* dy, const S* x, S mean, S rstd, const S* gain,
-                                    int64_t n, S* dx) {
+                                    int64_t n, S* dx, S* d_gain = nullptr) {
   const S mean_g = lane_sum<S>(n, [&](int64_t k) { return dy[k] * gain[k]; }) / S(n);
   const S mean_gx =
       lane_sum<S>(n, [&](int64_t k) { return dy[k] * gain[k] * (x[k] - mean) * rstd; }) / S(n);
+  if (d_gain) {
+    for (int64_t k = 0; k < n; ++k) d_gain[k] += dy[k] * (x[k] - mean) * rstd;
+  }
   for (int64_t k = 0; k < n; ++k) {
     const S xhat = (x[k] - mean) * rstd;
     dx[k] = rstd * (dy[k] * gain[k] - mean_g - xhat * mean_gx);
@@ -301,7 +304,7 @@ void lstm_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& cs,
                         const OptTensor& hh_raw, const OptTensor& hh_stats,
                         const OptTensor& cell_stats, const OptTensor& grad_y, Tensor& dh_t,
                         Tensor& dc_t, Tensor& d_gates, const OptTensor& d_hh_raw,
-                        const OptTensor& d_cell_normed) {
+                        const OptTensor& d_ln_hh, const OptTensor& d_ln_cell) {
   const int64_t steps = gates.size(0), batch = gates.size(1), gsize = gates.size(2);
   const int64_t hidden = gsize / 4;
   const S *g = gates.data_ptr<S>(), *h = hs.data_ptr<S>(), *c = cs.data_ptr<S>();
@@ -313,9 +316,14 @@ void lstm_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& cs,
   const S *raw = ptr<S>(hh_raw), *hstat = ptr<S>(hh_stats), *cstat = ptr<S>(cell_stats);
   const S* gy = ptr<S>(grad_y);
   S *dh = dh_t.data_ptr<S>(), *dc = dc_t.data_ptr<S>(), *dg = d_gates.data_ptr<S>();
-  S *draw = mut<S>(d_hh_raw), *dcn = mut<S>(d_cell_normed);
+  S *draw = mut<S>(d_hh_raw), *d_hh_gain = mut<S>(d_ln_hh), *d_cell_ln = mut<S>(d_ln_cell);
   const int64_t bh = batch * hidden, bg = batch * gsize, tb = steps * batch;
   std::vector<S> dh_kept(kh ? bh : 0);
+  // Layer-norm gain (and cell shift) gradients summed over all rows as the loop goes, one
+  // row of sums per thread: [hh gain (4H), cell gain (H), cell shift (H)].
+  const int64_t sums = gsize + 2 * hidden;
+  const bool summing = d_hh_gain || d_cell_ln;
+  std::vector<S> thread_sums(summing ? at::get_num_threads() * sums : 0, S(0));
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     at::parallel_for(0, batch, row_grain(gsize), [&](int64_t b0, int64_t b1) {
@@ -349,15 +357,19 @@ void lstm_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& cs,
           d_o[j] = dhr[j] * tcr[j] * og[j] * (S(1) - og[j]);
           d_cell[j] = dhr[j] * og[j] * (S(1) - tcr[j] * tcr[j]);
         }
+        S* my_sums = summing ? thread_sums.data() + at::get_thread_num() * sums : nullptr;
         if (lcw) {
-          std::memcpy(dcn + row * hidden, d_cell, hidden * sizeof(S));
+          if (my_sums) {
+            S* shift = my_sums + gsize + hidden;
+            for (int64_t j = 0; j < hidden; ++j) shift[j] += d_cell[j];
+          }
           const S* cell = c + (row + batch) * hidden;  // the new cell state
           if (kc) {
             for (int64_t j = 0; j < hidden; ++j) c_new[j] = fg[j] * c_prev[j] + ig[j] * gg[j];
             cell = c_new.data();
           }
           layer_norm_row_backward(d_cell, cell, cstat[row], cstat[tb + row], lcw, hidden,
-                                  d_cell);
+                                  d_cell, my_sums ? my_sums + gsize : nullptr);
         }
         if (kc) {
           const S* k = kc + row * kc_row;
@@ -380,7 +392,7 @@ void lstm_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& cs,
         }
         if (lnw) {
           layer_norm_row_backward(dgr, raw + row * gsize, hstat[row], hstat[tb + row], lnw,
-                                  gsize, draw + row * gsize);
+                                  gsize, draw + row * gsize, my_sums);
         }
       }
     });
@@ -392,6 +404,11 @@ void lstm_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& cs,
     if (kh) {
       for (int64_t i = 0; i < bh; ++i) dh[i] += dh_kept[i];
     }
+  }
+  for (int64_t thread = 0; summing && thread < at::get_num_threads(); ++thread) {
+    const S* part = thread_sums.data() + thread * sums;
+    for (int64_t k = 0; d_hh_gain && k < gsize; ++k) d_hh_gain[k] += part[k];
+    for (int64_t k = 0; d_cell_ln && k < 2 * hidden; ++k) d_cell_ln[k] += part[gsize + k];
   }
 }
 
@@ -661,12 +678,13 @@ void lstm_backward(const Tensor& gates, const Tensor& hs, const Tensor& cs, cons
                    const OptTensor& mask, const OptTensor& keep_h, const OptTensor& keep_c,
                    const OptTensor& hh_raw, const OptTensor& hh_stats,
                    const OptTensor& cell_stats, const OptTensor& grad_y, Tensor dh, Tensor dc,
-                   Tensor d_gates, const OptTensor& d_hh_raw, const OptTensor& d_cell_normed) {
+                   Tensor d_gates, const OptTensor& d_hh_raw, const OptTensor& d_ln_hh,
+                   const OptTensor& d_ln_cell) {
   RNNKIT_DISPATCH(gates, "lstm_backward",
                   lstm_backward_impl<scalar_t>(gates, hs, cs, tanh_c, weight_hh, ln_hh,
                                                ln_cell_w, mask, keep_h, keep_c, hh_raw, hh_stats,
                                                cell_stats, grad_y, dh, dc, d_gates, d_hh_raw,
-                                               d_cell_normed));
+                                               d_ln_hh, d_ln_cell));
 }
 
 void gru_forward(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& hh_bias,
@@ -718,7 +736,8 @@ TORCH_LIBRARY(rnnkit_native, m) {
       "lstm_backward(Tensor gates, Tensor hs, Tensor cs, Tensor tanh_c, Tensor weight_hh, "
       "Tensor? ln_hh, Tensor? ln_cell_w, Tensor? mask, Tensor? keep_h, Tensor? keep_c, "
       "Tensor? hh_raw, Tensor? hh_stats, Tensor? cell_stats, Tensor? grad_y, Tensor(a!) dh, "
-      "Tensor(b!) dc, Tensor(c!) d_gates, Tensor(d!)? d_hh_raw, Tensor(e!)? d_cell_normed) -> ()");
+      "Tensor(b!) dc, Tensor(c!) d_gates, Tensor(d!)? d_hh_raw, Tensor(e!)? d_ln_hh, "
+      "Tensor(f!)? d_ln_cell) -> ()");
   m.def(
       "gru_forward(Tensor xproj, Tensor weight_hh_t, Tensor? hh_bias, Tensor? ln_hh, "
       "Tensor? mask, Tensor? keep_h, Tensor(a!) gates, Tensor(b!) hs, Tensor(c!) hh, "
