@@ -3,7 +3,9 @@
 Same inputs, outputs, saved memory and equations as :class:`rnnkit.nn.fused.LSTMSequence`,
 ``GRUSequence`` and ``RNNSequence`` (their docstrings describe the arguments); the loops
 over time, forward and backward, run in ``native.cpp`` (see :mod:`rnnkit.nn.native`),
-and the work over all steps at once around them (weight and gain gradients) stays here.
+and the work over all steps at once around them (the recurrent weight gradient, the GRU's
+and RNN's layer-norm gain gradients) stays here; the LSTM's loop sums its gain gradients
+as it goes.
 :func:`rnnkit.nn.fused` chooses these where :func:`rnnkit.nn.native.usable` says the
 tensors allow it (CPU, float32 or float64, the library built).
 """
