@@ -13,7 +13,8 @@
 // Forward takes the recurrent matrix transposed, (H, G); backward as it is, (G, H).
 // Python allocates every output and passes all tensors contiguous, on the CPU, in one
 // floating dtype (float32 or float64); whole-sequence work before and after the loops
-// (input projection, weight and gain gradients) stays in Python.
+// (input projection, recurrent weight gradient, the GRU's and RNN's layer-norm gain
+// gradients) stays in Python. The LSTM's backward sums its gain gradients as it goes.
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
