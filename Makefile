@@ -13,6 +13,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[hub,kaggle,export,tagging,mlflow,holidays,dev]'
+	@# The extended recurrent cells' C++ time loops, compiled once into the user cache
+	@# (rnnkit/nn/native.py); without a compiler this logs a warning and Python loops run.
+	$(BIN)/python -c 'from rnnkit.nn import native; native.main()'
 	@touch $@
 
 demo: setup

@@ -1,4 +1,7 @@
-"""The fused sequence kernels against a plain step-by-step loop with autograd."""
+"""The fused sequence kernels against a plain step-by-step loop with autograd.
+
+Every test runs twice: with the native (C++) time loops and with the Python ones.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,20 @@ import pytest
 import torch
 
 from rnnkit import nn as rnn_nn
-from rnnkit.nn import cells, fused, regularization
+from rnnkit.nn import cells, fused, fused_native, kernel_ops, native, regularization
 from rnnkit.nn.fused import CellWeights, StepMasks
 from rnnkit.nn.regularization import recurrent_dropout_mask, zoneout_keep
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def loops(request, monkeypatch):
+    """Which time loops the kernels run: the C++ ones (where built) or the Python ones."""
+    if request.param == "native" and not native.available():
+        pytest.skip("no C++ compiler here: the native loops are not built")
+    monkeypatch.setenv(native.SWITCH, "1" if request.param == "native" else "0")
+    return request.param
 
 
 # --------------------------------------------------------------------------- reference
@@ -197,27 +209,24 @@ def test_fused_relu_rnn_matches_reference():
     check_against_reference("rnn", options, relu=True)
 
 
-@pytest.mark.parametrize(
-    ("name", "function", "make_inputs"),
-    [
-        (
-            "lstm",
-            fused.LSTMSequence.apply,
-            lambda w, m, x, h, c: (x, h, c, w["hh"], w["ln4"], w["lnc"], w["lncb"], *m, False),
-        ),
-        (
-            "gru",
-            fused.GRUSequence.apply,
-            lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], m[0], m[1], False),
-        ),
-        (
-            "rnn",
-            fused.RNNSequence.apply,
-            lambda w, m, x, h, c: (x, h, w["hh"], w["ln1"], *m[:2], False, False),
-        ),
-    ],
-)
-def test_gradcheck_fused_functions_in_float64(name, function, make_inputs):
+GRADCHECK_INPUTS = {
+    "lstm": lambda w, m, x, h, c: (x, h, c, w["hh"], w["ln4"], w["lnc"], w["lncb"], *m, False),
+    "gru": lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], m[0], m[1], False),
+    "rnn": lambda w, m, x, h, c: (x, h, w["hh"], w["ln1"], *m[:2], False, False),
+}
+FUNCTIONS = {
+    "python": {"lstm": fused.LSTMSequence, "gru": fused.GRUSequence, "rnn": fused.RNNSequence},
+    "native": {
+        "lstm": fused_native.LSTMNative,
+        "gru": fused_native.GRUNative,
+        "rnn": fused_native.RNNNative,
+    },
+}
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
+def test_gradcheck_fused_functions_in_float64(name, loops):
+    function, make_inputs = FUNCTIONS[loops][name].apply, GRADCHECK_INPUTS[name]
     torch.manual_seed(1)
     steps, batch, hidden = 4, 2, 3
     gates = GATES[name] * hidden
@@ -455,7 +464,7 @@ def test_bad_extended_options_name_the_value():
         rnn_nn.GRU(3, 4, layer_norm=True, reset_after=False)
 
 
-@pytest.mark.skipif(not fused.USE_ONEDNN, reason="torch built without the oneDNN operators")
+@pytest.mark.skipif(not kernel_ops.USE_ONEDNN, reason="torch built without the oneDNN operators")
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
 def test_onednn_products_match_torch_mm_in_float32(kind, monkeypatch):
     torch.manual_seed(5)
@@ -463,7 +472,7 @@ def test_onednn_products_match_torch_mm_in_float32(kind, monkeypatch):
     x = torch.randn(9, 4, 6, requires_grad=True)
     results = []
     for use_onednn in (True, False):
-        monkeypatch.setattr(fused, "USE_ONEDNN", use_onednn)
+        monkeypatch.setattr(kernel_ops, "USE_ONEDNN", use_onednn)
         torch.manual_seed(0)
         output, _ = layer(x, lengths=[9, 3, 7, 5])
         grads = torch.autograd.grad(output.square().sum(), [x, *layer.parameters()])

@@ -30,12 +30,15 @@ gain (the biases act as its shift)::
     RNN   h~ = tanh or relu of (x_t' + a_t)
     state = k * previous + (1 - k) * new        zoneout, and k = 1 on padded steps
 
-Matrix products on CPU in float32 go through oneDNN's inner product (the library
-torch.nn.LSTM itself runs on) with the recurrent matrix packed once per call; on other
-devices and dtypes, or where torch was built without oneDNN, through ``torch.mm``. On
-the AMD EPYC machine the benchmark ran on, oneDNN's products were about 25% faster than
-``torch.mm`` (MKL) at these shapes. Everything else is written with tensor methods on
-the inputs' device and dtype, so the same code runs on CPU and CUDA tensors.
+Where :func:`rnnkit.nn.native.usable` allows (CPU tensors in float32 or float64, a C++
+compiler found at first use), the same functions run with their time loops in C++
+(:mod:`rnnkit.nn.fused_native`): one BLAS product and one fused pass over the batch per
+step, forward and backward, instead of ~25 tensor operations from Python. The Python
+loops here stay the definition of the kernels on every other device and dtype (CUDA
+included) and where no compiler is present; ``RNNKIT_NATIVE=0`` selects them always.
+Matrix products outside the loops are :mod:`rnnkit.nn.kernel_ops`' (oneDNN on CPU
+float32). Everything in the Python loops is written with tensor methods on the inputs'
+device and dtype, so the same code runs on CPU and CUDA tensors.
 """
 
 from __future__ import annotations
@@ -46,7 +49,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnkit.nn import native
 from rnnkit.nn.cells import LAYER_NORM_EPS
+from rnnkit.nn.fused_native import GRUNative, LSTMNative, RNNNative
+from rnnkit.nn.kernel_ops import (
+    RecurrentProduct,
+    kept_for_backward,
+    layer_norm_backward,
+    layer_norm_gain_grad,
+    layer_norm_step_backward,
+    linear,
+    product_tn,
+    recurrent_input,
+    stacked_stats,
+)
 
 __all__ = [
     "LAYER_NORM_EPS",
@@ -100,112 +116,6 @@ class StepMasks:
     keep_binary: bool = False
 
 
-def _kept_for_backward(keep: Tensor | None, binary: bool) -> Tensor | None:
-    """The zoneout keep weights as saved for backward: booleans when they are 0 or 1.
-
-    Backward only multiplies gradients by them, and a float times a bool is that float
-    or zero, so nothing converts them back.
-    """
-    if keep is None or not binary:
-        return keep
-    return keep.to(torch.bool)
-
-
-def _onednn_available() -> bool:
-    try:
-        return bool(
-            torch.backends.mkldnn.is_available()
-            and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-            and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
-        )
-    except (AttributeError, RuntimeError):  # a build without the oneDNN operators
-        return False
-
-
-# Module-level switch: the tests turn it off to check both paths give the same numbers.
-USE_ONEDNN = _onednn_available()
-
-
-def _onednn(t: Tensor) -> bool:
-    return USE_ONEDNN and t.device.type == "cpu" and t.dtype == torch.float32
-
-
-def _onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``x @ weight.T + bias`` on oneDNN; ``weight`` is (N, K), plain or packed."""
-    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
-
-
-class _RecurrentProduct:
-    """``x @ weight.T`` for the many small ``x`` of a time loop, with one fixed weight."""
-
-    def __init__(self, weight: Tensor) -> None:
-        self.packed = None
-        self.weight_t = weight.t()
-        if _onednn(weight):
-            self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
-
-    def into(self, x: Tensor, out: Tensor) -> Tensor:
-        """Writes the product into ``out``."""
-        if self.packed is None:
-            return torch.mm(x, self.weight_t, out=out)
-        return out.copy_(_onednn_linear(x, self.packed))
-
-    def add_into(self, base: Tensor, x: Tensor, out: Tensor) -> Tensor:
-        """Writes ``base + x @ weight.T`` into ``out``."""
-        if self.packed is None:
-            return torch.addmm(base, x, self.weight_t, out=out)
-        return torch.add(base, _onednn_linear(x, self.packed), out=out)
-
-    def __call__(self, x: Tensor) -> Tensor:
-        if self.packed is None:
-            return torch.mm(x, self.weight_t)
-        return _onednn_linear(x, self.packed)
-
-
-# oneDNN wants both operands of a.T @ b transposed in memory; below about a million
-# output elements those copies cost more than oneDNN gains over torch.mm (measured).
-_ONEDNN_TN_MIN_OUTPUT = 1 << 20
-
-
-def _product_tn(a: Tensor, b: Tensor) -> Tensor:
-    """``a.T @ b`` for tall (N, P) and (N, Q) matrices: weight gradients over all steps."""
-    if _onednn(a) and a.shape[1] * b.shape[1] >= _ONEDNN_TN_MIN_OUTPUT:
-        return _onednn_linear(a.t().contiguous(), b.t().contiguous())
-    return a.t() @ b
-
-
-class _Linear(torch.autograd.Function):
-    """``F.linear`` with its three products on oneDNN (CPU float32 only)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        return _onednn_linear(x, weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        x, weight = ctx.saved_tensors
-        grad = grad.contiguous()
-        d_x = d_weight = d_bias = None
-        if ctx.needs_input_grad[0]:
-            d_x = _onednn_linear(grad, weight.t().contiguous())
-        if ctx.needs_input_grad[1]:
-            d_weight = _product_tn(grad, x)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            d_bias = grad.sum(0)
-        return d_x, d_weight, d_bias
-
-
-def _linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``F.linear`` over (T, B, I), on oneDNN where it is faster."""
-    if not _onednn(x):
-        return F.linear(x, weight, bias)
-    steps, batch, features = x.shape
-    out = _Linear.apply(x.reshape(steps * batch, features), weight, bias)
-    return out.view(steps, batch, -1)
-
-
 def _add_optional(*tensors: Tensor | None) -> Tensor | None:
     present = [t for t in tensors if t is not None]
     if not present:
@@ -220,59 +130,11 @@ def input_projection(x: Tensor, weights: CellWeights, extra_bias: Tensor | None)
     """``LN(W_ih x) * γ_ih + b_ih + extra_bias`` for every step at once: ``(T, B, G)``."""
     bias = _add_optional(weights.bias_ih, extra_bias)
     if weights.ln_ih_weight is None:
-        return _linear(x, weights.weight_ih, bias)
-    projected = _linear(x, weights.weight_ih)  # (T, B, G)
+        return linear(x, weights.weight_ih, bias)
+    projected = linear(x, weights.weight_ih)  # (T, B, G)
     # The biases are added after the gain: exactly a layer norm's own shift.
     gates = projected.shape[-1]
     return F.layer_norm(projected, (gates,), weights.ln_ih_weight, bias, LAYER_NORM_EPS)
-
-
-def _recurrent_input(hs: Tensor, mask: Tensor | None) -> Tensor:
-    """The states the recurrent matrix multiplied, all steps: ``(T * B, H)``."""
-    previous = hs[:-1]  # (T, B, H)
-    if mask is not None:
-        previous = previous * mask
-    return previous.reshape(-1, previous.shape[-1])
-
-
-def _layer_norm_backward(
-    grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor
-) -> Tensor:
-    """Gradient of ``LN(x) * weight`` with respect to ``x`` (statistics from forward)."""
-    return torch.ops.aten.native_layer_norm_backward(
-        grad, x, [x.shape[-1]], mean, rstd, weight, None, [True, False, False]
-    )[0]
-
-
-def _layer_norm_step_backward(
-    grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor, gains: list[Tensor] | None
-) -> Tensor:
-    """:func:`_layer_norm_backward` of one step, appending its gain gradient to ``gains``.
-
-    Summing the per-step gain gradients afterwards spares a pass over all steps' inputs,
-    which would otherwise have to be kept in one (T, B, ·) buffer.
-    """
-    d_x, d_gain, _ = torch.ops.aten.native_layer_norm_backward(
-        grad, x, [x.shape[-1]], mean, rstd, weight, None, [True, gains is not None, False]
-    )
-    if gains is not None:
-        gains.append(d_gain)
-    return d_x
-
-
-def _layer_norm_gain_grad(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor) -> Tensor:
-    """Gradient of a layer norm's gain: sum over all rows of ``grad * x_hat``."""
-    features = x.shape[-1]
-    return torch.ops.aten.native_layer_norm_backward(
-        grad, x, [features], mean, rstd, x.new_ones(features), None, [False, True, False]
-    )[1]
-
-
-def _stacked_stats(means: list[Tensor], rstds: list[Tensor]) -> Tensor | None:
-    """Per-step layer-norm statistics as one ``(2, T, B, 1)`` tensor: means, rstds."""
-    if not means:
-        return None
-    return torch.stack(means + rstds).unflatten(0, (2, -1))
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -325,7 +187,7 @@ class LSTMSequence(torch.autograd.Function):
         cell_means: list[Tensor] = []
         cell_rstds: list[Tensor] = []
         h_in = new(batch, hidden) if recurrent_mask is not None else None
-        recurrent = _RecurrentProduct(weight_hh)
+        recurrent = RecurrentProduct(weight_hh)
         # Per-step views made once: indexing inside the loop costs as much as a small op.
         h_t, c_t, x_t, gates_t = hs.unbind(0), cs.unbind(0), xproj.unbind(0), gates.unbind(0)
         c_new_t, tanh_c_t = c_new.unbind(0), tanh_c.unbind(0)
@@ -380,10 +242,10 @@ class LSTMSequence(torch.autograd.Function):
             ln_hh_weight,
             ln_cell_weight,
             recurrent_mask,
-            _kept_for_backward(keep_h, keep_binary),
-            _kept_for_backward(keep_c, keep_binary),
-            _stacked_stats(hh_means, hh_rstds),
-            _stacked_stats(cell_means, cell_rstds),
+            kept_for_backward(keep_h, keep_binary),
+            kept_for_backward(keep_c, keep_binary),
+            stacked_stats(hh_means, hh_rstds),
+            stacked_stats(cell_means, cell_rstds),
             *hh_raw,
         )
         ctx.zoneout_cell = keep_c is not None
@@ -444,7 +306,7 @@ class LSTMSequence(torch.autograd.Function):
 
         dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
         dc = grad_cn.clone() if grad_cn is not None else hs.new_zeros(batch, hidden)
-        recurrent_t = _RecurrentProduct(weight_hh.t())
+        recurrent_t = RecurrentProduct(weight_hh.t())
         # Per-step views made once (see forward).
         d_o_t, d_ifg_t, f_t = d_o.unbind(0), d_ifg.unbind(0), f_all.unbind(0)
         d_gates_t, d_hh_raw_t, factor_t = (
@@ -464,7 +326,7 @@ class LSTMSequence(torch.autograd.Function):
             d_o_t[t].mul_(dh)
             if ln_cell_weight is not None:
                 torch.mul(dh, factor_t[t], out=d_cell_normed[t])
-                d_cell = _layer_norm_backward(
+                d_cell = layer_norm_backward(
                     d_cell_normed[t], c_new[t], cell_mean[t], cell_rstd[t], ln_cell_weight
                 )
             else:
@@ -479,7 +341,7 @@ class LSTMSequence(torch.autograd.Function):
             if keep_c_t is not None:
                 dc.add_(dc_kept)
             if ln_hh_weight is not None:
-                d_raw = _layer_norm_step_backward(
+                d_raw = layer_norm_step_backward(
                     d_gates_t[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight, d_ln_hh_steps
                 )
                 d_hh_raw_t[t].copy_(d_raw)
@@ -492,14 +354,14 @@ class LSTMSequence(torch.autograd.Function):
         d_weight_hh = d_ln_hh = d_ln_cell_weight = d_ln_cell_bias = None
         if grads_needed[3]:
             # One product over all steps: (4H, T*B) x (T*B, H).
-            d_weight_hh = _product_tn(
-                d_hh_raw.reshape(-1, gate_size), _recurrent_input(hs, recurrent_mask)
+            d_weight_hh = product_tn(
+                d_hh_raw.reshape(-1, gate_size), recurrent_input(hs, recurrent_mask)
             )
         if ln_hh_weight is not None and d_ln_hh_steps is not None:
             d_ln_hh = torch.stack(d_ln_hh_steps).sum(0)
         if ln_cell_weight is not None:
             if grads_needed[5]:
-                d_ln_cell_weight = _layer_norm_gain_grad(d_cell_normed, c_new, cell_mean, cell_rstd)
+                d_ln_cell_weight = layer_norm_gain_grad(d_cell_normed, c_new, cell_mean, cell_rstd)
             if grads_needed[6]:
                 d_ln_cell_bias = d_cell_normed.reshape(-1, hidden).sum(0)
         return (
@@ -551,7 +413,7 @@ class GRUSequence(torch.autograd.Function):
         hh = new(steps, batch, gate_size)
         h_new = new(batch, hidden) if keep_h is not None else None
         h_in = new(batch, hidden) if recurrent_mask is not None else None
-        recurrent = _RecurrentProduct(weight_hh)
+        recurrent = RecurrentProduct(weight_hh)
         for t in range(steps):
             h_prev = hs[t]
             h_rec = h_prev
@@ -584,7 +446,7 @@ class GRUSequence(torch.autograd.Function):
             hh_bias,
             ln_hh_weight,
             recurrent_mask,
-            _kept_for_backward(keep_h, keep_binary),
+            kept_for_backward(keep_h, keep_binary),
         )
         return hs[1:], hs[steps].clone()
 
@@ -611,7 +473,7 @@ class GRUSequence(torch.autograd.Function):
         factor_r = hn_all * r_all * (1 - r_all)
 
         dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
-        recurrent_t = _RecurrentProduct(weight_hh.t())
+        recurrent_t = RecurrentProduct(weight_hh.t())
         for t in range(steps - 1, -1, -1):
             if grad_y is not None:
                 dh.add_(grad_y[t])
@@ -623,7 +485,7 @@ class GRUSequence(torch.autograd.Function):
             torch.mul(d_n, factor_r[t], out=d_hr[t])
             torch.mul(d_n, r_all[t], out=d_hn[t])
             if ln_hh_weight is not None:
-                d_hh_raw[t] = _layer_norm_backward(
+                d_hh_raw[t] = layer_norm_backward(
                     d_hh[t], hh[t], hh_mean[t], hh_rstd[t], ln_hh_weight
                 )
                 d_rec = d_hh_raw[t]
@@ -642,13 +504,13 @@ class GRUSequence(torch.autograd.Function):
         d_weight_hh = d_bias = d_ln = None
         d_rec_all = d_hh_raw if ln_hh_weight is not None else d_hh
         if grads_needed[2]:
-            d_weight_hh = _product_tn(
-                d_rec_all.reshape(-1, gate_size), _recurrent_input(hs, recurrent_mask)
+            d_weight_hh = product_tn(
+                d_rec_all.reshape(-1, gate_size), recurrent_input(hs, recurrent_mask)
             )
         if hh_bias is not None and grads_needed[3]:
             d_bias = d_hh.reshape(-1, gate_size).sum(0)
         if ln_hh_weight is not None and grads_needed[4]:
-            d_ln = _layer_norm_gain_grad(d_hh, hh, hh_mean, hh_rstd)
+            d_ln = layer_norm_gain_grad(d_hh, hh, hh_mean, hh_rstd)
         return d_xproj, dh, d_weight_hh, d_bias, d_ln, None, None, None
 
 
@@ -693,7 +555,7 @@ class RNNSequence(torch.autograd.Function):
         hh_means: list[Tensor] = []
         hh_rstds: list[Tensor] = []
         h_in = new(batch, hidden) if recurrent_mask is not None else None
-        recurrent = _RecurrentProduct(weight_hh)
+        recurrent = RecurrentProduct(weight_hh)
         for t in range(steps):
             h_rec = hs[t]
             if recurrent_mask is not None:
@@ -722,8 +584,8 @@ class RNNSequence(torch.autograd.Function):
             weight_hh,
             ln_hh_weight,
             recurrent_mask,
-            _kept_for_backward(keep_h, keep_binary),
-            _stacked_stats(hh_means, hh_rstds),
+            kept_for_backward(keep_h, keep_binary),
+            stacked_stats(hh_means, hh_rstds),
             *hh_raw,
         )
         return hs[1:], hs[steps].clone()
@@ -748,7 +610,7 @@ class RNNSequence(torch.autograd.Function):
         else:
             d_hh_raw = d_pre
         dh = grad_hn.clone() if grad_hn is not None else hs.new_zeros(batch, hidden)
-        recurrent_t = _RecurrentProduct(weight_hh.t())
+        recurrent_t = RecurrentProduct(weight_hh.t())
         for t in range(steps - 1, -1, -1):
             if grad_y is not None:
                 dh.add_(grad_y[t])
@@ -757,7 +619,7 @@ class RNNSequence(torch.autograd.Function):
                 dh.sub_(dh_kept)
             d_pre[t].mul_(dh)
             if ln_hh_weight is not None:
-                d_hh_raw[t] = _layer_norm_step_backward(
+                d_hh_raw[t] = layer_norm_step_backward(
                     d_pre[t], hh_raw[t], hh_mean[t], hh_rstd[t], ln_hh_weight, d_ln_steps
                 )
             dh = recurrent_t(d_hh_raw[t])
@@ -767,8 +629,8 @@ class RNNSequence(torch.autograd.Function):
                 dh.add_(dh_kept)
         d_weight_hh = d_ln = None
         if grads_needed[2]:
-            d_weight_hh = _product_tn(
-                d_hh_raw.reshape(-1, hidden), _recurrent_input(hs, recurrent_mask)
+            d_weight_hh = product_tn(
+                d_hh_raw.reshape(-1, hidden), recurrent_input(hs, recurrent_mask)
             )
         if ln_hh_weight is not None and d_ln_steps is not None:
             d_ln = torch.stack(d_ln_steps).sum(0)
@@ -778,8 +640,15 @@ class RNNSequence(torch.autograd.Function):
 # --------------------------------------------------------------------------- entry points
 
 
+_NATIVE: dict[type[torch.autograd.Function], type[torch.autograd.Function]] = {
+    LSTMSequence: LSTMNative,
+    GRUSequence: GRUNative,
+    RNNSequence: RNNNative,
+}
+
+
 def _recurrence(function: type[torch.autograd.Function], *args: object) -> tuple[Tensor, ...]:
-    """Apply a kernel in the weights' dtype, outside autocast.
+    """Apply a kernel in the weights' dtype, outside autocast, with the native loops if allowed.
 
     Under mixed precision the input projection may arrive in bfloat16 or float16; the
     recurrence runs in the dtype of its weights, as torch's own RNN kernels do.
@@ -787,6 +656,9 @@ def _recurrence(function: type[torch.autograd.Function], *args: object) -> tuple
     xproj, weight_hh = args[0], args[2 if function is not LSTMSequence else 3]
     dtype = weight_hh.dtype
     cast = [a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args]
+    tensors = [a for a in cast if isinstance(a, Tensor) and a.is_floating_point()]
+    if xproj.numel() > 0 and native.usable(*tensors):
+        function = _NATIVE[function]
     with torch.autocast(device_type=xproj.device.type, enabled=False):
         return function.apply(*cast)
 
