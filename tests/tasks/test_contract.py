@@ -44,6 +44,26 @@ def test_metrics_json_holds_the_declared_metrics(trained) -> None:
     assert all(isinstance(v, float) for v in metrics["val"].values())
 
 
+def test_the_spec_declares_what_validation_logs(trained) -> None:
+    """Early stopping and pruning are checked against ``spec.logged`` before any work, so
+    it must name every ``val/`` column the module writes (some only with some data: a
+    character language model adds bpc)."""
+    name, run_dir = trained
+    header = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    written = {column.removeprefix("val/") for column in header if column.startswith("val/")}
+    assert "loss" in written and written <= set(get_spec(name).logged), (name, written)
+
+
+def test_every_recipe_passes_the_checks_made_before_training() -> None:
+    from rnnkit.engine.api import check_settings
+    from rnnkit.tasks import load_config
+
+    recipes = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
+    assert len(recipes) >= 15
+    for recipe in recipes:
+        check_settings(load_config(recipe, []))
+
+
 def test_load_gives_the_declared_predictor(trained) -> None:
     name, run_dir = trained
     predictor = rnnkit.load(run_dir)

@@ -11,6 +11,7 @@ SPEC = TaskSpec(
     summary="transcribe speech with CTC",
     config=SpeechRecognitionConfig,
     metrics={"loss": "min", "wer": "min", "cer": "min", "sentence_accuracy": "max"},
+    logged=("loss", "wer"),
     training=f"{_HERE}.task:SpeechRecognitionTask",
     model=f"{_HERE}.model:build_model",
     predictor=f"{_HERE}.predictor:SpeechRecognitionPredictor",

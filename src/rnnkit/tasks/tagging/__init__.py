@@ -19,6 +19,7 @@ SPEC = TaskSpec(
         "entity_recall": "max",
         "entity_f1": "max",
     },
+    logged=("loss", "accuracy"),
     training=f"{_HERE}.task:TaggingTask",
     model=f"{_HERE}.model:build_model",
     predictor=f"{_HERE}.predictor:TaggingPredictor",

@@ -20,6 +20,7 @@ SPEC = TaskSpec(
         "chrf": "max",
         "exact_match": "max",
     },
+    logged=("loss", "perplexity"),
     training=f"{_HERE}.task:TranslationTask",
     model=f"{_HERE}.model:build_model",
     predictor=f"{_HERE}.predictor:TranslationPredictor",
