@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from rnnkit.errors import UserError
 
@@ -57,6 +58,43 @@ def human_bytes(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+class _SkipRandomInit(TorchFunctionMode):
+    """Leave parameter initialisation out of a meta-device build.
+
+    Meta tensors hold no values, yet their random in-place initialisers run through
+    torch's Python reference kernels, whose first use imports the compiler stack (about
+    a second at every inference command). Only shapes matter here.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in _INIT_OPS:
+            # torch.nn.init passes the tensor by keyword, Tensor methods as self.
+            tensor = args[0] if args else kwargs.get("tensor")
+            if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+                return tensor
+        return func(*args, **kwargs)
+
+
+_INIT_OPS = frozenset(
+    {
+        "normal_",
+        "uniform_",
+        "zero_",
+        "zeros_",
+        "ones_",
+        "fill_",
+        "constant_",
+        "xavier_uniform_",
+        "xavier_normal_",
+        "kaiming_uniform_",
+        "kaiming_normal_",
+        "trunc_normal_",
+        "orthogonal_",
+    }
+)
+
+
 def check_model_memory(
     build: Callable[[Any, dict[str, Any]], nn.Module],
     config: Any,
@@ -73,7 +111,7 @@ def check_model_memory(
     ``info`` comes from in the message (``preprocess/info.json`` of a run directory).
     """
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _SkipRandomInit():
             model = build(config, info)
     except RuntimeError as err:
         # A tensor past 2**63 bytes cannot even be described; other errors are left for

@@ -120,13 +120,15 @@ def test_the_data_layer_names_tasks_that_read_its_kinds() -> None:
 
 
 def test_inference_imports_no_training_library(trained) -> None:
-    """rnnkit.load and the predictor run without Lightning or Optuna being imported."""
+    """rnnkit.load and the predictor run without Lightning or Optuna being imported, nor
+    torch's compiler stack (torch._dynamo and sympy: about a second per command)."""
     _, run_dir = trained
     code = (
         "import sys, rnnkit\n"
         f"p = rnnkit.load({str(run_dir)!r})\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'lightning', 'pytorch_lightning', 'optuna', 'lightning_fabric'})\n"
+        "{'lightning', 'pytorch_lightning', 'optuna', 'lightning_fabric', 'sympy'} "
+        "or m == 'torch._dynamo')\n"
         "print(repr(p)); print('heavy:', bad)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
