@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset, Sampler
 
-from rnnkit.data.timeseries import Scaler, make_scaler
 from rnnkit.errors import DataError, UserError
+
+if TYPE_CHECKING:  # timeseries imports pandas, which text and label inference never need
+    from rnnkit.data.timeseries import Scaler
 
 TRUNCATE_SIDES = ("head", "tail")
 
@@ -295,6 +297,8 @@ def fit_sequence_scaler(sequences: Sequence[np.ndarray], name: str = "standard")
     widths = {np.shape(s)[-1] if np.ndim(s) == 2 else None for s in sequences}
     if len(widths) != 1 or None in widths:
         raise DataError(f"multichannel sequences must all be (T, F) with one F; got F in {widths}")
+    from rnnkit.data.timeseries import make_scaler
+
     return make_scaler(name).fit(np.concatenate([np.asarray(s) for s in sequences]))
 
 
