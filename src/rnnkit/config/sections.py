@@ -70,6 +70,35 @@ class TextConfig(SourceConfig):
         return set() if self.tokenizer == "bpe" else {"bpe_vocab_size"}
 
 
+class EmbeddingsConfig(StrictModel):
+    """Pretrained word vectors for a model's word embedding (see
+    :mod:`rnnkit.data.vectors` and :mod:`rnnkit.tasks.embeddings`).
+
+    ``pretrained_embeddings``: a word2vec/fastText ``.vec`` or GloVe text file (plain,
+    ``.gz`` or ``.xz``), a path absolute or relative to the working directory like
+    ``data.dataset``. Its words join the vocabulary after the training words (external
+    knowledge, not the evaluation data), its vectors initialise their rows, and the
+    embedding size must equal its dimension. Read when the vocabulary is fitted only: a
+    resumed run, ``rnnkit evaluate`` and inference use the saved vocabulary and weights.
+    """
+
+    pretrained_embeddings: str | None = None
+    pretrained_max_words: int | None = Field(None, ge=1)  # the file's first N words only
+    freeze_embeddings: bool = False  # keep the word vectors as loaded
+
+    @model_validator(mode="after")
+    def _freeze_needs_vectors(self) -> EmbeddingsConfig:
+        if self.freeze_embeddings and not self.pretrained_embeddings:
+            raise ValueError(
+                "freeze_embeddings=true keeps random vectors fixed: set "
+                "pretrained_embeddings to a word vectors file, or freeze_embeddings=false"
+            )
+        return self
+
+    def unread_keys(self) -> set[str]:
+        return set() if self.pretrained_embeddings else {"pretrained_max_words"}
+
+
 CELLS = ("lstm", "gru", "rnn", "mingru", "minlstm", "rglru")
 #: The parallel-scan cells (rnnkit.nn.MinGRU, MinLSTM, RGLRU).
 SCAN_CELLS = ("mingru", "minlstm", "rglru")

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from rnnkit.config import Config, SourceConfig, StackConfig
+from rnnkit.config import Config, EmbeddingsConfig, SourceConfig, StackConfig
 
 
 class TaggingData(SourceConfig):
@@ -42,9 +42,11 @@ class TaggingData(SourceConfig):
         return value
 
 
-class TaggingModel(StackConfig):
+class TaggingModel(StackConfig, EmbeddingsConfig):
     """Word + character features -> recurrent stack (the shared keys: cell, hidden_size,
-    num_layers, dropout, extended options) -> per-token softmax or CRF."""
+    num_layers, dropout, extended options) -> per-token softmax or CRF. The word
+    embedding may start from pretrained vectors (``pretrained_embeddings``,
+    ``pretrained_max_words``, ``freeze_embeddings``: see EmbeddingsConfig)."""
 
     num_layers: int = Field(2, ge=1)
     bidirectional: bool = True  # a tag depends on the words on both sides
@@ -66,6 +68,9 @@ class TaggingModel(StackConfig):
 
     # Output: a softmax per token, or a linear-chain CRF over the sentence.
     crf: bool = False
+
+    def unread_keys(self) -> set[str]:
+        return StackConfig.unread_keys(self) | EmbeddingsConfig.unread_keys(self)
 
 
 class TaggingConfig(Config):

@@ -97,6 +97,8 @@ class Tagger(nn.Module):
         self.num_tags = num_tags
         self.word_dropout = check_probability("word dropout", config.word_dropout)
         self.words = nn.Embedding(num_words, config.embedding_size, padding_idx=PAD_ID)
+        # Frozen pretrained vectors: no gradient, so the optimizer leaves them as loaded.
+        self.words.weight.requires_grad_(not config.freeze_embeddings)
         self.chars: CharEncoder | None = None
         features = config.embedding_size
         if config.char_encoder != "none":

@@ -8,6 +8,7 @@ split the source lacks (``val``, ``test``) is carved from the training sentences
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from torch.utils.data import DataLoader
 from rnnkit.data import catalog, conll, sources
 from rnnkit.data.batches import BucketBatchSampler, split_indices
 from rnnkit.data.conll import Sentence
+from rnnkit.data.vectors import WordVectors
 from rnnkit.errors import DataError
+from rnnkit.tasks.embeddings import extend_vocab
 from rnnkit.tasks.tagging import metrics
 from rnnkit.tasks.tagging.config import TaggingData
 from rnnkit.tasks.tagging.encoding import EncodedSentence, TaggingVocab, collate, encode_sentences
@@ -37,6 +40,7 @@ class PreparedSentences:
     encoded: dict[str, list[EncodedSentence]]
     vocab: TaggingVocab
     scheme: str | None  # BIO | BIOES when the tags are chunk tags (entity metrics apply)
+    added_words: int = 0  # words the vocabulary took in from pretrained vectors
 
 
 def load_sentences(data: TaggingData, seed: int = 0) -> dict[str, list[Sentence]]:
@@ -90,18 +94,31 @@ def _older_name(split: str) -> str:
 
 
 def prepare(
-    data: TaggingData, seed: int = 0, vocab: TaggingVocab | None = None
+    data: TaggingData,
+    seed: int = 0,
+    vocab: TaggingVocab | None = None,
+    vectors: WordVectors | None = None,
 ) -> PreparedSentences:
-    """Read and split; fit the vocabulary on train (unless given); encode every split."""
+    """Read and split; fit the vocabulary on train (unless given); encode every split.
+
+    A fitted vocabulary takes in the words of ``vectors`` (pretrained word vectors) that
+    the training split lacks, after the training words.
+    """
     sentences = load_sentences(data, seed)
-    vocab = vocab or TaggingVocab.fit(
-        sentences["train"],
-        lowercase=data.lowercase,
-        min_freq=data.min_freq,
-        max_vocab_size=data.max_vocab_size,
-        char_min_freq=data.char_min_freq,
-        max_word_length=data.max_word_length,
-    )
+    added = 0
+    if vocab is None:
+        vocab = TaggingVocab.fit(
+            sentences["train"],
+            lowercase=data.lowercase,
+            min_freq=data.min_freq,
+            max_vocab_size=data.max_vocab_size,
+            char_min_freq=data.char_min_freq,
+            max_word_length=data.max_word_length,
+        )
+        if vectors is not None:
+            words = extend_vocab(vocab.words, vectors, lowercase=data.lowercase)
+            added = len(words) - len(vocab.words)
+            vocab = dataclasses.replace(vocab, words=words)
     encoded = {
         split: encode_sentences(vocab, items, f"{data.dataset} ({split})")
         for split, items in sentences.items()
@@ -114,7 +131,7 @@ def prepare(
         len(vocab.tags),
         f" ({scheme})" if scheme else "",
     )
-    return PreparedSentences(sentences, encoded, vocab, scheme)
+    return PreparedSentences(sentences, encoded, vocab, scheme, added)
 
 
 def make_loader(

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from rnnkit.config import Config
 from rnnkit.errors import ConfigError
 from rnnkit.rundir import PREPROCESS_DIR, write_json
+from rnnkit.tasks import embeddings
 from rnnkit.tasks.module import RecurrentModule
 from rnnkit.tasks.spec import PreparedData
 from rnnkit.tasks.tagging import metrics, prepare
@@ -66,7 +67,12 @@ class TaggingTask:
         data = config.data
         vocab_path = Path(run_dir) / PREPROCESS_DIR / VOCAB_FILE
         vocab = TaggingVocab.load(vocab_path) if vocab_path.is_file() else None
-        prepared = prepare.prepare(data, seed=config.seed, vocab=vocab)
+        # Pretrained vectors are read when the vocabulary is fitted, never again: a
+        # resumed run or an evaluation has the vocabulary and the weights.
+        vectors = None
+        if vocab is None:
+            vectors = embeddings.read_vectors(config.model, config.model.embedding_size)
+        prepared = prepare.prepare(data, seed=config.seed, vocab=vocab, vectors=vectors)
         if vocab is None:
             prepared.vocab.save(vocab_path)
         if config.model.crf and len(prepared.vocab.tags) < 2:
@@ -104,12 +110,21 @@ class TaggingTask:
             val=loader("val", False),
             test=loader("test", False),
             info=info,
-            artifacts={"prepared": prepared, "run_dir": Path(run_dir)},
+            artifacts={"prepared": prepared, "run_dir": Path(run_dir), "vectors": vectors},
         )
 
     def build_module(
         self, config: Config, model: nn.Module, prepared: PreparedData
     ) -> RecurrentModule:
+        vectors = prepared.artifacts.get("vectors")
+        if vectors is not None:
+            sentences: prepare.PreparedSentences = prepared.artifacts["prepared"]
+            words = sentences.vocab.words
+            match = embeddings.load_vectors(model.words, words, vectors)  # type: ignore[arg-type]
+            record = embeddings.summary(
+                vectors, match, len(words) - len(words.specials), sentences.added_words
+            )
+            embeddings.save_summary(prepared.artifacts["run_dir"], record)
         return TaggingModule(model, config.train)
 
     def evaluate(
