@@ -65,11 +65,18 @@ def test_match_exact_then_lowercased_and_specials_skipped(tmp_path):
     vectors = read_word_vectors(path)
     tokens = ["<pad>", "<unk>", "The", "Paris", "paris", "walk", ","]
     match = vectors.match(tokens, skip=("<pad>", "<unk>"))
-    assert match.ids.tolist() == [2, 3, 6]  # "paris" has no vector: no uppercasing
-    assert (match.exact, match.lowercased, match.found) == (2, 1, 3)
-    np.testing.assert_array_equal(
-        match.vectors, np.array([EXPECTED["the"], EXPECTED["Paris"], EXPECTED[","]], np.float32)
-    )
+    assert match.ids.tolist() == [2, 3, 4, 6]  # "paris" takes the vector of "Paris"
+    assert (match.exact, match.lowercased, match.found) == (2, 2, 4)
+    expected = [EXPECTED["the"], EXPECTED["Paris"], EXPECTED["Paris"], EXPECTED[","]]
+    np.testing.assert_array_equal(match.vectors, np.array(expected, np.float32))
+
+
+def test_match_prefers_the_lowercased_word_then_the_first_of_its_spellings(tmp_path):
+    path = tmp_path / "w.vec"
+    path.write_text("3 1\nApple 1\nAPPLE 2\napple 3\n", encoding="utf-8")
+    match = read_word_vectors(path).match(["APPLE", "aPPle", "apple", "pear"])
+    assert match.ids.tolist() == [0, 1, 2]
+    assert match.vectors[:, 0].tolist() == [2.0, 3.0, 3.0]
 
 
 def test_new_words_in_file_order_merged_when_lowercased(tmp_path):

@@ -14,7 +14,8 @@ that is not a finite number: a damaged file is named with its line, not half-rea
 
 :meth:`WordVectors.match` finds the vector of each vocabulary token: the token itself,
 else its lowercased form (a cased vocabulary meeting an uncased file, or a capitalised
-sentence-initial word).
+sentence-initial word), else the file's first word that lowercases to the token's
+lowercased form (a lowercased vocabulary meeting a cased file).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Match:
     ids: np.ndarray  # (M,) int64, ids into the vocabulary
     vectors: np.ndarray  # (M, D) float32
     exact: int  # found as written
-    lowercased: int  # found only in lower case
+    lowercased: int  # found only when case is ignored
 
     @property
     def found(self) -> int:
@@ -70,11 +71,15 @@ class WordVectors:
         return {word: i for i, word in enumerate(self.words)}
 
     def match(self, tokens: Sequence[str], skip: Sequence[str] = ()) -> Match:
-        """Vectors for ``tokens`` (a vocabulary's id order): exact lookup, then lowercased.
+        """Vectors for ``tokens`` (a vocabulary's id order): exact lookup, then the
+        lowercased token, then the first file word equal to it when both are lowercased.
 
         Tokens in ``skip`` (the vocabulary's specials: ``<pad>``, ``<unk>``) get none.
         """
         index, skipped = self.index(), set(skip)
+        folded: dict[str, int] = {}
+        for i, word in enumerate(self.words):
+            folded.setdefault(word.lower(), i)
         ids, rows, exact, lowercased = [], [], 0, 0
         for i, token in enumerate(tokens):
             if token in skipped:
@@ -83,7 +88,8 @@ class WordVectors:
             if row is not None:
                 exact += 1
             else:
-                row = index.get(token.lower())
+                lower = token.lower()
+                row = index.get(lower, folded.get(lower))
                 if row is None:
                     continue
                 lowercased += 1

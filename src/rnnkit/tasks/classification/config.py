@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from rnnkit.config import Config, StackConfig, TextConfig
+from rnnkit.config import Config, EmbeddingsConfig, StackConfig, TextConfig
 from rnnkit.config.audio import AudioConfig
 
 
@@ -26,7 +26,11 @@ class ClassificationData(TextConfig, AudioConfig):
     test_speaker: str | None = None
 
 
-class ClassificationModel(StackConfig):
+class ClassificationModel(StackConfig, EmbeddingsConfig):
+    """Embedding or input projection -> recurrent stack -> pooling -> head. Text inputs
+    with word tokens (tokenizer word or whitespace) may start the embedding from
+    pretrained vectors (``pretrained_embeddings``: see EmbeddingsConfig)."""
+
     embedding_size: int | None = Field(None, ge=1)  # text inputs; defaults to hidden_size
     embedding_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # drops whole words
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # locked (variational) on inputs
@@ -35,6 +39,9 @@ class ClassificationModel(StackConfig):
     pooling: Literal["last", "mean", "max", "attention"] = "last"
     head_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     class_weights: Literal["balanced"] | list[float] | None = None
+
+    def unread_keys(self) -> set[str]:
+        return StackConfig.unread_keys(self) | EmbeddingsConfig.unread_keys(self)
 
 
 class ClassificationConfig(Config):

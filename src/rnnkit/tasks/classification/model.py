@@ -55,6 +55,8 @@ class SequenceClassifier(nn.Module):
         embedding_size = config.embedding_size or config.hidden_size
         if vocab_size is not None:
             self.inputs: nn.Module = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+            # Frozen pretrained vectors: no gradient, so the optimizer leaves them as loaded.
+            self.inputs.weight.requires_grad_(not config.freeze_embeddings)
         else:
             self.inputs = nn.Linear(int(input_size), embedding_size)  # type: ignore[arg-type]
         self.embedding_dropout = config.embedding_dropout if vocab_size is not None else 0.0
@@ -113,6 +115,11 @@ def build_model(config: ClassificationConfig, info: dict[str, Any]) -> SequenceC
     """The classifier a run's config and ``preprocess/info.json`` describe."""
     if info["input"] == "text":
         return SequenceClassifier(info["num_classes"], config.model, vocab_size=info["vocab_size"])
+    if config.model.pretrained_embeddings:
+        raise ConfigError(
+            f"model.pretrained_embeddings = {config.model.pretrained_embeddings!r} gives word "
+            "vectors; these inputs are not text: remove it"
+        )
     if config.model.embedding_dropout:
         raise ConfigError(
             f"model.embedding_dropout = {config.model.embedding_dropout} drops words of a "

@@ -35,6 +35,7 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluate.baselines import BagOfWordsLogistic, SummaryLogistic, majority_class
 from rnnkit.evaluate.metrics import classification_metrics
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json, write_metrics
+from rnnkit.tasks import embeddings
 from rnnkit.tasks.classification.audio import audio_sequences, speaker_frames
 from rnnkit.tasks.classification.predictor import LABELS_FILE, SCALER_FILE
 from rnnkit.tasks.module import RecurrentModule
@@ -205,8 +206,9 @@ class ClassificationTask:
         labels = {
             name: np.asarray(encoder.encode(f["label"].tolist())) for name, f in frames.items()
         }
+        vectors = None
         if loaded.kind == "labelled_text":
-            sequences, info = self._encode_text(config, frames, preprocess)
+            sequences, info, vectors = self._encode_text(config, frames, preprocess)
         elif loaded.kind == "audio_classes":
             sequences, info = audio_sequences(config, frames, preprocess)
         else:
@@ -232,18 +234,28 @@ class ClassificationTask:
                 "labels": labels,
                 "sequences": sequences,
                 "run_dir": Path(run_dir),
+                "vectors": vectors,
             },
         )
 
     def _encode_text(
         self, config: Config, frames: dict[str, Any], preprocess: Path
-    ) -> tuple[dict[str, list[list[int]]], dict[str, Any]]:
+    ) -> tuple[dict[str, list[list[int]]], dict[str, Any], Any]:
         from rnnkit.data.text import TextPipeline
 
+        vectors, added = None, 0
         if (preprocess / TextPipeline.FILE_NAME).is_file():
             pipeline = TextPipeline.load(preprocess)
         else:
             pipeline = TextPipeline.from_config(config.data).fit(frames["train"]["text"].tolist())
+            vectors = self._read_vectors(config)
+            if vectors is not None:
+                # The file's words join after the training words (see rnnkit.tasks.embeddings).
+                trained = len(pipeline.vocab)
+                pipeline.vocab = embeddings.extend_vocab(
+                    pipeline.vocab, vectors, lowercase=config.data.lowercase
+                )
+                added = len(pipeline.vocab) - trained
             pipeline.save(preprocess)
         sequences = {}
         for name in SPLITS:
@@ -251,7 +263,19 @@ class ClassificationTask:
             # An empty review after cleaning still needs one step: the padding token.
             sequences[name] = [ids or [pipeline.vocab.pad_id] for ids in encoded]
         _check_longest_text(config, sequences)
-        return sequences, {"input": "text", "vocab_size": len(pipeline.vocab)}
+        info = {"input": "text", "vocab_size": len(pipeline.vocab)}
+        loaded = (vectors, pipeline.vocab, added) if vectors is not None else None
+        return sequences, info, loaded
+
+    def _read_vectors(self, config: Config) -> Any:
+        model = config.model
+        if model.pretrained_embeddings and config.data.tokenizer not in ("word", "whitespace"):
+            raise ConfigError(
+                f"model.pretrained_embeddings gives word vectors but data.tokenizer = "
+                f"{config.data.tokenizer!r} makes {config.data.tokenizer} tokens: use "
+                "data.tokenizer=word or whitespace"
+            )
+        return embeddings.read_vectors(model, model.embedding_size or model.hidden_size)
 
     def _scale_sequences(
         self, config: Config, frames: dict[str, Any], preprocess: Path
@@ -307,6 +331,12 @@ class ClassificationTask:
         train_labels = prepared.artifacts["labels"]["train"]
         weights = class_weights(config, train_labels, prepared.info["num_classes"])
         audio = prepared.info.get("input") == "audio"
+        if prepared.artifacts.get("vectors") is not None:
+            vectors, vocab, added = prepared.artifacts["vectors"]
+            match = embeddings.load_vectors(model.inputs, vocab, vectors)  # type: ignore[arg-type]
+            words = len(vocab) - len(vocab.specials)
+            record = embeddings.summary(vectors, match, words, added)
+            embeddings.save_summary(prepared.artifacts["run_dir"], record)
         return ClassificationModule(model, config, weights, audio=audio)
 
     def predictions(self, model: nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray]:
