@@ -87,21 +87,22 @@ def load_vectors(embedding: nn.Embedding, vocab: Vocab, vectors: WordVectors) ->
     return match
 
 
-def summary(vectors: WordVectors, match: Match, vocab_words: int, added: int) -> dict[str, Any]:
-    """What ``preprocess/pretrained_embeddings.json`` records."""
-    return {
+def load_and_record(
+    embedding: nn.Embedding, vocab: Vocab, vectors: WordVectors, added: int, run_dir: Path
+) -> dict[str, Any]:
+    """:func:`load_vectors`, then ``preprocess/pretrained_embeddings.json`` in ``run_dir``
+    says where the vectors came from and how many words they covered (``added``: the
+    words the vocabulary took in from the file)."""
+    match = load_vectors(embedding, vocab, vectors)
+    record = {
         "path": str(vectors.path),
         "file_words": len(vectors),
         "dim": vectors.dim,
         "added_to_vocabulary": added,
-        "vocabulary_words": vocab_words,
+        "vocabulary_words": len(vocab) - len(vocab.specials),
         "found": match.found,
         "found_as_written": match.exact,
         "found_lowercased": match.lowercased,
     }
-
-
-def save_summary(run_dir: Path, record: dict[str, Any]) -> Path:
-    path = Path(run_dir) / PREPROCESS_DIR / SUMMARY_FILE
-    write_json(path, record)
-    return path
+    write_json(Path(run_dir) / PREPROCESS_DIR / SUMMARY_FILE, record)
+    return record

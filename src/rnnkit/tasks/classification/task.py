@@ -333,10 +333,8 @@ class ClassificationTask:
         audio = prepared.info.get("input") == "audio"
         if prepared.artifacts.get("vectors") is not None:
             vectors, vocab, added = prepared.artifacts["vectors"]
-            match = embeddings.load_vectors(model.inputs, vocab, vectors)  # type: ignore[arg-type]
-            words = len(vocab) - len(vocab.specials)
-            record = embeddings.summary(vectors, match, words, added)
-            embeddings.save_summary(prepared.artifacts["run_dir"], record)
+            run_dir = prepared.artifacts["run_dir"]
+            embeddings.load_and_record(model.inputs, vocab, vectors, added, run_dir)  # type: ignore[arg-type]
         return ClassificationModule(model, config, weights, audio=audio)
 
     def predictions(self, model: nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -119,12 +119,13 @@ class TaggingTask:
         vectors = prepared.artifacts.get("vectors")
         if vectors is not None:
             sentences: prepare.PreparedSentences = prepared.artifacts["prepared"]
-            words = sentences.vocab.words
-            match = embeddings.load_vectors(model.words, words, vectors)  # type: ignore[arg-type]
-            record = embeddings.summary(
-                vectors, match, len(words) - len(words.specials), sentences.added_words
+            embeddings.load_and_record(
+                model.words,  # type: ignore[arg-type]
+                sentences.vocab.words,
+                vectors,
+                sentences.added_words,
+                prepared.artifacts["run_dir"],
             )
-            embeddings.save_summary(prepared.artifacts["run_dir"], record)
         return TaggingModule(model, config.train)
 
     def evaluate(
