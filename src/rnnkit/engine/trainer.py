@@ -21,6 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from rnnkit.config import Config
 from rnnkit.config import dump as dump_config
+from rnnkit.engine.averaging import StepAverage
 from rnnkit.errors import RunDirError, environment_error
 from rnnkit.rundir import checkpoint_progress, last_checkpoint
 
@@ -93,8 +94,13 @@ class BestWeights(Callback):
     the checkpoint (this callback's state), so a resumed run still restores them.
     """
 
-    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0) -> None:
+    def __init__(
+        self, monitor: str, mode: str, min_delta: float = 0.0, averaging: StepAverage | None = None
+    ) -> None:
         self.monitor = monitor
+        # With weight averaging, validation scored the average (swapped back into its own
+        # copy by the time this runs): that is what to keep.
+        self.averaging = averaging
         self.mode = mode
         self.min_delta = min_delta
         self.best_score: float | None = None
@@ -116,7 +122,10 @@ class BestWeights(Callback):
             return
         self.best_score, self.best_epoch = score, trainer.current_epoch
         # A copy on the CPU: the live tensors keep changing as training goes on.
-        self.weights = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+        state = (
+            module.state_dict() if self.averaging is None else self.averaging.averaged_state(module)
+        )
+        self.weights = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if self.weights is None:
@@ -215,6 +224,10 @@ def build_trainer(
     if train.progress_bar:
         # Redrawing the bar costs time on every refresh: a few per second is plenty.
         callbacks.append(ProgressBar(refresh_rate=max(1, train.log_every_n_steps // 5)))
+    averaging = None
+    if train.weight_averaging is not None:
+        averaging = StepAverage(train.weight_averaging)
+        callbacks.append(averaging)
     if train.early_stopping is not None and has_validation:
         stopping = train.early_stopping
         callbacks.append(
@@ -226,7 +239,9 @@ def build_trainer(
             )
         )
         if stopping.restore_best:
-            callbacks.append(BestWeights(stopping.monitor, stopping.mode, stopping.min_delta))
+            callbacks.append(
+                BestWeights(stopping.monitor, stopping.mode, stopping.min_delta, averaging)
+            )
     # The learning rate of every optimizer step Lightning logs (lr-Adam, lr-SGD...), with
     # a schedule or without: it goes to every logger, the CSV log included.
     callbacks.append(LearningRateMonitor())
