@@ -153,6 +153,28 @@ class BestWeights(Callback):
         self.weights = state_dict["weights"]
 
 
+class BatchSamplerEpoch(Callback):
+    """Tells the training loader's batch sampler which epoch begins.
+
+    Lightning tells a loader's ``sampler`` (and ``batch_sampler.sampler``) the epoch, but
+    not a batch sampler itself. rnnkit's length-bucketing batch sampler draws each
+    epoch's batches from its seed and the epoch: without this it would serve epoch 1's
+    batches, in epoch 1's order, every epoch. The count is Lightning's own (epochs
+    processed), so a resumed run continues the same sequence of orders.
+    """
+
+    def _tell(self, trainer: L.Trainer) -> None:
+        batches = getattr(trainer.train_dataloader, "batch_sampler", None)
+        if callable(getattr(batches, "set_epoch", None)):
+            batches.set_epoch(trainer.fit_loop.epoch_progress.current.processed)
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._tell(trainer)  # a run resumed mid-epoch skips on_train_epoch_start
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._tell(trainer)
+
+
 class GracefulInterrupt(Callback):
     """The first Ctrl-C finishes the current step, saves a checkpoint and stops.
 
@@ -220,7 +242,7 @@ def build_trainer(
     train = config.train
     checkpoint = LastCheckpoint(last_checkpoint(run_dir), train.checkpoint_every_n_steps)
     interrupt = GracefulInterrupt(checkpoint)
-    callbacks: list[Callback] = [checkpoint, interrupt]
+    callbacks: list[Callback] = [checkpoint, interrupt, BatchSamplerEpoch()]
     if train.progress_bar:
         # Redrawing the bar costs time on every refresh: a few per second is plenty.
         callbacks.append(ProgressBar(refresh_rate=max(1, train.log_every_n_steps // 5)))
