@@ -183,7 +183,7 @@ class EpochShuffle(Sampler[int]):
     DataLoader's own shuffling draws from one generator that a checkpoint does not hold.
     Epoch ``e`` gives the order that ``DataLoader(shuffle=True, generator=
     torch.Generator().manual_seed(seed))`` gives in its ``e``-th epoch (counting from
-    0): that loader draws a 64-bit seed for its workers and then a permutation from the
+    0): that loader draws a 64-bit seed for its workers and then permutations from the
     one generator every epoch, and these draws are replayed from the seed.
     """
 
@@ -199,12 +199,16 @@ class EpochShuffle(Sampler[int]):
         return self.size
 
     def __iter__(self) -> Iterator[int]:
+        # A generator, drawn at the first batch (see BucketBatchSampler.__iter__).
         generator = torch.Generator().manual_seed(self.seed)
-        order = torch.arange(self.size)
-        for _ in range(self.epoch + 1):
+        for _ in range(self.epoch):
             torch.empty((), dtype=torch.int64).random_(generator=generator)
-            order = torch.randperm(self.size, generator=generator)
-        return iter(order.tolist())
+            # torch's RandomSampler draws a second, empty-sliced permutation once it
+            # has served a whole one.
+            torch.randperm(self.size, generator=generator)
+            torch.randperm(self.size, generator=generator)
+        torch.empty((), dtype=torch.int64).random_(generator=generator)
+        yield from torch.randperm(self.size, generator=generator).tolist()
 
 
 def shuffled_loader(
@@ -293,13 +297,16 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
+        # A generator, so the order is drawn at the first batch, not when the loader's
+        # iterator is made: Lightning makes the first epoch's iterator before it sets the
+        # epoch, and a resumed run would get epoch 1's order.
         batches = self._all_batches()
         if self.num_replicas > 1 and batches:
             per_rank = math.ceil(len(batches) / self.num_replicas)
             total = per_rank * self.num_replicas
             batches = (batches * math.ceil(total / len(batches)))[:total]
             batches = batches[self.rank :: self.num_replicas]
-        return iter(batches)
+        yield from batches
 
     def __len__(self) -> int:
         count = len(self.lengths) // self.batch_size
