@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from rnnkit.data.batches import (
     BucketBatchSampler,
+    EpochShuffle,
     LabelEncoder,
     SequenceDataset,
     batchify,
@@ -27,6 +28,7 @@ from rnnkit.data.batches import (
     plain_batches,
     scale_sequences,
     shard_streams,
+    shuffled_loader,
     split_indices,
 )
 from rnnkit.errors import DataError, UserError
@@ -126,6 +128,36 @@ def test_bucket_sampler_ranks_get_disjoint_equal_shares() -> None:
 
 
 # ----------------------------------------------------------------------------- LM streams
+
+
+def test_epoch_shuffle_gives_each_epoch_the_order_a_seeded_loader_gives() -> None:
+    # A seeded DataLoader shuffles differently every epoch from one generator; the
+    # sampler gives epoch e's order from the seed alone, so a resumed run can restart
+    # at any epoch.
+    dataset = list(range(37))
+    loader = DataLoader(
+        dataset, batch_size=37, shuffle=True, generator=torch.Generator().manual_seed(5)
+    )
+    sampler = EpochShuffle(37, seed=5)
+    orders = []
+    for epoch in range(4):
+        (expected,) = [batch.tolist() for batch in loader]
+        sampler.set_epoch(epoch)
+        assert list(sampler) == expected
+        orders.append(expected)
+    assert sorted(orders[0]) == dataset and len({tuple(o) for o in orders}) == 4
+    sampler.set_epoch(2)
+    assert list(sampler) == orders[2]  # asked again, out of order: the same answer
+
+
+def test_shuffled_loader_leaves_the_global_generator_alone() -> None:
+    loader = shuffled_loader(list(range(10)), 3, seed=1)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    batches = [b.tolist() for b in loader]
+    assert torch.equal(torch.rand(3), expected)  # dropout draws what it would have drawn
+    assert sorted(i for batch in batches for i in batch) == list(range(10))
 
 
 def test_batchify_by_hand() -> None:

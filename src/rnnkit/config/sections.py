@@ -195,6 +195,18 @@ class EarlyStoppingConfig(StrictModel):
     restore_best: bool = True
 
 
+class WeightAveragingConfig(StrictModel):
+    """`train.weight_averaging`: validate, test and save an average of the weights of
+    many optimizer steps (rnnkit.engine.averaging)."""
+
+    method: Literal["ema", "mean"] = "ema"
+    decay: float = Field(0.999, gt=0.0, lt=1.0)  # ema: the average keeps this much per step
+    start_epoch: int = Field(1, ge=1)  # the first epoch (from 1) whose steps are averaged
+
+    def unread_keys(self) -> set[str]:
+        return {"decay"} if self.method == "mean" else set()
+
+
 class TrainConfig(StrictModel):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     l1: float = Field(0.0, ge=0.0)
@@ -207,6 +219,7 @@ class TrainConfig(StrictModel):
     limit_val_batches: int | float | None = None
     val_check_interval: int | float = Field(1.0, gt=0)
     early_stopping: EarlyStoppingConfig | None = None
+    weight_averaging: WeightAveragingConfig | None = None
     precision: Literal["32", "64", "bf16-mixed", "16-mixed"] = "32"
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     devices: int | str | list[int] = 1  # a count >= 1, "auto", or device indices
@@ -228,6 +241,8 @@ class TrainConfig(StrictModel):
             unread.add("gradient_clip_algorithm")
         if self.early_stopping is None:
             unread.add("early_stopping")
+        if self.weight_averaging is None:
+            unread.add("weight_averaging")
         return unread
 
     @model_validator(mode="after")

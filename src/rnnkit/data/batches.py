@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rnnkit.errors import DataError, UserError
 
@@ -175,6 +175,63 @@ def pad_collate(
     return padded, lengths, labels
 
 
+class EpochShuffle(Sampler[int]):
+    """A random order of ``range(size)`` that depends only on ``seed`` and the epoch.
+
+    Lightning tells it the epoch (:meth:`set_epoch`) before each one, so a run resumed
+    from a checkpoint shuffles its later epochs exactly as the uninterrupted run did; a
+    DataLoader's own shuffling draws from one generator that a checkpoint does not hold.
+    Epoch ``e`` gives the order that ``DataLoader(shuffle=True, generator=
+    torch.Generator().manual_seed(seed))`` gives in its ``e``-th epoch (counting from
+    0): that loader draws a 64-bit seed for its workers and then permutations from the
+    one generator every epoch, and these draws are replayed from the seed.
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[int]:
+        # A generator, drawn at the first batch (see BucketBatchSampler.__iter__).
+        generator = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.epoch):
+            torch.empty((), dtype=torch.int64).random_(generator=generator)
+            # torch's RandomSampler draws a second, empty-sliced permutation once it
+            # has served a whole one.
+            torch.randperm(self.size, generator=generator)
+            torch.randperm(self.size, generator=generator)
+        torch.empty((), dtype=torch.int64).random_(generator=generator)
+        yield from torch.randperm(self.size, generator=generator).tolist()
+
+
+def shuffled_loader(
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    *,
+    collate_fn: Any = None,
+    num_workers: int = 0,
+) -> DataLoader:
+    """Training batches of ``dataset`` in :class:`EpochShuffle`'s order."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=EpochShuffle(len(dataset), seed),  # type: ignore[arg-type]
+        collate_fn=collate_fn,
+        num_workers=num_workers,
+        # The loader draws its workers' seed from this, not from torch's global
+        # generator (which dropout draws from).
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches of indices whose sequences have similar lengths.
 
@@ -240,13 +297,16 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
+        # A generator, so the order is drawn at the first batch, not when the loader's
+        # iterator is made: Lightning makes the first epoch's iterator before it sets the
+        # epoch, and a resumed run would get epoch 1's order.
         batches = self._all_batches()
         if self.num_replicas > 1 and batches:
             per_rank = math.ceil(len(batches) / self.num_replicas)
             total = per_rank * self.num_replicas
             batches = (batches * math.ceil(total / len(batches)))[:total]
             batches = batches[self.rank :: self.num_replicas]
-        return iter(batches)
+        yield from batches
 
     def __len__(self) -> int:
         count = len(self.lengths) // self.batch_size

@@ -14,7 +14,9 @@ Written at the end of every training session (and read by the report)::
       "final_weights_epoch": 5,      # the epoch whose weights model.safetensors holds
       "versions": {"python": "3.11.9", "torch": "2.13.0", "lightning": "2.6.6",
                    "rnnkit": "0.1.0"},
-      "logger": "tensorboard"        # and "mlflow_run_id" with train.logger=mlflow
+      "logger": "tensorboard",       # and "mlflow_run_id" with train.logger=mlflow
+      "weight_averaging": {"method": "ema", "decay": 0.999, "start_epoch": 1,
+                           "averaged_steps": 3600}    # with train.weight_averaging only
     }
 
 Epochs count from 1. ``best`` is the epoch with the best value of the early-stopping
@@ -96,6 +98,7 @@ def write_record(
     """Write ``run.json`` for the session that just ended; returns what was written."""
     from lightning.pytorch.callbacks import EarlyStopping
 
+    from rnnkit.engine.averaging import StepAverage
     from rnnkit.engine.trainer import BestWeights
 
     previous = read_record(run_dir)
@@ -126,6 +129,9 @@ def write_record(
         "versions": library_versions(),
         "logger": config.logger,
     }
+    averaging = next((c for c in trainer.callbacks if isinstance(c, StepAverage)), None)
+    if averaging is not None:
+        record["weight_averaging"] = averaging.summary()
     mlflow = [lg for lg in trainer.loggers if type(lg).__name__ == "MLFlowLogger"]
     if mlflow:
         record["mlflow_run_id"] = mlflow[0].run_id

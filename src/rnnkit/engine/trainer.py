@@ -21,6 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from rnnkit.config import Config
 from rnnkit.config import dump as dump_config
+from rnnkit.engine.averaging import StepAverage
 from rnnkit.errors import RunDirError, environment_error
 from rnnkit.rundir import checkpoint_progress, last_checkpoint
 
@@ -93,8 +94,13 @@ class BestWeights(Callback):
     the checkpoint (this callback's state), so a resumed run still restores them.
     """
 
-    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0) -> None:
+    def __init__(
+        self, monitor: str, mode: str, min_delta: float = 0.0, averaging: StepAverage | None = None
+    ) -> None:
         self.monitor = monitor
+        # With weight averaging, validation scored the average (swapped back into its own
+        # copy by the time this runs): that is what to keep.
+        self.averaging = averaging
         self.mode = mode
         self.min_delta = min_delta
         self.best_score: float | None = None
@@ -116,7 +122,10 @@ class BestWeights(Callback):
             return
         self.best_score, self.best_epoch = score, trainer.current_epoch
         # A copy on the CPU: the live tensors keep changing as training goes on.
-        self.weights = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+        state = (
+            module.state_dict() if self.averaging is None else self.averaging.averaged_state(module)
+        )
+        self.weights = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if self.weights is None:
@@ -142,6 +151,28 @@ class BestWeights(Callback):
         self.best_score = state_dict["best_score"]
         self.best_epoch = state_dict["best_epoch"]
         self.weights = state_dict["weights"]
+
+
+class BatchSamplerEpoch(Callback):
+    """Tells the training loader's batch sampler which epoch begins.
+
+    Lightning tells a loader's ``sampler`` (and ``batch_sampler.sampler``) the epoch, but
+    not a batch sampler itself. rnnkit's length-bucketing batch sampler draws each
+    epoch's batches from its seed and the epoch: without this it would serve epoch 1's
+    batches, in epoch 1's order, every epoch. The count is Lightning's own (epochs
+    processed), so a resumed run continues the same sequence of orders.
+    """
+
+    def _tell(self, trainer: L.Trainer) -> None:
+        batches = getattr(trainer.train_dataloader, "batch_sampler", None)
+        if callable(getattr(batches, "set_epoch", None)):
+            batches.set_epoch(trainer.fit_loop.epoch_progress.current.processed)
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._tell(trainer)  # a run resumed mid-epoch skips on_train_epoch_start
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._tell(trainer)
 
 
 class GracefulInterrupt(Callback):
@@ -211,10 +242,14 @@ def build_trainer(
     train = config.train
     checkpoint = LastCheckpoint(last_checkpoint(run_dir), train.checkpoint_every_n_steps)
     interrupt = GracefulInterrupt(checkpoint)
-    callbacks: list[Callback] = [checkpoint, interrupt]
+    callbacks: list[Callback] = [checkpoint, interrupt, BatchSamplerEpoch()]
     if train.progress_bar:
         # Redrawing the bar costs time on every refresh: a few per second is plenty.
         callbacks.append(ProgressBar(refresh_rate=max(1, train.log_every_n_steps // 5)))
+    averaging = None
+    if train.weight_averaging is not None:
+        averaging = StepAverage(train.weight_averaging)
+        callbacks.append(averaging)
     if train.early_stopping is not None and has_validation:
         stopping = train.early_stopping
         callbacks.append(
@@ -226,7 +261,9 @@ def build_trainer(
             )
         )
         if stopping.restore_best:
-            callbacks.append(BestWeights(stopping.monitor, stopping.mode, stopping.min_delta))
+            callbacks.append(
+                BestWeights(stopping.monitor, stopping.mode, stopping.min_delta, averaging)
+            )
     # The learning rate of every optimizer step Lightning logs (lr-Adam, lr-SGD...), with
     # a schedule or without: it goes to every logger, the CSV log included.
     callbacks.append(LearningRateMonitor())

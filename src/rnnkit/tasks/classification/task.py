@@ -298,7 +298,12 @@ class ClassificationTask:
     def _loader(
         self, config: Config, sequences: list[Any], labels: np.ndarray, *, shuffle: bool
     ) -> DataLoader | None:
-        from rnnkit.data.batches import BucketBatchSampler, SequenceDataset, pad_collate
+        from rnnkit.data.batches import (
+            BucketBatchSampler,
+            SequenceDataset,
+            pad_collate,
+            shuffled_loader,
+        )
 
         if len(sequences) == 0:
             return None
@@ -315,14 +320,12 @@ class ClassificationTask:
             return DataLoader(
                 dataset, batch_sampler=sampler, collate_fn=collate, num_workers=data.num_workers
             )
-        generator = torch.Generator().manual_seed(config.seed)
+        if shuffle:
+            return shuffled_loader(
+                dataset, batch_size, config.seed, collate_fn=collate, num_workers=data.num_workers
+            )
         return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            generator=generator if shuffle else None,
-            collate_fn=collate,
-            num_workers=data.num_workers,
+            dataset, batch_size=batch_size, collate_fn=collate, num_workers=data.num_workers
         )
 
     def build_module(

@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from rnnkit.config import Config
+from rnnkit.data.batches import shuffled_loader
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
@@ -247,13 +248,7 @@ def refit_model(
     if len(train_x) == 0:
         raise DataError(f"no training window ends before row {fit_end}: the origin is too early")
     val_x, val_y = windows(scaled, fit_end, origin, lookback, horizon, k, 1, future)
-    generator = torch.Generator().manual_seed(config.seed)
-    train_loader = DataLoader(
-        TensorDataset(train_x, train_y),
-        batch_size=data.batch_size,
-        shuffle=True,
-        generator=generator,
-    )
+    train_loader = shuffled_loader(TensorDataset(train_x, train_y), data.batch_size, config.seed)
     val_loader = DataLoader(TensorDataset(val_x, val_y), batch_size=data.batch_size)
     has_val = len(val_x) > 0
     callbacks = []

@@ -30,6 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from rnnkit.config import Config
+from rnnkit.data.batches import shuffled_loader
 from rnnkit.data.transforms import TargetTransform
 from rnnkit.errors import ConfigError, DataError, UserError
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
@@ -183,7 +184,6 @@ def prepare(config: Config, run_dir: Path) -> PreparedData:
                     future,
                 )
             )
-    generator = torch.Generator().manual_seed(config.seed)
     eval_batch = data.eval_batch_size or data.batch_size
 
     def loader(split: str) -> DataLoader | None:
@@ -191,14 +191,12 @@ def prepare(config: Config, run_dir: Path) -> PreparedData:
         targets = torch.cat([y for _, y in pooled[split]])
         if len(inputs) == 0:
             return None
-        shuffle = split == "train"
-        return DataLoader(
-            TensorDataset(inputs, targets),
-            batch_size=data.batch_size if shuffle else eval_batch,
-            shuffle=shuffle,
-            generator=generator if shuffle else None,
-            num_workers=data.num_workers,
-        )
+        dataset = TensorDataset(inputs, targets)
+        if split == "train":
+            return shuffled_loader(
+                dataset, data.batch_size, config.seed, num_workers=data.num_workers
+            )
+        return DataLoader(dataset, batch_size=eval_batch, num_workers=data.num_workers)
 
     sample = panel[0].parts  # every series has the same columns and frequency
     info = {

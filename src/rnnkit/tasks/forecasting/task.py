@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from rnnkit.config import Config
+from rnnkit.data.batches import shuffled_loader
 from rnnkit.errors import DataError
 from rnnkit.evaluate import baselines as baseline_forecasts
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
@@ -179,18 +180,17 @@ class ForecastingTask:
         )
         seasons = season_length(config, parts.frequency)
         _save_history(run_dir, config, parts)
-        generator = torch.Generator().manual_seed(config.seed)
         eval_batch = data.eval_batch_size or data.batch_size
 
         def loader(x: Tensor, y: Tensor, shuffle: bool) -> DataLoader | None:
             if len(x) == 0:
                 return None
+            if shuffle:
+                return shuffled_loader(
+                    TensorDataset(x, y), data.batch_size, config.seed, num_workers=data.num_workers
+                )
             return DataLoader(
-                TensorDataset(x, y),
-                batch_size=data.batch_size if shuffle else eval_batch,
-                shuffle=shuffle,
-                generator=generator if shuffle else None,
-                num_workers=data.num_workers,
+                TensorDataset(x, y), batch_size=eval_batch, num_workers=data.num_workers
             )
 
         info = {

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from rnnkit.config import Config
 from rnnkit.data import synthetic
+from rnnkit.data.batches import shuffled_loader
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.module import RecurrentModule
 from rnnkit.tasks.spec import PreparedData
@@ -92,18 +93,16 @@ class _SyntheticTask:
         splits = synthetic.generate_splits(
             expected, data.length, data.train_samples, data.eval_samples, config.seed
         )
-        generator = torch.Generator().manual_seed(config.seed)
         eval_batch = data.eval_batch_size or data.batch_size
 
         def loader(split: str, shuffle: bool) -> DataLoader:
             generated = splits[split]
-            return DataLoader(
-                TensorDataset(generated.inputs, generated.targets),
-                batch_size=data.batch_size if shuffle else eval_batch,
-                shuffle=shuffle,
-                generator=generator if shuffle else None,
-                num_workers=data.num_workers,
-            )
+            dataset = TensorDataset(generated.inputs, generated.targets)
+            if shuffle:
+                return shuffled_loader(
+                    dataset, data.batch_size, config.seed, num_workers=data.num_workers
+                )
+            return DataLoader(dataset, batch_size=eval_batch, num_workers=data.num_workers)
 
         train = splits["train"]
         info = {

@@ -18,7 +18,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from rnnkit.data import catalog, conll, sources
-from rnnkit.data.batches import BucketBatchSampler, split_indices
+from rnnkit.data.batches import BucketBatchSampler, shuffled_loader, split_indices
 from rnnkit.data.conll import Sentence
 from rnnkit.data.vectors import WordVectors
 from rnnkit.errors import DataError
@@ -150,12 +150,8 @@ def make_loader(
         return DataLoader(
             list(encoded), batch_sampler=sampler, collate_fn=collate, num_workers=num_workers
         )
-    return DataLoader(
-        list(encoded),
-        batch_size=batch_size,
-        shuffle=True,
-        collate_fn=collate,
-        num_workers=num_workers,
+    return shuffled_loader(
+        list(encoded), batch_size, seed, collate_fn=collate, num_workers=num_workers
     )
 
 

@@ -243,7 +243,7 @@ def make_loader(
     seed: int = 0,
 ) -> DataLoader:
     """Batches of a split; training batches group similar source lengths when asked."""
-    from rnnkit.data.batches import BucketBatchSampler
+    from rnnkit.data.batches import BucketBatchSampler, shuffled_loader
 
     vocab = target_pipeline.vocab
     assert vocab is not None
@@ -256,13 +256,8 @@ def make_loader(
     if train and data.bucket_by_length:
         sampler = BucketBatchSampler(lengths, batch_size, shuffle=True, seed=seed)
     elif train:
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=True,
-            collate_fn=collate,
-            num_workers=data.num_workers,
-            generator=torch.Generator().manual_seed(seed),
+        return shuffled_loader(
+            dataset, batch_size, seed, collate_fn=collate, num_workers=data.num_workers
         )
     else:
         # Evaluation order is fixed and sorted by length: less padding, same results.
