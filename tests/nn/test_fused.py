@@ -211,25 +211,35 @@ def test_fused_relu_rnn_matches_reference():
 
 GRADCHECK_INPUTS = {
     "lstm": lambda w, m, x, h, c: (x, h, c, w["hh"], w["ln4"], w["lnc"], w["lncb"], *m, False),
-    "gru": lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], m[0], m[1], False),
+    "gru": lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], *m[:2], False, None, None),
+    # The input side's layer norm inside the kernel (x is then the raw product W_ih x).
+    "gru-ln-input": lambda w, m, x, h, c: (
+        (x, h, w["hh"], w["bias"], w["ln3"], *m[:2], False, w["ln_ih"], w["bias_ih"])
+    ),
     "rnn": lambda w, m, x, h, c: (x, h, w["hh"], w["ln1"], *m[:2], False, False),
 }
 FUNCTIONS = {
-    "python": {"lstm": fused.LSTMSequence, "gru": fused.GRUSequence, "rnn": fused.RNNSequence},
+    "python": {
+        "lstm": fused.LSTMSequence,
+        "gru": fused.GRUSequence,
+        "gru-ln-input": fused.GRUSequence,
+        "rnn": fused.RNNSequence,
+    },
     "native": {
         "lstm": fused_native.LSTMNative,
         "gru": fused_native.GRUNative,
+        "gru-ln-input": fused_native.GRUNative,
         "rnn": fused_native.RNNNative,
     },
 }
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru-ln-input", "rnn"])
 def test_gradcheck_fused_functions_in_float64(name, loops):
     function, make_inputs = FUNCTIONS[loops][name].apply, GRADCHECK_INPUTS[name]
     torch.manual_seed(1)
     steps, batch, hidden = 4, 2, 3
-    gates = GATES[name] * hidden
+    gates = GATES[name.split("-")[0]] * hidden
     f64 = {"dtype": torch.float64}
 
     def leaf(*shape, offset=0.0):
@@ -243,6 +253,8 @@ def test_gradcheck_fused_functions_in_float64(name, loops):
         "ln1": leaf(gates, offset=1.0),
         "lnc": leaf(hidden, offset=1.0),
         "lncb": leaf(hidden),
+        "ln_ih": leaf(gates, offset=1.0),
+        "bias_ih": leaf(gates),
     }
     recurrent = recurrent_dropout_mask(batch, hidden, 0.3, weights["hh"])
     keep_h = torch.rand(steps, batch, hidden, **f64)  # fractional weights: the eval form

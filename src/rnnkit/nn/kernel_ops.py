@@ -17,16 +17,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnkit.nn.cells import LAYER_NORM_EPS
+
 __all__ = [
     "USE_ONEDNN",
     "RecurrentProduct",
     "kept_for_backward",
     "layer_norm_backward",
+    "layer_norm_full_backward",
     "layer_norm_gain_grad",
     "layer_norm_step_backward",
     "linear",
     "product_tn",
+    "projected_layer_norm",
     "recurrent_input",
+    "recurrent_projection",
     "stacked_stats",
 ]
 
@@ -137,12 +142,67 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out.view(steps, batch, -1)
 
 
+def _product(x: Tensor, weight: Tensor) -> Tensor:
+    """``x @ weight.T`` for a (N, K) ``x``: oneDNN where it is faster."""
+    return _onednn_linear(x, weight) if _onednn(x) else x @ weight.t()
+
+
+class _ProjectedLayerNorm(torch.autograd.Function):
+    """``LN(x @ W.T) * gain + bias`` that keeps only the statistics of the product.
+
+    Backward recomputes the product (one matrix product over all rows) instead of keeping
+    it from forward as ``F.layer_norm`` would: ``x`` and ``W`` are alive anyway.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, gain: Tensor, bias: Tensor | None):  # type: ignore[override]
+        out, mean, rstd = torch.native_layer_norm(
+            _product(x, weight), (weight.shape[0],), gain, bias, LAYER_NORM_EPS
+        )
+        ctx.save_for_backward(x, weight, gain, bias, mean, rstd)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight, gain, bias, mean, rstd = ctx.saved_tensors
+        needed = ctx.needs_input_grad
+        d_raw, d_gain, d_bias = layer_norm_full_backward(
+            grad.contiguous(), _product(x, weight), mean, rstd, gain, bias, needed[2:4]
+        )
+        d_x = d_raw @ weight if needed[0] else None
+        d_weight = product_tn(d_raw, x) if needed[1] else None
+        return d_x, d_weight, d_gain, d_bias
+
+
+def projected_layer_norm(x: Tensor, weight: Tensor, gain: Tensor, bias: Tensor | None) -> Tensor:
+    """``LN(x @ weight.T) * gain + bias`` over (T, B, I), keeping no (T, B, G) for backward.
+
+    Under autocast the product's precision is autocast's business: ordinary autograd
+    (which keeps the product) runs there.
+    """
+    steps, batch, features = x.shape
+    if torch.is_autocast_enabled(x.device.type):
+        projected = F.linear(x, weight)
+        return F.layer_norm(projected, (weight.shape[0],), gain, bias, LAYER_NORM_EPS)
+    out = _ProjectedLayerNorm.apply(x.reshape(steps * batch, features), weight, gain, bias)
+    return out.view(steps, batch, -1)
+
+
 def recurrent_input(hs: Tensor, mask: Tensor | None) -> Tensor:
     """The states the recurrent matrix multiplied, all steps: ``(T * B, H)``."""
     previous = hs[:-1]  # (T, B, H)
     if mask is not None:
         previous = previous * mask
     return previous.reshape(-1, previous.shape[-1])
+
+
+def recurrent_projection(inputs: Tensor, weight: Tensor, steps: int) -> Tensor:
+    """All steps' recurrent products again, ``(T, B, G)``, from :func:`recurrent_input`.
+
+    One product over all steps: a kernel that would keep them from forward, (T, B, G),
+    recomputes them in backward instead.
+    """
+    return _product(inputs, weight).view(steps, -1, weight.shape[0])
 
 
 def layer_norm_backward(
@@ -152,6 +212,32 @@ def layer_norm_backward(
     return torch.ops.aten.native_layer_norm_backward(
         grad, x, [x.shape[-1]], mean, rstd, weight, None, [True, False, False]
     )[0]
+
+
+def layer_norm_full_backward(
+    grad: Tensor,
+    x: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    needed: tuple[bool, bool],
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Gradients of ``LN(x) * weight + bias`` over all rows: input, gain and shift.
+
+    ``needed`` says whether the gain's and the shift's are wanted; the input's always is.
+    """
+    d_x, d_weight, d_bias = torch.ops.aten.native_layer_norm_backward(
+        grad,
+        x,
+        [x.shape[-1]],
+        mean,
+        rstd,
+        weight,
+        bias,
+        [True, needed[0], bias is not None and needed[1]],
+    )
+    return d_x, d_weight, d_bias
 
 
 def layer_norm_step_backward(

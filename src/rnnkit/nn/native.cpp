@@ -14,7 +14,8 @@
 // Python allocates every output and passes all tensors contiguous, on the CPU, in one
 // floating dtype (float32 or float64); whole-sequence work before and after the loops
 // (input projection, recurrent weight gradient, the GRU's and RNN's layer-norm gain
-// gradients) stays in Python. The LSTM's backward sums its gain gradients as it goes.
+// gradients) stays in Python. The LSTM's backward sums its gain gradients as it goes; the
+// GRU's loops apply the input side's layer norm themselves (see there).
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -415,18 +416,58 @@ void lstm_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& cs,
 
 // ------------------------------------------------------------------ GRU
 
+// With layer norm on the input side (ln_ih given), the loops take the raw product W_ih x
+// and normalise each row themselves; backward then recomputes the gates of each row from
+// that product and the recurrent projection, both kept anyway, instead of reading them
+// from a (T, B, 3H) buffer kept since forward. Both passes compute a row's gates with
+// the two functions below, so the recomputed gates are forward's, bit for bit.
+
+// What the gates see of one row's input projection: LN(x) * gain + shift, or x itself.
+template <typename S>
+inline const S* gru_input_row(const S* xr, int64_t gsize, const S* lnih, const S* ihb, S mean,
+                              S rstd, S* buf) {
+  if (!lnih) return xr;
+  for (int64_t k = 0; k < gsize; ++k)
+    buf[k] = (xr[k] - mean) * rstd * lnih[k] + (ihb ? ihb[k] : S(0));
+  return buf;
+}
+
+// r, z = sigmoid(x + a), n = tanh(x_n + r * a_n) of one row, into gr (3H).
+template <typename S>
+inline void gru_gates_row(const S* xin, const S* proj, int64_t hidden, S* gr) {
+  for (int64_t k = 0; k < 2 * hidden; ++k) gr[k] = sigmoid(xin[k] + proj[k]);
+  const S* r = gr;
+  S* n = gr + 2 * hidden;
+  for (int64_t j = 0; j < hidden; ++j)
+    n[j] = tanh_(xin[2 * hidden + j] + r[j] * proj[2 * hidden + j]);
+}
+
+// The recurrent projection of one row as the gates see it, from the kept product: after
+// layer norm (statistics given), or the product itself (its bias already added).
+template <typename S>
+inline const S* gru_recurrent_row(const S* pr, int64_t gsize, const S* lnw, const S* bias,
+                                  S mean, S rstd, S* buf) {
+  if (!lnw) return pr;
+  for (int64_t k = 0; k < gsize; ++k)
+    buf[k] = (pr[k] - mean) * rstd * lnw[k] + (bias ? bias[k] : S(0));
+  return buf;
+}
+
 template <typename S>
 void gru_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& hh_bias,
                       const OptTensor& ln_hh, const OptTensor& mask, const OptTensor& keep_h,
-                      Tensor& gates, Tensor& hs, Tensor& hh, const OptTensor& hh_stats) {
+                      const OptTensor& gates, Tensor& hs, Tensor& hh, const OptTensor& hh_stats,
+                      const OptTensor& ln_ih, const OptTensor& ih_bias,
+                      const OptTensor& ih_stats) {
   const int64_t steps = xproj.size(0), batch = xproj.size(1), gsize = xproj.size(2);
   const int64_t hidden = gsize / 3;
   const S *x = xproj.data_ptr<S>(), *w = weight_hh_t.data_ptr<S>();  // w: (H, 3H)
   const S *bias = ptr<S>(hh_bias), *lnw = ptr<S>(ln_hh);
+  const S *lnih = ptr<S>(ln_ih), *ihb = ptr<S>(ih_bias);
   const S *m = ptr<S>(mask), *kh = ptr<S>(keep_h);
   const int64_t kh_unit = unit_stride(keep_h), kh_row = kh_unit ? hidden : 1;
-  S *g = gates.data_ptr<S>(), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
-  S* hstat = mut<S>(hh_stats);
+  S *g = mut<S>(gates), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
+  S *hstat = mut<S>(hh_stats), *istat = mut<S>(ih_stats);
   const int64_t bh = batch * hidden, bg = batch * gsize, tb = steps * batch;
   std::vector<S> h_in(m ? bh : 0);
 
@@ -439,32 +480,34 @@ void gru_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptT
     }
     rows_times_wt(rec, w, batch, gsize, hidden, p + t * bg);
     at::parallel_for(0, batch, row_grain(gsize), [&](int64_t b0, int64_t b1) {
-      std::vector<S> proj(gsize);  // what the gates see of the recurrent projection
+      // Row scratch: the recurrent and input projections as the gates see them, and the
+      // gates themselves where no buffer keeps them.
+      std::vector<S> proj_buf(gsize), x_buf(lnih ? gsize : 0), g_buf(g ? 0 : gsize);
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * batch + b;
         S* pr = p + row * gsize;
+        S mean = 0, rstd = 0;
         if (lnw) {
-          S mean, rstd;
           row_stats(pr, gsize, &mean, &rstd);
           hstat[row] = mean;
           hstat[tb + row] = rstd;
-          for (int64_t k = 0; k < gsize; ++k)
-            proj[k] = (pr[k] - mean) * rstd * lnw[k] + (bias ? bias[k] : S(0));
-        } else {
+        } else if (bias) {
           // Without layer norm the buffer keeps the projection with its bias, as backward
           // wants it.
-          if (bias) {
-            for (int64_t k = 0; k < gsize; ++k) pr[k] += bias[k];
-          }
-          std::memcpy(proj.data(), pr, gsize * sizeof(S));
+          for (int64_t k = 0; k < gsize; ++k) pr[k] += bias[k];
         }
+        const S* proj = gru_recurrent_row(pr, gsize, lnw, bias, mean, rstd, proj_buf.data());
         const S* xr = x + row * gsize;
-        S* gr = g + row * gsize;
-        for (int64_t k = 0; k < 2 * hidden; ++k) gr[k] = sigmoid(xr[k] + proj[k]);
-        const S *r = gr, *z = gr + hidden;
-        S* n = gr + 2 * hidden;
-        for (int64_t j = 0; j < hidden; ++j)
-          n[j] = tanh_(xr[2 * hidden + j] + r[j] * proj[2 * hidden + j]);
+        S x_mean = 0, x_rstd = 0;
+        if (lnih) {
+          row_stats(xr, gsize, &x_mean, &x_rstd);
+          istat[row] = x_mean;
+          istat[tb + row] = x_rstd;
+        }
+        const S* xin = gru_input_row(xr, gsize, lnih, ihb, x_mean, x_rstd, x_buf.data());
+        S* gr = g ? g + row * gsize : g_buf.data();
+        gru_gates_row(xin, proj, hidden, gr);
+        const S *z = gr + hidden, *n = gr + 2 * hidden;
         const S* hp = h_prev + b * hidden;
         S* h_next = h + (row + batch) * hidden;
         const S* k = kh ? kh + row * kh_row : nullptr;
@@ -478,16 +521,19 @@ void gru_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptT
 }
 
 template <typename S>
-void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
+void gru_backward_impl(const OptTensor& gates, const Tensor& hs, const Tensor& hh,
                        const Tensor& weight_hh, const OptTensor& hh_bias, const OptTensor& ln_hh,
                        const OptTensor& mask, const OptTensor& keep_h, const OptTensor& hh_stats,
                        const OptTensor& grad_y, Tensor& dh_t, Tensor& d_hh, Tensor& d_xn,
-                       const OptTensor& d_hh_raw) {
-  const int64_t steps = gates.size(0), batch = gates.size(1), gsize = gates.size(2);
+                       const OptTensor& d_hh_raw, const OptTensor& xproj, const OptTensor& ln_ih,
+                       const OptTensor& ih_bias, const OptTensor& ih_stats) {
+  const int64_t steps = hh.size(0), batch = hh.size(1), gsize = hh.size(2);
   const int64_t hidden = gsize / 3;
-  const S *g = gates.data_ptr<S>(), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
+  const S *g = ptr<S>(gates), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
   const S *w = weight_hh.data_ptr<S>(), *bias = ptr<S>(hh_bias), *lnw = ptr<S>(ln_hh);
+  const S *x = ptr<S>(xproj), *lnih = ptr<S>(ln_ih), *ihb = ptr<S>(ih_bias);
   const S *m = ptr<S>(mask), *kh = ptr<S>(keep_h), *hstat = ptr<S>(hh_stats);
+  const S* istat = ptr<S>(ih_stats);
   const int64_t kh_unit = unit_stride(keep_h), kh_row = kh_unit ? hidden : 1;
   const S* gy = ptr<S>(grad_y);
   S *dh = dh_t.data_ptr<S>(), *dp = d_hh.data_ptr<S>(), *dxn = d_xn.data_ptr<S>();
@@ -497,6 +543,8 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     at::parallel_for(0, batch, row_grain(gsize), [&](int64_t b0, int64_t b1) {
+      // Without kept gates (see above): each row's gates recomputed as forward made them.
+      std::vector<S> proj_buf(g ? 0 : gsize), x_buf(g ? 0 : gsize), g_buf(g ? 0 : gsize);
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * batch + b;
         S* dhr = dh + b * hidden;
@@ -506,8 +554,6 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
           for (int64_t j = 0; j < hidden; ++j) dhr[j] += y[j];
         }
         const S* k = kh ? kh + row * kh_row : nullptr;
-        const S* gr = g + row * gsize;
-        const S *r = gr, *z = gr + hidden, *n = gr + 2 * hidden;
         const S* hp = h + row * hidden;
         const S* pr = p + row * gsize;
         S mean = 0, rstd = 0;
@@ -515,6 +561,15 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
           mean = hstat[row];
           rstd = hstat[tb + row];
         }
+        const S* gr = g ? g + row * gsize : g_buf.data();
+        if (!g) {
+          const S* proj = gru_recurrent_row(pr, gsize, lnw, bias, mean, rstd, proj_buf.data());
+          const S x_mean = lnih ? istat[row] : S(0), x_rstd = lnih ? istat[tb + row] : S(0);
+          const S* xin =
+              gru_input_row(x + row * gsize, gsize, lnih, ihb, x_mean, x_rstd, x_buf.data());
+          gru_gates_row(xin, proj, hidden, g_buf.data());
+        }
+        const S *r = gr, *z = gr + hidden, *n = gr + 2 * hidden;
         S* dpr = dp + row * gsize;
         S* dxr = dxn + row * hidden;
         for (int64_t j = 0; j < hidden; ++j) {
@@ -554,16 +609,17 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
 template <typename S>
 void rnn_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& ln_hh,
                       const OptTensor& mask, const OptTensor& keep_h, bool use_relu, Tensor& hs,
-                      const OptTensor& h_new, const OptTensor& hh_raw,
-                      const OptTensor& hh_stats) {
+                      const OptTensor& h_new, const OptTensor& hh_stats) {
   const int64_t steps = xproj.size(0), batch = xproj.size(1), hidden = xproj.size(2);
   const S *x = xproj.data_ptr<S>(), *w = weight_hh_t.data_ptr<S>(), *lnw = ptr<S>(ln_hh);
   const S *m = ptr<S>(mask), *kh = ptr<S>(keep_h);
   const int64_t kh_unit = unit_stride(keep_h), kh_row = kh_unit ? hidden : 1;
   S* h = hs.data_ptr<S>();
-  S *fresh_all = mut<S>(h_new), *raw = mut<S>(hh_raw), *hstat = mut<S>(hh_stats);
+  S *fresh_all = mut<S>(h_new), *hstat = mut<S>(hh_stats);
   const int64_t bh = batch * hidden, tb = steps * batch;
-  std::vector<S> h_in(m ? bh : 0), scratch(raw ? 0 : bh);
+  // One step's recurrent product: backward recomputes them all in one product (layer
+  // norm) or needs none.
+  std::vector<S> h_in(m ? bh : 0), product(bh);
 
   for (int64_t t = 0; t < steps; ++t) {
     const S* h_prev = h + t * bh;
@@ -572,16 +628,15 @@ void rnn_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptT
       for (int64_t i = 0; i < bh; ++i) h_in[i] = h_prev[i] * m[i];
       rec = h_in.data();
     }
-    S* product = raw ? raw + t * bh : scratch.data();
-    rows_times_wt(rec, w, batch, hidden, hidden, product);
+    rows_times_wt(rec, w, batch, hidden, hidden, product.data());
     at::parallel_for(0, batch, row_grain(hidden), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * batch + b;
-        const S* pr = product + b * hidden;
+        const S* pr = product.data() + b * hidden;
         const S* xr = x + row * hidden;
         // The new state before zoneout: kept when backward needs it, else in the output.
         S* fresh = fresh_all ? fresh_all + row * hidden : h + (row + batch) * hidden;
-        if (raw) {
+        if (lnw) {
           S mean, rstd;
           row_stats(pr, hidden, &mean, &rstd);
           hstat[row] = mean;
@@ -690,29 +745,32 @@ void lstm_backward(const Tensor& gates, const Tensor& hs, const Tensor& cs, cons
 
 void gru_forward(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& hh_bias,
                  const OptTensor& ln_hh, const OptTensor& mask, const OptTensor& keep_h,
-                 Tensor gates, Tensor hs, Tensor hh, const OptTensor& hh_stats) {
+                 const OptTensor& gates, Tensor hs, Tensor hh, const OptTensor& hh_stats,
+                 const OptTensor& ln_ih, const OptTensor& ih_bias, const OptTensor& ih_stats) {
   RNNKIT_DISPATCH(xproj, "gru_forward",
                   gru_forward_impl<scalar_t>(xproj, weight_hh_t, hh_bias, ln_hh, mask, keep_h,
-                                             gates, hs, hh, hh_stats));
+                                             gates, hs, hh, hh_stats, ln_ih, ih_bias,
+                                             ih_stats));
 }
 
-void gru_backward(const Tensor& gates, const Tensor& hs, const Tensor& hh,
+void gru_backward(const OptTensor& gates, const Tensor& hs, const Tensor& hh,
                   const Tensor& weight_hh, const OptTensor& hh_bias, const OptTensor& ln_hh,
                   const OptTensor& mask, const OptTensor& keep_h, const OptTensor& hh_stats,
                   const OptTensor& grad_y, Tensor dh, Tensor d_hh, Tensor d_xn,
-                  const OptTensor& d_hh_raw) {
-  RNNKIT_DISPATCH(gates, "gru_backward",
+                  const OptTensor& d_hh_raw, const OptTensor& xproj, const OptTensor& ln_ih,
+                  const OptTensor& ih_bias, const OptTensor& ih_stats) {
+  RNNKIT_DISPATCH(hh, "gru_backward",
                   gru_backward_impl<scalar_t>(gates, hs, hh, weight_hh, hh_bias, ln_hh, mask,
                                               keep_h, hh_stats, grad_y, dh, d_hh, d_xn,
-                                              d_hh_raw));
+                                              d_hh_raw, xproj, ln_ih, ih_bias, ih_stats));
 }
 
 void rnn_forward(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& ln_hh,
                  const OptTensor& mask, const OptTensor& keep_h, bool use_relu, Tensor hs,
-                 const OptTensor& h_new, const OptTensor& hh_raw, const OptTensor& hh_stats) {
+                 const OptTensor& h_new, const OptTensor& hh_stats) {
   RNNKIT_DISPATCH(xproj, "rnn_forward",
                   rnn_forward_impl<scalar_t>(xproj, weight_hh_t, ln_hh, mask, keep_h, use_relu,
-                                             hs, h_new, hh_raw, hh_stats));
+                                             hs, h_new, hh_stats));
 }
 
 void rnn_backward(const Tensor& h_new, const Tensor& weight_hh, const OptTensor& ln_hh,
@@ -741,16 +799,17 @@ TORCH_LIBRARY(rnnkit_native, m) {
       "Tensor(f!)? d_ln_cell) -> ()");
   m.def(
       "gru_forward(Tensor xproj, Tensor weight_hh_t, Tensor? hh_bias, Tensor? ln_hh, "
-      "Tensor? mask, Tensor? keep_h, Tensor(a!) gates, Tensor(b!) hs, Tensor(c!) hh, "
-      "Tensor(d!)? hh_stats) -> ()");
+      "Tensor? mask, Tensor? keep_h, Tensor(a!)? gates, Tensor(b!) hs, Tensor(c!) hh, "
+      "Tensor(d!)? hh_stats, Tensor? ln_ih, Tensor? ih_bias, Tensor(e!)? ih_stats) -> ()");
   m.def(
-      "gru_backward(Tensor gates, Tensor hs, Tensor hh, Tensor weight_hh, Tensor? hh_bias, "
+      "gru_backward(Tensor? gates, Tensor hs, Tensor hh, Tensor weight_hh, Tensor? hh_bias, "
       "Tensor? ln_hh, Tensor? mask, Tensor? keep_h, Tensor? hh_stats, Tensor? grad_y, "
-      "Tensor(a!) dh, Tensor(b!) d_hh, Tensor(c!) d_xn, Tensor(d!)? d_hh_raw) -> ()");
+      "Tensor(a!) dh, Tensor(b!) d_hh, Tensor(c!) d_xn, Tensor(d!)? d_hh_raw, Tensor? xproj, "
+      "Tensor? ln_ih, Tensor? ih_bias, Tensor? ih_stats) -> ()");
   m.def(
       "rnn_forward(Tensor xproj, Tensor weight_hh_t, Tensor? ln_hh, Tensor? mask, "
-      "Tensor? keep_h, bool use_relu, Tensor(a!) hs, Tensor(b!)? h_new, Tensor(c!)? hh_raw, "
-      "Tensor(d!)? hh_stats) -> ()");
+      "Tensor? keep_h, bool use_relu, Tensor(a!) hs, Tensor(b!)? h_new, "
+      "Tensor(c!)? hh_stats) -> ()");
   m.def(
       "rnn_backward(Tensor h_new, Tensor weight_hh, Tensor? ln_hh, Tensor? mask, "
       "Tensor? keep_h, bool use_relu, Tensor? hh_raw, Tensor? hh_stats, Tensor? grad_y, "
