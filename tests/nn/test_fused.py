@@ -404,6 +404,60 @@ def test_training_zoneout_keeps_its_masks_for_backward_as_booleans():
     assert not [dtype for dtype, _ in saved.values() if dtype == torch.bool]
 
 
+def test_zoneout_masks_with_a_width_of_whole_bytes_are_kept_as_bits():
+    steps, batch, hidden = 5, 3, 16
+    layer = rnn_nn.GRU(3, hidden, zoneout=0.3)
+    x = torch.randn(steps, batch, 3)
+    saved = _saved_storages(lambda: layer(x))
+    packed = [size for dtype, size in saved.values() if dtype == torch.uint8]
+    assert packed == [steps * batch * hidden // 8]
+    assert not [dtype for dtype, _ in saved.values() if dtype == torch.bool]
+
+
+def test_kept_bits_unpack_to_the_mask():
+    torch.manual_seed(0)
+    keep = torch.rand(4, 3, 24) < 0.3
+    kept = kernel_ops.kept_for_backward(keep.double(), binary=True)
+    assert kept.dtype == torch.uint8 and kept.shape == (4, 3, 3)
+    assert torch.equal(kernel_ops.unpacked_keep(kept), keep)
+    # A width that is not whole bytes (padding masks are (T, B, 1)) stays boolean.
+    column = kernel_ops.kept_for_backward(keep[..., :1].float(), binary=True)
+    assert column.dtype == torch.bool and kernel_ops.unpacked_keep(column) is column
+
+
+def _activation_bytes(layer: torch.nn.Module, x: torch.Tensor) -> int:
+    """Bytes autograd keeps for backward in one forward, the input and weights excluded."""
+    alive = {t.untyped_storage().data_ptr() for t in (x, *layer.parameters())}
+    saved = _saved_storages(lambda: layer(x))
+    return sum(size for pointer, (_, size) in saved.items() if pointer not in alive)
+
+
+MEMORY_OPTIONS = {
+    "ln": {"layer_norm": True},
+    "ln+rec-drop": {"layer_norm": True, "recurrent_dropout": 0.25},
+    "rec-drop": {"recurrent_dropout": 0.25},
+    "zoneout": {"zoneout": 0.1},
+}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("options", list(MEMORY_OPTIONS.values()), ids=list(MEMORY_OPTIONS))
+def test_training_keeps_at_most_a_fifth_more_for_backward_than_torch_nn(kind, options):
+    # What benchmarks/cells.py reports as "mem", at a small size. Layer norm adds two
+    # statistics per row and layer norm (4 / H of the states for the RNN) and recurrent
+    # dropout one (B, H) mask (1 / T of them), so neither H nor T is tiny.
+    steps, batch, input_size, hidden = 16, 4, 8, 64
+    torch.manual_seed(0)
+    baseline = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
+        input_size, hidden
+    )
+    ours = LAYERS[kind](input_size, hidden, **options)
+    ours.load_state_dict(baseline.state_dict(), strict=False)
+    x = torch.randn(steps, batch, input_size, requires_grad=True)
+    ratio = _activation_bytes(ours, x) / _activation_bytes(baseline, x)
+    assert ratio <= 1.2, f"{kind} {options}: {ratio:.2f} x torch.nn's saved activations"
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
 def test_layer_evaluation_is_deterministic_and_matches_reference(kind):
     first = _compare_layers(kind, training=False, num_layers=2, bidirectional=True, **ALL_OPTIONS)

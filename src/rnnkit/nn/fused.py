@@ -65,6 +65,7 @@ from rnnkit.nn.kernel_ops import (
     recurrent_input,
     recurrent_projection,
     stacked_stats,
+    unpacked_keep,
 )
 
 __all__ = [
@@ -111,7 +112,8 @@ class StepMasks:
     one per sequence); ``keep_h``/``keep_c`` are zoneout keep weights per step, with 1 on
     padded steps so that a finished sequence carries its last state to the end.
     ``keep_binary`` says the keep weights are all 0 or 1 (zoneout in training, padding),
-    so the kernels keep them for backward as booleans: a quarter of the float memory.
+    so the kernels keep them for backward as bits (see
+    :func:`rnnkit.nn.kernel_ops.kept_for_backward`): 1/32 of the float memory.
     """
 
     recurrent: Tensor | None = None  # (B, H)
@@ -272,6 +274,7 @@ class LSTMSequence(torch.autograd.Function):
             cell_stats,
             *hh_raw,
         ) = ctx.saved_tensors
+        keep_h, keep_c = unpacked_keep(keep_h), unpacked_keep(keep_c)
         steps, batch, gate_size = gates.shape
         hidden = gate_size // 4
         i_all, f_all, g_all, o_all = gates.chunk(4, 2)  # (T, B, H) each
@@ -497,6 +500,7 @@ class GRUSequence(torch.autograd.Function):
             ln_ih_weight,
             ih_bias,
         ) = ctx.saved_tensors
+        keep_h = unpacked_keep(keep_h)
         steps, batch, gate_size = hh.shape
         hidden = gate_size // 3
         if ln_hh_weight is not None:
@@ -646,6 +650,7 @@ class RNNSequence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
         hs, h_new, weight_hh, ln_hh_weight, recurrent_mask, keep_h, hh_stats = ctx.saved_tensors
+        keep_h = unpacked_keep(keep_h)
         steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         if h_new is None:
             # Steps kept whole (weight 1) pass no gradient to their new state, so their

@@ -33,18 +33,38 @@ __all__ = [
     "recurrent_input",
     "recurrent_projection",
     "stacked_stats",
+    "unpacked_keep",
 ]
 
 
 def kept_for_backward(keep: Tensor | None, binary: bool) -> Tensor | None:
-    """The zoneout keep weights as saved for backward: booleans when they are 0 or 1.
+    """The zoneout keep weights as saved for backward: bits when they are 0 or 1.
 
-    Backward only multiplies gradients by them, and a float times a bool is that float
-    or zero, so nothing converts them back.
+    0/1 weights (training, padding) are kept one bit each, eight to a ``uint8`` along the
+    last dimension where it is a multiple of 8 (a (T, B, H) mask then costs 1/32 of its
+    float form), else as booleans; fractional (evaluation) weights as they are.
+    :func:`unpacked_keep` restores the booleans: backward only multiplies gradients by
+    them, and a float times a bool is that float or zero.
     """
     if keep is None or not binary:
         return keep
-    return keep.to(torch.bool)
+    if keep.shape[-1] % 8:
+        return keep.to(torch.bool)
+    bits = (keep != 0).unflatten(-1, (-1, 8)).to(torch.uint8)  # (..., W / 8, 8)
+    return bits.mul_(_bit_values(keep.device)).sum(-1, dtype=torch.uint8)
+
+
+def unpacked_keep(kept: Tensor | None) -> Tensor | None:
+    """The keep weights :func:`kept_for_backward` saved, as booleans or floats."""
+    if kept is None or kept.dtype != torch.uint8:
+        return kept
+    bits = kept.unsqueeze(-1).bitwise_and(_bit_values(kept.device))  # (..., W / 8, 8)
+    return bits.ne_(0).flatten(-2).to(torch.bool)
+
+
+def _bit_values(device: torch.device) -> Tensor:
+    """1, 2, 4, ..., 128: the value of each of a byte's bits, lowest first."""
+    return torch.tensor([1 << i for i in range(8)], dtype=torch.uint8, device=device)
 
 
 def _onednn_available() -> bool:
@@ -159,16 +179,20 @@ class _ProjectedLayerNorm(torch.autograd.Function):
         out, mean, rstd = torch.native_layer_norm(
             _product(x, weight), (weight.shape[0],), gain, bias, LAYER_NORM_EPS
         )
-        ctx.save_for_backward(x, weight, gain, bias, mean, rstd)
+        # Not the bias: its gradient is the incoming one's column sums.
+        ctx.save_for_backward(x, weight, gain, mean, rstd)
+        ctx.has_bias = bias is not None
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        x, weight, gain, bias, mean, rstd = ctx.saved_tensors
+        x, weight, gain, mean, rstd = ctx.saved_tensors
         needed = ctx.needs_input_grad
-        d_raw, d_gain, d_bias = layer_norm_full_backward(
-            grad.contiguous(), _product(x, weight), mean, rstd, gain, bias, needed[2:4]
+        grad = grad.contiguous()
+        d_raw, d_gain, _ = layer_norm_full_backward(
+            grad, _product(x, weight), mean, rstd, gain, None, (needed[2], False)
         )
+        d_bias = grad.sum(0) if ctx.has_bias and needed[3] else None
         d_x = d_raw @ weight if needed[0] else None
         d_weight = product_tn(d_raw, x) if needed[1] else None
         return d_x, d_weight, d_gain, d_bias
