@@ -419,10 +419,14 @@ def test_kept_bits_unpack_to_the_mask():
     keep = torch.rand(4, 3, 24) < 0.3
     kept = kernel_ops.kept_for_backward(keep.double(), binary=True)
     assert kept.dtype == torch.uint8 and kept.shape == (4, 3, 3)
-    assert torch.equal(kernel_ops.unpacked_keep(kept), keep)
+    # Element 8 i + b of a row is bit b of byte i, in both packings (native and tensors).
+    powers = 2 ** torch.arange(8)
+    assert kept[1, 2].tolist() == (keep[1, 2].view(3, 8) * powers).sum(-1).tolist()
+    assert torch.equal(kernel_ops.unpacked_keep(kept, torch.float32), keep.float())
     # A width that is not whole bytes (padding masks are (T, B, 1)) stays boolean.
     column = kernel_ops.kept_for_backward(keep[..., :1].float(), binary=True)
-    assert column.dtype == torch.bool and kernel_ops.unpacked_keep(column) is column
+    assert column.dtype == torch.bool
+    assert kernel_ops.unpacked_keep(column, torch.float32) is column
 
 
 def _activation_bytes(layer: torch.nn.Module, x: torch.Tensor) -> int:

@@ -4,8 +4,8 @@ Same inputs, outputs, saved memory and equations as :class:`rnnkit.nn.fused.LSTM
 ``GRUSequence`` and ``RNNSequence`` (their docstrings describe the arguments); the loops
 over time, forward and backward, run in ``native.cpp`` (see :mod:`rnnkit.nn.native`),
 and the work over all steps at once around them (the recurrent weight gradient, the GRU's
-and RNN's layer-norm gain gradients) stays here; the LSTM's loop sums its gain gradients
-as it goes.
+input layer norm's gradients) stays here; the loops sum the recurrent layer norms' gain
+gradients as they go.
 :func:`rnnkit.nn.fused` chooses these where :func:`rnnkit.nn.native.usable` says the
 tensors allow it (CPU, float32 or float64, the library built).
 """
@@ -19,7 +19,6 @@ from rnnkit.nn import native
 from rnnkit.nn.kernel_ops import (
     kept_for_backward,
     layer_norm_full_backward,
-    layer_norm_gain_grad,
     product_tn,
     recurrent_input,
     recurrent_projection,
@@ -40,7 +39,7 @@ def _rows(mask: Tensor | None, batch: int, hidden: int) -> Tensor | None:
 
 def _keep(keep: Tensor | None, steps: int, batch: int, hidden: int, dtype) -> Tensor | None:
     """Keep weights as contiguous floats, (T, B, 1) or (T, B, H) as the loops read them."""
-    keep = unpacked_keep(keep)  # as saved for backward: maybe bits
+    keep = unpacked_keep(keep, dtype)  # as saved for backward: maybe bits
     if keep is None:
         return None
     width = 1 if keep.shape[-1] == 1 else hidden
@@ -289,6 +288,9 @@ class GRUNative(torch.autograd.Function):
         d_hh = torch.empty_like(hh)  # the recurrent projection the gates saw
         d_xn = hh.new_empty(steps, batch, hidden)  # the candidate's input part
         d_hh_raw = torch.empty_like(hh) if ln_hh_weight is not None else None
+        grads_needed = ctx.needs_input_grad
+        # The recurrent layer norm's gain gradient, summed by the loop.
+        d_ln = hh.new_zeros(gate_size) if ln_hh_weight is not None and grads_needed[4] else None
         native.ops().gru_backward(
             gates,
             hs,
@@ -304,21 +306,19 @@ class GRUNative(torch.autograd.Function):
             d_hh,
             d_xn,
             d_hh_raw,
+            d_ln,
             xproj,
             _contiguous(ln_ih_weight),
             _contiguous(ih_bias),
             ih_stats,
         )
-        grads_needed = ctx.needs_input_grad
         d_xproj = torch.cat([d_hh[..., : 2 * hidden], d_xn], dim=-1)
-        d_weight_hh = d_bias = d_ln = d_ln_ih = d_ih_bias = None
+        d_weight_hh = d_bias = d_ln_ih = d_ih_bias = None
         d_rec = d_hh_raw if d_hh_raw is not None else d_hh
         if grads_needed[2]:
             d_weight_hh = product_tn(d_rec.reshape(-1, gate_size), recurrent_input(hs, mask))
         if hh_bias is not None and grads_needed[3]:
             d_bias = d_hh.reshape(-1, gate_size).sum(0)
-        if ln_hh_weight is not None and grads_needed[4]:
-            d_ln = layer_norm_gain_grad(d_hh, hh, hh_stats[0], hh_stats[1])
         if ln_ih_weight is not None:
             d_xproj, d_ln_ih, d_ih_bias = layer_norm_full_backward(
                 d_xproj, xproj, ih_stats[0], ih_stats[1], ln_ih_weight, ih_bias, grads_needed[8:10]
@@ -390,6 +390,9 @@ class RNNNative(torch.autograd.Function):
         if ln_hh_weight is not None:
             hh_raw = recurrent_projection(inputs, weight_hh, steps)
             d_hh_raw = torch.empty_like(h_new)
+        grads_needed = ctx.needs_input_grad
+        # The layer norm's gain gradient, summed by the loop.
+        d_ln = hs.new_zeros(hidden) if ln_hh_weight is not None and grads_needed[3] else None
         native.ops().rnn_backward(
             h_new,
             weight_hh.contiguous(),
@@ -403,12 +406,10 @@ class RNNNative(torch.autograd.Function):
             dh,
             d_pre,
             d_hh_raw,
+            d_ln,
         )
-        grads_needed = ctx.needs_input_grad
-        d_weight_hh = d_ln = None
+        d_weight_hh = None
         d_rec = d_hh_raw if d_hh_raw is not None else d_pre
         if grads_needed[2]:
             d_weight_hh = product_tn(d_rec.reshape(-1, hidden), inputs)
-        if ln_hh_weight is not None and grads_needed[3]:
-            d_ln = layer_norm_gain_grad(d_pre, hh_raw, hh_stats[0], hh_stats[1])
         return d_pre, dh, d_weight_hh, d_ln, None, None, None, None

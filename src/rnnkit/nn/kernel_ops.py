@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnkit.nn import native
 from rnnkit.nn.cells import LAYER_NORM_EPS
 
 __all__ = [
@@ -43,23 +44,27 @@ def kept_for_backward(keep: Tensor | None, binary: bool) -> Tensor | None:
     0/1 weights (training, padding) are kept one bit each, eight to a ``uint8`` along the
     last dimension where it is a multiple of 8 (a (T, B, H) mask then costs 1/32 of its
     float form), else as booleans; fractional (evaluation) weights as they are.
-    :func:`unpacked_keep` restores the booleans: backward only multiplies gradients by
-    them, and a float times a bool is that float or zero.
+    :func:`unpacked_keep` restores them: backward only multiplies gradients by them.
+    The native library packs in one pass; tensor operations do where it is not loaded.
     """
     if keep is None or not binary:
         return keep
     if keep.shape[-1] % 8:
         return keep.to(torch.bool)
+    if native.usable(keep):
+        return native.ops().pack_keep(keep.contiguous())
     bits = (keep != 0).unflatten(-1, (-1, 8)).to(torch.uint8)  # (..., W / 8, 8)
     return bits.mul_(_bit_values(keep.device)).sum(-1, dtype=torch.uint8)
 
 
-def unpacked_keep(kept: Tensor | None) -> Tensor | None:
-    """The keep weights :func:`kept_for_backward` saved, as booleans or floats."""
+def unpacked_keep(kept: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    """The keep weights :func:`kept_for_backward` saved: 0/1 in ``dtype`` where packed."""
     if kept is None or kept.dtype != torch.uint8:
         return kept
+    if kept.device.type == "cpu" and dtype in native.DTYPES and native.available():
+        return native.ops().unpack_keep(kept.contiguous(), dtype)
     bits = kept.unsqueeze(-1).bitwise_and(_bit_values(kept.device))  # (..., W / 8, 8)
-    return bits.ne_(0).flatten(-2).to(torch.bool)
+    return bits.ne_(0).flatten(-2).to(dtype)
 
 
 def _bit_values(device: torch.device) -> Tensor:
@@ -193,7 +198,7 @@ class _ProjectedLayerNorm(torch.autograd.Function):
             grad, _product(x, weight), mean, rstd, gain, None, (needed[2], False)
         )
         d_bias = grad.sum(0) if ctx.has_bias and needed[3] else None
-        d_x = d_raw @ weight if needed[0] else None
+        d_x = _product(d_raw, weight.t().contiguous()) if needed[0] else None
         d_weight = product_tn(d_raw, x) if needed[1] else None
         return d_x, d_weight, d_gain, d_bias
 

@@ -13,13 +13,14 @@
 // Forward takes the recurrent matrix transposed, (H, G); backward as it is, (G, H).
 // Python allocates every output and passes all tensors contiguous, on the CPU, in one
 // floating dtype (float32 or float64); whole-sequence work before and after the loops
-// (input projection, recurrent weight gradient, the GRU's and RNN's layer-norm gain
-// gradients) stays in Python. The LSTM's backward sums its gain gradients as it goes; the
-// GRU's loops apply the input side's layer norm themselves (see there).
+// (input projection, recurrent weight gradient) stays in Python. The backward loops sum
+// the recurrent layer norms' gain gradients as they go; the GRU's loops apply the input
+// side's layer norm themselves (see there).
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/mm.h>
 #include <torch/library.h>
@@ -209,6 +210,24 @@ void rows_times_w(const S* d, const S* w, int64_t batch, int64_t n, int64_t k, S
 inline int64_t row_grain(int64_t row_elements) {
   return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, row_elements));
 }
+
+// Layer-norm gain gradients summed over all rows as a loop goes: one row of sums per
+// thread (no two threads add into the same memory), added into `out` at the end.
+template <typename S>
+class ThreadSums {
+ public:
+  ThreadSums(S* out, int64_t n) : out_(out), n_(n), parts_(out ? at::get_num_threads() * n : 0) {}
+  // This thread's row, or nullptr where no sums are wanted.
+  S* mine() { return out_ ? parts_.data() + at::get_thread_num() * n_ : nullptr; }
+  void finish() {
+    for (size_t i = 0; i < parts_.size(); ++i) out_[i % n_] += parts_[i];
+  }
+
+ private:
+  S* out_;
+  int64_t n_;
+  std::vector<S> parts_;
+};
 
 // ------------------------------------------------------------------ LSTM
 
@@ -525,8 +544,9 @@ void gru_backward_impl(const OptTensor& gates, const Tensor& hs, const Tensor& h
                        const Tensor& weight_hh, const OptTensor& hh_bias, const OptTensor& ln_hh,
                        const OptTensor& mask, const OptTensor& keep_h, const OptTensor& hh_stats,
                        const OptTensor& grad_y, Tensor& dh_t, Tensor& d_hh, Tensor& d_xn,
-                       const OptTensor& d_hh_raw, const OptTensor& xproj, const OptTensor& ln_ih,
-                       const OptTensor& ih_bias, const OptTensor& ih_stats) {
+                       const OptTensor& d_hh_raw, const OptTensor& d_ln_hh,
+                       const OptTensor& xproj, const OptTensor& ln_ih, const OptTensor& ih_bias,
+                       const OptTensor& ih_stats) {
   const int64_t steps = hh.size(0), batch = hh.size(1), gsize = hh.size(2);
   const int64_t hidden = gsize / 3;
   const S *g = ptr<S>(gates), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
@@ -540,6 +560,7 @@ void gru_backward_impl(const OptTensor& gates, const Tensor& hs, const Tensor& h
   S* draw = mut<S>(d_hh_raw);
   const int64_t bh = batch * hidden, bg = batch * gsize, tb = steps * batch;
   std::vector<S> dh_skip(bh);  // what reaches h_{t-1} other than through W_hh
+  ThreadSums<S> gain_sums(mut<S>(d_ln_hh), gsize);
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     at::parallel_for(0, batch, row_grain(gsize), [&](int64_t b0, int64_t b1) {
@@ -591,7 +612,8 @@ void gru_backward_impl(const OptTensor& gates, const Tensor& hs, const Tensor& h
           skip[j] = d * z[j] + kept;
         }
         if (lnw) {
-          layer_norm_row_backward(dpr, pr, mean, rstd, lnw, gsize, draw + row * gsize);
+          layer_norm_row_backward(dpr, pr, mean, rstd, lnw, gsize, draw + row * gsize,
+                                  gain_sums.mine());
         }
       }
     });
@@ -602,6 +624,7 @@ void gru_backward_impl(const OptTensor& gates, const Tensor& hs, const Tensor& h
       dh[i] += dh_skip[i];
     }
   }
+  gain_sums.finish();
 }
 
 // ------------------------------------------------------------------ Elman RNN
@@ -667,7 +690,7 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
                        const OptTensor& mask, const OptTensor& keep_h, bool use_relu,
                        const OptTensor& hh_raw, const OptTensor& hh_stats,
                        const OptTensor& grad_y, Tensor& dh_t, Tensor& d_pre,
-                       const OptTensor& d_hh_raw) {
+                       const OptTensor& d_hh_raw, const OptTensor& d_ln_hh) {
   const int64_t steps = h_new.size(0), batch = h_new.size(1), hidden = h_new.size(2);
   const S *fresh_all = h_new.data_ptr<S>(), *w = weight_hh.data_ptr<S>(), *lnw = ptr<S>(ln_hh);
   const S *m = ptr<S>(mask), *kh = ptr<S>(keep_h);
@@ -676,6 +699,7 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
   S *dh = dh_t.data_ptr<S>(), *dpre = d_pre.data_ptr<S>(), *draw = mut<S>(d_hh_raw);
   const int64_t bh = batch * hidden, tb = steps * batch;
   std::vector<S> dh_kept(kh ? bh : 0);
+  ThreadSums<S> gain_sums(mut<S>(d_ln_hh), hidden);
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     at::parallel_for(0, batch, row_grain(hidden), [&](int64_t b0, int64_t b1) {
@@ -698,7 +722,7 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
         }
         if (lnw) {
           layer_norm_row_backward(dr, raw + row * hidden, hstat[row], hstat[tb + row], lnw,
-                                  hidden, draw + row * hidden);
+                                  hidden, draw + row * hidden, gain_sums.mine());
         }
       }
     });
@@ -711,6 +735,53 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
       for (int64_t i = 0; i < bh; ++i) dh[i] += dh_kept[i];
     }
   }
+  gain_sums.finish();
+}
+
+// ------------------------------------------------------------------ zoneout bits
+
+// Keep weights that are all 0 or 1 (training zoneout, padding), as kept for backward: one
+// bit each, eight to a byte, lowest bit first; rnnkit/nn/kernel_ops.py has the same
+// packing in tensor operations for where this library is not loaded.
+template <typename S>
+void pack_keep_impl(const Tensor& keep, Tensor& bits) {
+  const S* k = keep.data_ptr<S>();
+  uint8_t* out = bits.data_ptr<uint8_t>();
+  const int64_t bytes = bits.numel();
+  for (int64_t i = 0; i < bytes; ++i) {
+    uint8_t byte = 0;
+    for (int b = 0; b < 8; ++b) byte |= static_cast<uint8_t>(k[i * 8 + b] != S(0)) << b;
+    out[i] = byte;
+  }
+}
+
+template <typename S>
+void unpack_keep_impl(const Tensor& bits, Tensor& keep) {
+  const uint8_t* in = bits.data_ptr<uint8_t>();
+  S* k = keep.data_ptr<S>();
+  const int64_t bytes = bits.numel();
+  for (int64_t i = 0; i < bytes; ++i) {
+    for (int b = 0; b < 8; ++b) k[i * 8 + b] = static_cast<S>((in[i] >> b) & 1);
+  }
+}
+
+// keep (..., W), W a multiple of 8, contiguous -> uint8 (..., W / 8).
+Tensor pack_keep(const Tensor& keep) {
+  auto sizes = keep.sizes().vec();
+  sizes.back() /= 8;
+  Tensor bits = at::empty(sizes, keep.options().dtype(at::kByte));
+  AT_DISPATCH_FLOATING_TYPES(keep.scalar_type(), "pack_keep",
+                             [&] { pack_keep_impl<scalar_t>(keep, bits); });
+  return bits;
+}
+
+// uint8 (..., W / 8), contiguous -> 0/1 weights (..., W) in dtype.
+Tensor unpack_keep(const Tensor& bits, at::ScalarType dtype) {
+  auto sizes = bits.sizes().vec();
+  sizes.back() *= 8;
+  Tensor keep = at::empty(sizes, bits.options().dtype(dtype));
+  AT_DISPATCH_FLOATING_TYPES(dtype, "unpack_keep", [&] { unpack_keep_impl<scalar_t>(bits, keep); });
+  return keep;
 }
 
 // ------------------------------------------------------------------ entry points
@@ -757,12 +828,13 @@ void gru_backward(const OptTensor& gates, const Tensor& hs, const Tensor& hh,
                   const Tensor& weight_hh, const OptTensor& hh_bias, const OptTensor& ln_hh,
                   const OptTensor& mask, const OptTensor& keep_h, const OptTensor& hh_stats,
                   const OptTensor& grad_y, Tensor dh, Tensor d_hh, Tensor d_xn,
-                  const OptTensor& d_hh_raw, const OptTensor& xproj, const OptTensor& ln_ih,
-                  const OptTensor& ih_bias, const OptTensor& ih_stats) {
+                  const OptTensor& d_hh_raw, const OptTensor& d_ln_hh, const OptTensor& xproj,
+                  const OptTensor& ln_ih, const OptTensor& ih_bias, const OptTensor& ih_stats) {
   RNNKIT_DISPATCH(hh, "gru_backward",
                   gru_backward_impl<scalar_t>(gates, hs, hh, weight_hh, hh_bias, ln_hh, mask,
                                               keep_h, hh_stats, grad_y, dh, d_hh, d_xn,
-                                              d_hh_raw, xproj, ln_ih, ih_bias, ih_stats));
+                                              d_hh_raw, d_ln_hh, xproj, ln_ih, ih_bias,
+                                              ih_stats));
 }
 
 void rnn_forward(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& ln_hh,
@@ -776,16 +848,20 @@ void rnn_forward(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor
 void rnn_backward(const Tensor& h_new, const Tensor& weight_hh, const OptTensor& ln_hh,
                   const OptTensor& mask, const OptTensor& keep_h, bool use_relu,
                   const OptTensor& hh_raw, const OptTensor& hh_stats, const OptTensor& grad_y,
-                  Tensor dh, Tensor d_pre, const OptTensor& d_hh_raw) {
+                  Tensor dh, Tensor d_pre, const OptTensor& d_hh_raw,
+                  const OptTensor& d_ln_hh) {
   RNNKIT_DISPATCH(h_new, "rnn_backward",
                   rnn_backward_impl<scalar_t>(h_new, weight_hh, ln_hh, mask, keep_h, use_relu,
-                                              hh_raw, hh_stats, grad_y, dh, d_pre, d_hh_raw));
+                                              hh_raw, hh_stats, grad_y, dh, d_pre, d_hh_raw,
+                                              d_ln_hh));
 }
 
 }  // namespace
 
 // Outputs are written in place; the schemas mark them mutable (Tensor(a!)).
 TORCH_LIBRARY(rnnkit_native, m) {
+  m.def("pack_keep(Tensor keep) -> Tensor");
+  m.def("unpack_keep(Tensor bits, ScalarType dtype) -> Tensor");
   m.def(
       "lstm_forward(Tensor xproj, Tensor weight_hh_t, Tensor? ln_hh, Tensor? ln_cell_w, "
       "Tensor? ln_cell_b, Tensor? mask, Tensor? keep_h, Tensor? keep_c, Tensor(a!) gates, "
@@ -804,8 +880,8 @@ TORCH_LIBRARY(rnnkit_native, m) {
   m.def(
       "gru_backward(Tensor? gates, Tensor hs, Tensor hh, Tensor weight_hh, Tensor? hh_bias, "
       "Tensor? ln_hh, Tensor? mask, Tensor? keep_h, Tensor? hh_stats, Tensor? grad_y, "
-      "Tensor(a!) dh, Tensor(b!) d_hh, Tensor(c!) d_xn, Tensor(d!)? d_hh_raw, Tensor? xproj, "
-      "Tensor? ln_ih, Tensor? ih_bias, Tensor? ih_stats) -> ()");
+      "Tensor(a!) dh, Tensor(b!) d_hh, Tensor(c!) d_xn, Tensor(d!)? d_hh_raw, "
+      "Tensor(e!)? d_ln_hh, Tensor? xproj, Tensor? ln_ih, Tensor? ih_bias, Tensor? ih_stats) -> ()");
   m.def(
       "rnn_forward(Tensor xproj, Tensor weight_hh_t, Tensor? ln_hh, Tensor? mask, "
       "Tensor? keep_h, bool use_relu, Tensor(a!) hs, Tensor(b!)? h_new, "
@@ -813,10 +889,12 @@ TORCH_LIBRARY(rnnkit_native, m) {
   m.def(
       "rnn_backward(Tensor h_new, Tensor weight_hh, Tensor? ln_hh, Tensor? mask, "
       "Tensor? keep_h, bool use_relu, Tensor? hh_raw, Tensor? hh_stats, Tensor? grad_y, "
-      "Tensor(a!) dh, Tensor(b!) d_pre, Tensor(c!)? d_hh_raw) -> ()");
+      "Tensor(a!) dh, Tensor(b!) d_pre, Tensor(c!)? d_hh_raw, Tensor(d!)? d_ln_hh) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(rnnkit_native, CPU, m) {
+  m.impl("pack_keep", pack_keep);
+  m.impl("unpack_keep", unpack_keep);
   m.impl("lstm_forward", lstm_forward);
   m.impl("lstm_backward", lstm_backward);
   m.impl("gru_forward", gru_forward);
