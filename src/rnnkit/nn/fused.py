@@ -75,7 +75,6 @@ __all__ = [
     "LSTMSequence",
     "RNNSequence",
     "StepMasks",
-    "gru_gates",
     "gru_sequence",
     "input_projection",
     "lstm_sequence",
@@ -389,7 +388,7 @@ class LSTMSequence(torch.autograd.Function):
 # --------------------------------------------------------------------------- GRU
 
 
-def gru_gates(x_in: Tensor, seen: Tensor, out: Tensor) -> Tensor:
+def _gru_gates(x_in: Tensor, seen: Tensor, out: Tensor) -> Tensor:
     """The GRU's activated gates into ``out`` (..., 3H), any leading shape.
 
     ``r, z = σ(x_in[r, z] + seen[r, z])`` and ``n = tanh(x_in[n] + r * seen[n])``, with
@@ -464,7 +463,7 @@ class GRUSequence(torch.autograd.Function):
                 hh_t = recurrent.add_into(hh_bias, h_rec, hh[t])
             else:
                 hh_t = recurrent.into(h_rec, hh[t])
-            gru_gates(x_in[t], hh_t, gates[t])
+            _gru_gates(x_in[t], hh_t, gates[t])
             target = h_new if keep_h is not None else hs[t + 1]
             torch.lerp(n_all[t], h_prev, z_all[t], out=target)  # (1 - z) * n + z * h_prev
             if keep_h is not None:
@@ -515,7 +514,7 @@ class GRUSequence(torch.autograd.Function):
             x_in, ih_mean, ih_rstd = torch.native_layer_norm(
                 xproj, (gate_size,), ln_ih_weight, ih_bias, LAYER_NORM_EPS
             )
-            gates = gru_gates(x_in, hh_seen, torch.empty_like(hh))
+            gates = _gru_gates(x_in, hh_seen, torch.empty_like(hh))
             del x_in
         r_all, z_all, n_all = gates.chunk(3, 2)
         hn_all = hh_seen[..., 2 * hidden :]

@@ -1,8 +1,9 @@
-"""Matrix products and layer-norm pieces shared by the sequence kernels.
+"""Matrix products, layer-norm pieces and saved masks shared by the sequence kernels.
 
 :mod:`rnnkit.nn.fused` (Python time loops) and :mod:`rnnkit.nn.fused_native` (C++ time
 loops) both use them for the work outside the loop: the input projection, the weight and
-gain gradients over all steps.
+gain gradients over all steps, products recomputed in backward rather than kept from
+forward, and the zoneout masks as kept for backward (bits).
 
 Matrix products on CPU in float32 go through oneDNN's inner product (the library
 torch.nn.LSTM itself runs on) with the recurrent matrix packed once per call; on other
