@@ -387,46 +387,38 @@ def _saved_storages(step) -> dict[int, tuple[torch.dtype, int]]:
     return storages
 
 
-def test_training_zoneout_keeps_its_masks_for_backward_as_booleans():
+def test_training_zoneout_keeps_its_masks_for_backward_as_bits():
     steps, batch, hidden = 9, 4, 6
     layer = rnn_nn.LSTM(3, hidden, zoneout=(0.3, 0.2), layer_norm=True)
     x = torch.randn(steps, batch, 3)
     saved = _saved_storages(lambda: layer(x))
-    # One (T, B, H) boolean per mask (cell and hidden), nothing float of that size in
-    # their place, and no second copy of the new cell states.
-    bools = [size for dtype, size in saved.values() if dtype == torch.bool]
-    assert bools == [steps * batch * hidden] * 2
+    # One (T, B, H) mask of bits per mask (cell and hidden; 6 bits: a byte a row),
+    # nothing float of that size in their place, and no second copy of the new cell states.
+    packed = [size for dtype, size in saved.values() if dtype == torch.uint8]
+    assert packed == [steps * batch] * 2
     floats_th = [size for dtype, size in saved.values() if size == steps * batch * hidden * 4]
     assert floats_th == [steps * batch * hidden * 4]  # tanh(c) only
     layer.eval()  # evaluation weights are fractional (the rate): kept as floats
     x.requires_grad_()
     saved = _saved_storages(lambda: layer(x))
-    assert not [dtype for dtype, _ in saved.values() if dtype == torch.bool]
+    assert not [dtype for dtype, _ in saved.values() if dtype in (torch.bool, torch.uint8)]
 
 
-def test_zoneout_masks_with_a_width_of_whole_bytes_are_kept_as_bits():
-    steps, batch, hidden = 5, 3, 16
-    layer = rnn_nn.GRU(3, hidden, zoneout=0.3)
-    x = torch.randn(steps, batch, 3)
-    saved = _saved_storages(lambda: layer(x))
-    packed = [size for dtype, size in saved.values() if dtype == torch.uint8]
-    assert packed == [steps * batch * hidden // 8]
-    assert not [dtype for dtype, _ in saved.values() if dtype == torch.bool]
-
-
-def test_kept_bits_unpack_to_the_mask():
+@pytest.mark.parametrize("width", [24, 13])  # whole bytes, and rows of two bytes
+def test_kept_bits_unpack_to_the_mask(width):
     torch.manual_seed(0)
-    keep = torch.rand(4, 3, 24) < 0.3
+    keep = torch.rand(4, 3, width) < 0.3
     kept = kernel_ops.kept_for_backward(keep.double(), binary=True)
-    assert kept.dtype == torch.uint8 and kept.shape == (4, 3, 3)
+    assert kept.dtype == torch.uint8 and kept.shape == (4, 3, (width + 7) // 8)
     # Element 8 i + b of a row is bit b of byte i, in both packings (native and tensors).
-    powers = 2 ** torch.arange(8)
-    assert kept[1, 2].tolist() == (keep[1, 2].view(3, 8) * powers).sum(-1).tolist()
-    assert torch.equal(kernel_ops.unpacked_keep(kept, torch.float32), keep.float())
-    # A width that is not whole bytes (padding masks are (T, B, 1)) stays boolean.
+    padded = torch.nn.functional.pad(keep[1, 2].long(), (0, -width % 8))
+    expected = (padded.view(-1, 8) * 2 ** torch.arange(8)).sum(-1)
+    assert kept[1, 2].tolist() == expected.tolist()
+    assert torch.equal(kernel_ops.unpacked_keep(kept, width, torch.float32), keep.float())
+    # Padding masks, (T, B, 1), stay boolean.
     column = kernel_ops.kept_for_backward(keep[..., :1].float(), binary=True)
     assert column.dtype == torch.bool
-    assert kernel_ops.unpacked_keep(column, torch.float32) is column
+    assert kernel_ops.unpacked_keep(column, 1, torch.float32) is column
 
 
 def _activation_bytes(layer: torch.nn.Module, x: torch.Tensor) -> int:

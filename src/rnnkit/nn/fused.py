@@ -273,9 +273,10 @@ class LSTMSequence(torch.autograd.Function):
             cell_stats,
             *hh_raw,
         ) = ctx.saved_tensors
-        keep_h, keep_c = unpacked_keep(keep_h, hs.dtype), unpacked_keep(keep_c, hs.dtype)
         steps, batch, gate_size = gates.shape
         hidden = gate_size // 4
+        keep_h = unpacked_keep(keep_h, hidden, hs.dtype)
+        keep_c = unpacked_keep(keep_c, hidden, hs.dtype)
         i_all, f_all, g_all, o_all = gates.chunk(4, 2)  # (T, B, H) each
         c_new = cs[1:]  # the new cell states, before zoneout
         if ctx.zoneout_cell and ln_cell_weight is not None:
@@ -499,7 +500,7 @@ class GRUSequence(torch.autograd.Function):
             ln_ih_weight,
             ih_bias,
         ) = ctx.saved_tensors
-        keep_h = unpacked_keep(keep_h, hs.dtype)
+        keep_h = unpacked_keep(keep_h, hs.shape[-1], hs.dtype)
         steps, batch, gate_size = hh.shape
         hidden = gate_size // 3
         if ln_hh_weight is not None:
@@ -649,7 +650,7 @@ class RNNSequence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
         hs, h_new, weight_hh, ln_hh_weight, recurrent_mask, keep_h, hh_stats = ctx.saved_tensors
-        keep_h = unpacked_keep(keep_h, hs.dtype)
+        keep_h = unpacked_keep(keep_h, hs.shape[-1], hs.dtype)
         steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         if h_new is None:
             # Steps kept whole (weight 1) pass no gradient to their new state, so their

@@ -39,7 +39,7 @@ def _rows(mask: Tensor | None, batch: int, hidden: int) -> Tensor | None:
 
 def _keep(keep: Tensor | None, steps: int, batch: int, hidden: int, dtype) -> Tensor | None:
     """Keep weights as contiguous floats, (T, B, 1) or (T, B, H) as the loops read them."""
-    keep = unpacked_keep(keep, dtype)  # as saved for backward: maybe bits
+    keep = unpacked_keep(keep, hidden, dtype)  # as saved for backward: maybe bits
     if keep is None:
         return None
     width = 1 if keep.shape[-1] == 1 else hidden

@@ -42,30 +42,34 @@ __all__ = [
 def kept_for_backward(keep: Tensor | None, binary: bool) -> Tensor | None:
     """The zoneout keep weights as saved for backward: bits when they are 0 or 1.
 
-    0/1 weights (training, padding) are kept one bit each, eight to a ``uint8`` along the
-    last dimension where it is a multiple of 8 (a (T, B, H) mask then costs 1/32 of its
-    float form), else as booleans; fractional (evaluation) weights as they are.
-    :func:`unpacked_keep` restores them: backward only multiplies gradients by them.
-    The native library packs in one pass; tensor operations do where it is not loaded.
+    0/1 weights (training, padding) of width W > 1 are kept one bit each, eight to a
+    ``uint8``, each row of W in ``ceil(W / 8)`` bytes (a (T, B, H) mask then costs about
+    1/32 of its float form); (T, B, 1) padding weights as booleans; fractional
+    (evaluation) weights as they are. :func:`unpacked_keep` restores them: backward only
+    multiplies gradients by them. The native library packs in one pass; tensor
+    operations do where it is not loaded.
     """
     if keep is None or not binary:
         return keep
-    if keep.shape[-1] % 8:
+    width = keep.shape[-1]
+    if width == 1:
         return keep.to(torch.bool)
     if native.usable(keep):
         return native.ops().pack_keep(keep.contiguous())
-    bits = (keep != 0).unflatten(-1, (-1, 8)).to(torch.uint8)  # (..., W / 8, 8)
+    bits = (keep != 0).to(torch.uint8)
+    bits = F.pad(bits, (0, -width % 8)).unflatten(-1, (-1, 8))  # (..., ceil(W / 8), 8)
     return bits.mul_(_bit_values(keep.device)).sum(-1, dtype=torch.uint8)
 
 
-def unpacked_keep(kept: Tensor | None, dtype: torch.dtype) -> Tensor | None:
-    """The keep weights :func:`kept_for_backward` saved: 0/1 in ``dtype`` where packed."""
+def unpacked_keep(kept: Tensor | None, width: int, dtype: torch.dtype) -> Tensor | None:
+    """The keep weights :func:`kept_for_backward` saved: (..., width), 0/1 in ``dtype``
+    where they were packed, else as saved."""
     if kept is None or kept.dtype != torch.uint8:
         return kept
     if kept.device.type == "cpu" and dtype in native.DTYPES and native.available():
-        return native.ops().unpack_keep(kept.contiguous(), dtype)
+        return native.ops().unpack_keep(kept.contiguous(), width, dtype)
     bits = kept.unsqueeze(-1).bitwise_and(_bit_values(kept.device))  # (..., W / 8, 8)
-    return bits.ne_(0).flatten(-2).to(dtype)
+    return bits.ne_(0).flatten(-2)[..., :width].to(dtype)
 
 
 def _bit_values(device: torch.device) -> Tensor:

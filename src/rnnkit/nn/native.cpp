@@ -741,17 +741,24 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
 // ------------------------------------------------------------------ zoneout bits
 
 // Keep weights that are all 0 or 1 (training zoneout, padding), as kept for backward: one
-// bit each, eight to a byte, lowest bit first; rnnkit/nn/kernel_ops.py has the same
-// packing in tensor operations for where this library is not loaded.
+// bit each, eight to a byte, lowest bit first, each row of W weights in ceil(W / 8) bytes;
+// rnnkit/nn/kernel_ops.py has the same packing in tensor operations for where this
+// library is not loaded.
 template <typename S>
 void pack_keep_impl(const Tensor& keep, Tensor& bits) {
   const S* k = keep.data_ptr<S>();
   uint8_t* out = bits.data_ptr<uint8_t>();
-  const int64_t bytes = bits.numel();
-  for (int64_t i = 0; i < bytes; ++i) {
-    uint8_t byte = 0;
-    for (int b = 0; b < 8; ++b) byte |= static_cast<uint8_t>(k[i * 8 + b] != S(0)) << b;
-    out[i] = byte;
+  const int64_t width = keep.size(-1), row_bytes = bits.size(-1);
+  const int64_t rows = width ? keep.numel() / width : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const S* kr = k + r * width;
+    uint8_t* o = out + r * row_bytes;
+    for (int64_t i = 0; i < row_bytes; ++i) {
+      const int64_t n = std::min<int64_t>(8, width - i * 8);
+      uint8_t byte = 0;
+      for (int64_t b = 0; b < n; ++b) byte |= static_cast<uint8_t>(kr[i * 8 + b] != S(0)) << b;
+      o[i] = byte;
+    }
   }
 }
 
@@ -759,26 +766,29 @@ template <typename S>
 void unpack_keep_impl(const Tensor& bits, Tensor& keep) {
   const uint8_t* in = bits.data_ptr<uint8_t>();
   S* k = keep.data_ptr<S>();
-  const int64_t bytes = bits.numel();
-  for (int64_t i = 0; i < bytes; ++i) {
-    for (int b = 0; b < 8; ++b) k[i * 8 + b] = static_cast<S>((in[i] >> b) & 1);
+  const int64_t width = keep.size(-1), row_bytes = bits.size(-1);
+  const int64_t rows = width ? keep.numel() / width : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* ir = in + r * row_bytes;
+    S* kr = k + r * width;
+    for (int64_t j = 0; j < width; ++j) kr[j] = static_cast<S>((ir[j >> 3] >> (j & 7)) & 1);
   }
 }
 
-// keep (..., W), W a multiple of 8, contiguous -> uint8 (..., W / 8).
+// keep (..., W), contiguous -> uint8 (..., ceil(W / 8)).
 Tensor pack_keep(const Tensor& keep) {
   auto sizes = keep.sizes().vec();
-  sizes.back() /= 8;
+  sizes.back() = (sizes.back() + 7) / 8;
   Tensor bits = at::empty(sizes, keep.options().dtype(at::kByte));
   AT_DISPATCH_FLOATING_TYPES(keep.scalar_type(), "pack_keep",
                              [&] { pack_keep_impl<scalar_t>(keep, bits); });
   return bits;
 }
 
-// uint8 (..., W / 8), contiguous -> 0/1 weights (..., W) in dtype.
-Tensor unpack_keep(const Tensor& bits, at::ScalarType dtype) {
+// uint8 (..., ceil(W / 8)), contiguous -> 0/1 weights (..., W) in dtype.
+Tensor unpack_keep(const Tensor& bits, int64_t width, at::ScalarType dtype) {
   auto sizes = bits.sizes().vec();
-  sizes.back() *= 8;
+  sizes.back() = width;
   Tensor keep = at::empty(sizes, bits.options().dtype(dtype));
   AT_DISPATCH_FLOATING_TYPES(dtype, "unpack_keep", [&] { unpack_keep_impl<scalar_t>(bits, keep); });
   return keep;
@@ -861,7 +871,7 @@ void rnn_backward(const Tensor& h_new, const Tensor& weight_hh, const OptTensor&
 // Outputs are written in place; the schemas mark them mutable (Tensor(a!)).
 TORCH_LIBRARY(rnnkit_native, m) {
   m.def("pack_keep(Tensor keep) -> Tensor");
-  m.def("unpack_keep(Tensor bits, ScalarType dtype) -> Tensor");
+  m.def("unpack_keep(Tensor bits, int width, ScalarType dtype) -> Tensor");
   m.def(
       "lstm_forward(Tensor xproj, Tensor weight_hh_t, Tensor? ln_hh, Tensor? ln_cell_w, "
       "Tensor? ln_cell_b, Tensor? mask, Tensor? keep_h, Tensor? keep_c, Tensor(a!) gates, "
