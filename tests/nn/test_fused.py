@@ -428,6 +428,8 @@ def _activation_bytes(layer: torch.nn.Module, x: torch.Tensor) -> int:
     return sum(size for pointer, (_, size) in saved.items() if pointer not in alive)
 
 
+# Not weight drop: what it keeps is the dropped (G, H) matrix, which does not grow with
+# the sequence (T * B rows) the way activations do.
 MEMORY_OPTIONS = {
     "ln": {"layer_norm": True},
     "ln+rec-drop": {"layer_norm": True, "recurrent_dropout": 0.25},
