@@ -216,7 +216,8 @@ inline int64_t row_grain(int64_t row_elements) {
 template <typename S>
 class ThreadSums {
  public:
-  ThreadSums(S* out, int64_t n) : out_(out), n_(n), parts_(out ? at::get_num_threads() * n : 0) {}
+  ThreadSums(S* out, int64_t n)
+      : out_(out), n_(n), parts_(out ? at::get_num_threads() * n : 0) {}
   // This thread's row, or nullptr where no sums are wanted.
   S* mine() { return out_ ? parts_.data() + at::get_thread_num() * n_ : nullptr; }
   void finish() {
@@ -439,7 +440,7 @@ void lstm_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& cs,
 // and normalise each row themselves; backward then recomputes the gates of each row from
 // that product and the recurrent projection, both kept anyway, instead of reading them
 // from a (T, B, 3H) buffer kept since forward. Both passes compute a row's gates with
-// the two functions below, so the recomputed gates are forward's, bit for bit.
+// the functions below, from the same numbers.
 
 // What the gates see of one row's input projection: LN(x) * gain + shift, or x itself.
 template <typename S>
@@ -891,7 +892,8 @@ TORCH_LIBRARY(rnnkit_native, m) {
       "gru_backward(Tensor? gates, Tensor hs, Tensor hh, Tensor weight_hh, Tensor? hh_bias, "
       "Tensor? ln_hh, Tensor? mask, Tensor? keep_h, Tensor? hh_stats, Tensor? grad_y, "
       "Tensor(a!) dh, Tensor(b!) d_hh, Tensor(c!) d_xn, Tensor(d!)? d_hh_raw, "
-      "Tensor(e!)? d_ln_hh, Tensor? xproj, Tensor? ln_ih, Tensor? ih_bias, Tensor? ih_stats) -> ()");
+      "Tensor(e!)? d_ln_hh, Tensor? xproj, Tensor? ln_ih, Tensor? ih_bias, "
+      "Tensor? ih_stats) -> ()");
   m.def(
       "rnn_forward(Tensor xproj, Tensor weight_hh_t, Tensor? ln_hh, Tensor? mask, "
       "Tensor? keep_h, bool use_relu, Tensor(a!) hs, Tensor(b!)? h_new, "
