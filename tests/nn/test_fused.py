@@ -211,25 +211,35 @@ def test_fused_relu_rnn_matches_reference():
 
 GRADCHECK_INPUTS = {
     "lstm": lambda w, m, x, h, c: (x, h, c, w["hh"], w["ln4"], w["lnc"], w["lncb"], *m, False),
-    "gru": lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], m[0], m[1], False),
+    "gru": lambda w, m, x, h, c: (x, h, w["hh"], w["bias"], w["ln3"], *m[:2], False, None, None),
+    # The input side's layer norm inside the kernel (x is then the raw product W_ih x).
+    "gru-ln-input": lambda w, m, x, h, c: (
+        (x, h, w["hh"], w["bias"], w["ln3"], *m[:2], False, w["ln_ih"], w["bias_ih"])
+    ),
     "rnn": lambda w, m, x, h, c: (x, h, w["hh"], w["ln1"], *m[:2], False, False),
 }
 FUNCTIONS = {
-    "python": {"lstm": fused.LSTMSequence, "gru": fused.GRUSequence, "rnn": fused.RNNSequence},
+    "python": {
+        "lstm": fused.LSTMSequence,
+        "gru": fused.GRUSequence,
+        "gru-ln-input": fused.GRUSequence,
+        "rnn": fused.RNNSequence,
+    },
     "native": {
         "lstm": fused_native.LSTMNative,
         "gru": fused_native.GRUNative,
+        "gru-ln-input": fused_native.GRUNative,
         "rnn": fused_native.RNNNative,
     },
 }
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru-ln-input", "rnn"])
 def test_gradcheck_fused_functions_in_float64(name, loops):
     function, make_inputs = FUNCTIONS[loops][name].apply, GRADCHECK_INPUTS[name]
     torch.manual_seed(1)
     steps, batch, hidden = 4, 2, 3
-    gates = GATES[name] * hidden
+    gates = GATES[name.split("-")[0]] * hidden
     f64 = {"dtype": torch.float64}
 
     def leaf(*shape, offset=0.0):
@@ -243,6 +253,8 @@ def test_gradcheck_fused_functions_in_float64(name, loops):
         "ln1": leaf(gates, offset=1.0),
         "lnc": leaf(hidden, offset=1.0),
         "lncb": leaf(hidden),
+        "ln_ih": leaf(gates, offset=1.0),
+        "bias_ih": leaf(gates),
     }
     recurrent = recurrent_dropout_mask(batch, hidden, 0.3, weights["hh"])
     keep_h = torch.rand(steps, batch, hidden, **f64)  # fractional weights: the eval form
@@ -375,21 +387,73 @@ def _saved_storages(step) -> dict[int, tuple[torch.dtype, int]]:
     return storages
 
 
-def test_training_zoneout_keeps_its_masks_for_backward_as_booleans():
+def test_training_zoneout_keeps_its_masks_for_backward_as_bits():
     steps, batch, hidden = 9, 4, 6
     layer = rnn_nn.LSTM(3, hidden, zoneout=(0.3, 0.2), layer_norm=True)
     x = torch.randn(steps, batch, 3)
     saved = _saved_storages(lambda: layer(x))
-    # One (T, B, H) boolean per mask (cell and hidden), nothing float of that size in
-    # their place, and no second copy of the new cell states.
-    bools = [size for dtype, size in saved.values() if dtype == torch.bool]
-    assert bools == [steps * batch * hidden] * 2
+    # One (T, B, H) mask of bits per mask (cell and hidden; 6 bits: a byte a row),
+    # nothing float of that size in their place, and no second copy of the new cell states.
+    packed = [size for dtype, size in saved.values() if dtype == torch.uint8]
+    assert packed == [steps * batch] * 2
     floats_th = [size for dtype, size in saved.values() if size == steps * batch * hidden * 4]
     assert floats_th == [steps * batch * hidden * 4]  # tanh(c) only
     layer.eval()  # evaluation weights are fractional (the rate): kept as floats
     x.requires_grad_()
     saved = _saved_storages(lambda: layer(x))
-    assert not [dtype for dtype, _ in saved.values() if dtype == torch.bool]
+    assert not [dtype for dtype, _ in saved.values() if dtype in (torch.bool, torch.uint8)]
+
+
+@pytest.mark.parametrize("width", [24, 13])  # whole bytes, and rows of two bytes
+def test_kept_bits_unpack_to_the_mask(width):
+    torch.manual_seed(0)
+    keep = torch.rand(4, 3, width) < 0.3
+    kept = kernel_ops.kept_for_backward(keep.double(), binary=True)
+    assert kept.dtype == torch.uint8 and kept.shape == (4, 3, (width + 7) // 8)
+    # Element 8 i + b of a row is bit b of byte i, in both packings (native and tensors).
+    padded = torch.nn.functional.pad(keep[1, 2].long(), (0, -width % 8))
+    expected = (padded.view(-1, 8) * 2 ** torch.arange(8)).sum(-1)
+    assert kept[1, 2].tolist() == expected.tolist()
+    assert torch.equal(kernel_ops.unpacked_keep(kept, width, torch.float32), keep.float())
+    # Padding masks, (T, B, 1), stay boolean.
+    column = kernel_ops.kept_for_backward(keep[..., :1].float(), binary=True)
+    assert column.dtype == torch.bool
+    assert kernel_ops.unpacked_keep(column, 1, torch.float32) is column
+
+
+def _activation_bytes(layer: torch.nn.Module, x: torch.Tensor) -> int:
+    """Bytes autograd keeps for backward in one forward, the input and weights excluded."""
+    alive = {t.untyped_storage().data_ptr() for t in (x, *layer.parameters())}
+    saved = _saved_storages(lambda: layer(x))
+    return sum(size for pointer, (_, size) in saved.items() if pointer not in alive)
+
+
+# Not weight drop: what it keeps is the dropped (G, H) matrix, which does not grow with
+# the sequence (T * B rows) the way activations do.
+MEMORY_OPTIONS = {
+    "ln": {"layer_norm": True},
+    "ln+rec-drop": {"layer_norm": True, "recurrent_dropout": 0.25},
+    "rec-drop": {"recurrent_dropout": 0.25},
+    "zoneout": {"zoneout": 0.1},
+}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("options", list(MEMORY_OPTIONS.values()), ids=list(MEMORY_OPTIONS))
+def test_training_keeps_at_most_a_fifth_more_for_backward_than_torch_nn(kind, options):
+    # What benchmarks/cells.py reports as "mem", at a small size. Layer norm adds two
+    # statistics per row and layer norm (4 / H of the states for the RNN) and recurrent
+    # dropout one (B, H) mask (1 / T of them), so neither H nor T is tiny.
+    steps, batch, input_size, hidden = 16, 4, 8, 64
+    torch.manual_seed(0)
+    baseline = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
+        input_size, hidden
+    )
+    ours = LAYERS[kind](input_size, hidden, **options)
+    ours.load_state_dict(baseline.state_dict(), strict=False)
+    x = torch.randn(steps, batch, input_size, requires_grad=True)
+    ratio = _activation_bytes(ours, x) / _activation_bytes(baseline, x)
+    assert ratio <= 1.2, f"{kind} {options}: {ratio:.2f} x torch.nn's saved activations"
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])

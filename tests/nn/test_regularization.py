@@ -73,6 +73,25 @@ def test_drop_weight_is_a_new_scaled_tensor_and_identity_in_evaluation():
     )
 
 
+def test_drop_weight_keeps_its_mask_for_backward_as_bits():
+    torch.manual_seed(0)
+    weight = nn.Parameter(torch.randn(40, 30, dtype=torch.float64))
+    saved = []
+
+    def pack(tensor):
+        saved.append(tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        dropped = drop_weight(weight, 0.25, training=True)
+    # One bit per weight (30 per row: 4 bytes), not the float mask plain autograd keeps.
+    assert [(t.dtype, tuple(t.shape)) for t in saved] == [(torch.uint8, (40, 4))]
+    probe = torch.randn_like(dropped)
+    (grad,) = torch.autograd.grad((dropped * probe).sum(), weight)
+    kept = dropped != 0
+    torch.testing.assert_close(grad, probe * kept / 0.75)
+
+
 def test_recurrent_mask_and_zoneout_keep_shapes_and_expectation():
     like = torch.zeros(1, dtype=torch.float64)
     mask = recurrent_dropout_mask(3, 7, 0.5, like)

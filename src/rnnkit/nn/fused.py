@@ -56,12 +56,16 @@ from rnnkit.nn.kernel_ops import (
     RecurrentProduct,
     kept_for_backward,
     layer_norm_backward,
+    layer_norm_full_backward,
     layer_norm_gain_grad,
     layer_norm_step_backward,
     linear,
     product_tn,
+    projected_layer_norm,
     recurrent_input,
+    recurrent_projection,
     stacked_stats,
+    unpacked_keep,
 )
 
 __all__ = [
@@ -107,7 +111,8 @@ class StepMasks:
     one per sequence); ``keep_h``/``keep_c`` are zoneout keep weights per step, with 1 on
     padded steps so that a finished sequence carries its last state to the end.
     ``keep_binary`` says the keep weights are all 0 or 1 (zoneout in training, padding),
-    so the kernels keep them for backward as booleans: a quarter of the float memory.
+    so the kernels keep them for backward as bits (see
+    :func:`rnnkit.nn.kernel_ops.kept_for_backward`): 1/32 of the float memory.
     """
 
     recurrent: Tensor | None = None  # (B, H)
@@ -270,6 +275,8 @@ class LSTMSequence(torch.autograd.Function):
         ) = ctx.saved_tensors
         steps, batch, gate_size = gates.shape
         hidden = gate_size // 4
+        keep_h = unpacked_keep(keep_h, hidden, hs.dtype)
+        keep_c = unpacked_keep(keep_c, hidden, hs.dtype)
         i_all, f_all, g_all, o_all = gates.chunk(4, 2)  # (T, B, H) each
         c_new = cs[1:]  # the new cell states, before zoneout
         if ctx.zoneout_cell and ln_cell_weight is not None:
@@ -382,13 +389,34 @@ class LSTMSequence(torch.autograd.Function):
 # --------------------------------------------------------------------------- GRU
 
 
+def _gru_gates(x_in: Tensor, seen: Tensor, out: Tensor) -> Tensor:
+    """The GRU's activated gates into ``out`` (..., 3H), any leading shape.
+
+    ``r, z = σ(x_in[r, z] + seen[r, z])`` and ``n = tanh(x_in[n] + r * seen[n])``, with
+    ``x_in`` and ``seen`` what the gates see of the input and recurrent projections.
+    """
+    hidden = out.shape[-1] // 3
+    rz = torch.add(x_in[..., : 2 * hidden], seen[..., : 2 * hidden], out=out[..., : 2 * hidden])
+    rz.sigmoid_()
+    n = out[..., 2 * hidden :]
+    torch.addcmul(x_in[..., 2 * hidden :], out[..., :hidden], seen[..., 2 * hidden :], out=n)
+    n.tanh_()
+    return out
+
+
 class GRUSequence(torch.autograd.Function):
     """GRU recurrence (torch's reset-after form) with a hand-written backward.
 
-    Inputs: ``xproj`` (T, B, 3H) with ``b_ih`` folded in; ``h0`` (B, H); ``weight_hh``
-    (3H, H); ``hh_bias`` (3H,) or None, added to the recurrent projection after its
-    layer norm (it cannot be folded into ``xproj`` because the reset gate multiplies its
-    candidate part); optional ``ln_hh_weight`` (3H,); masks. Returns ``y``, ``h_n``.
+    Inputs: ``xproj`` (T, B, 3H); ``h0`` (B, H); ``weight_hh`` (3H, H); ``hh_bias`` (3H,)
+    or None, added to the recurrent projection after its layer norm (it cannot be folded
+    into ``xproj`` because the reset gate multiplies its candidate part); optional
+    ``ln_hh_weight`` (3H,); masks; optional ``ln_ih_weight`` and ``ih_bias`` (3H,).
+    Without ``ln_ih_weight``, ``xproj`` is the input projection with ``b_ih`` folded in.
+    With it, ``xproj`` is the raw product ``W_ih x`` and the kernel applies the input
+    side's layer norm itself (gain ``ln_ih_weight``, shift ``ih_bias``): backward then
+    recomputes the gates (elementwise, all steps at once) from the two raw projections,
+    which the layer norms' backward needs anyway, instead of keeping the gates from
+    forward: (T, B, 3H) less saved for backward. Returns ``y``, ``h_n``.
     """
 
     @staticmethod
@@ -402,10 +430,17 @@ class GRUSequence(torch.autograd.Function):
         recurrent_mask: Tensor | None,
         keep_h: Tensor | None,
         keep_binary: bool,
+        ln_ih_weight: Tensor | None,
+        ih_bias: Tensor | None,
     ) -> tuple[Tensor, Tensor]:
         steps, batch, gate_size = xproj.shape
         hidden = gate_size // 3
         new = xproj.new_empty
+        x_in = xproj  # what the gates see of the input projection
+        if ln_ih_weight is not None:
+            x_in = torch.native_layer_norm(
+                xproj, (gate_size,), ln_ih_weight, ih_bias, LAYER_NORM_EPS
+            )[0]
         gates = new(steps, batch, gate_size)  # activated r, z, n
         hs = new(steps + 1, batch, hidden)
         hs[0] = h0
@@ -414,6 +449,7 @@ class GRUSequence(torch.autograd.Function):
         h_new = new(batch, hidden) if keep_h is not None else None
         h_in = new(batch, hidden) if recurrent_mask is not None else None
         recurrent = RecurrentProduct(weight_hh)
+        z_all, n_all = gates[..., hidden : 2 * hidden], gates[..., 2 * hidden :]
         for t in range(steps):
             h_prev = hs[t]
             h_rec = h_prev
@@ -428,18 +464,14 @@ class GRUSequence(torch.autograd.Function):
                 hh_t = recurrent.add_into(hh_bias, h_rec, hh[t])
             else:
                 hh_t = recurrent.into(h_rec, hh[t])
-            g = gates[t]
-            rz = torch.add(xproj[t, :, : 2 * hidden], hh_t[:, : 2 * hidden], out=g[:, : 2 * hidden])
-            rz.sigmoid_()
-            r, z, n = g.chunk(3, 1)
-            torch.addcmul(xproj[t, :, 2 * hidden :], r, hh_t[:, 2 * hidden :], out=n)
-            n.tanh_()
+            _gru_gates(x_in[t], hh_t, gates[t])
             target = h_new if keep_h is not None else hs[t + 1]
-            torch.lerp(n, h_prev, z, out=target)  # (1 - z) * n + z * h_prev
+            torch.lerp(n_all[t], h_prev, z_all[t], out=target)  # (1 - z) * n + z * h_prev
             if keep_h is not None:
                 torch.lerp(h_new, h_prev, keep_h[t], out=hs[t + 1])
+        recompute = ln_ih_weight is not None
         ctx.save_for_backward(
-            gates,
+            None if recompute else gates,
             hs,
             hh,
             weight_hh,
@@ -447,25 +479,48 @@ class GRUSequence(torch.autograd.Function):
             ln_hh_weight,
             recurrent_mask,
             kept_for_backward(keep_h, keep_binary),
+            xproj if recompute else None,
+            ln_ih_weight,
+            ih_bias,
         )
         return hs[1:], hs[steps].clone()
 
     @staticmethod
     def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
-        gates, hs, hh, weight_hh, hh_bias, ln_hh_weight, recurrent_mask, keep_h = ctx.saved_tensors
-        steps, batch, gate_size = gates.shape
+        (
+            gates,
+            hs,
+            hh,
+            weight_hh,
+            hh_bias,
+            ln_hh_weight,
+            recurrent_mask,
+            keep_h,
+            xproj,
+            ln_ih_weight,
+            ih_bias,
+        ) = ctx.saved_tensors
+        keep_h = unpacked_keep(keep_h, hs.shape[-1], hs.dtype)
+        steps, batch, gate_size = hh.shape
         hidden = gate_size // 3
-        r_all, z_all, n_all = gates.chunk(3, 2)
         if ln_hh_weight is not None:
-            hh_normed, hh_mean, hh_rstd = torch.native_layer_norm(
+            hh_seen, hh_mean, hh_rstd = torch.native_layer_norm(
                 hh, (gate_size,), ln_hh_weight, hh_bias, LAYER_NORM_EPS
             )
-            hn_all = hh_normed[..., 2 * hidden :]
             d_hh_raw = torch.empty_like(hh)
         else:
-            hn_all = hh[..., 2 * hidden :]
+            hh_seen = hh
+        if gates is None:
+            # Forward's gates, recomputed with forward's operations on forward's inputs.
+            x_in, ih_mean, ih_rstd = torch.native_layer_norm(
+                xproj, (gate_size,), ln_ih_weight, ih_bias, LAYER_NORM_EPS
+            )
+            gates = _gru_gates(x_in, hh_seen, torch.empty_like(hh))
+            del x_in
+        r_all, z_all, n_all = gates.chunk(3, 2)
+        hn_all = hh_seen[..., 2 * hidden :]
         # d_hh[t]: gradient of the recurrent projection the gates saw (r, z, n parts).
-        d_hh = torch.empty_like(gates)
+        d_hh = torch.empty_like(hh)
         d_hr, d_hz, d_hn = d_hh.chunk(3, 2)
         d_xn = torch.empty_like(n_all)  # gradient of the candidate's input part
         factor_z = (hs[:-1] - n_all) * z_all * (1 - z_all)
@@ -501,7 +556,7 @@ class GRUSequence(torch.autograd.Function):
 
         grads_needed = ctx.needs_input_grad
         d_xproj = torch.cat([d_hh[..., : 2 * hidden], d_xn], dim=-1)
-        d_weight_hh = d_bias = d_ln = None
+        d_weight_hh = d_bias = d_ln = d_ln_ih = d_ih_bias = None
         d_rec_all = d_hh_raw if ln_hh_weight is not None else d_hh
         if grads_needed[2]:
             d_weight_hh = product_tn(
@@ -511,7 +566,11 @@ class GRUSequence(torch.autograd.Function):
             d_bias = d_hh.reshape(-1, gate_size).sum(0)
         if ln_hh_weight is not None and grads_needed[4]:
             d_ln = layer_norm_gain_grad(d_hh, hh, hh_mean, hh_rstd)
-        return d_xproj, dh, d_weight_hh, d_bias, d_ln, None, None, None
+        if ln_ih_weight is not None:
+            d_xproj, d_ln_ih, d_ih_bias = layer_norm_full_backward(
+                d_xproj, xproj, ih_mean, ih_rstd, ln_ih_weight, ih_bias, grads_needed[8:10]
+            )
+        return d_xproj, dh, d_weight_hh, d_bias, d_ln, None, None, None, d_ln_ih, d_ih_bias
 
 
 # --------------------------------------------------------------------------- Elman RNN
@@ -522,7 +581,10 @@ class RNNSequence(torch.autograd.Function):
 
     Inputs: ``xproj`` (T, B, H) with all additive biases folded in; ``h0`` (B, H);
     ``weight_hh`` (H, H); optional ``ln_hh_weight`` (H,); masks; ``relu`` selects the
-    nonlinearity. Returns ``y``, ``h_n``.
+    nonlinearity. Returns ``y``, ``h_n``. With layer norm, backward recomputes the raw
+    recurrent projections in one product over all steps rather than keeping them from
+    forward: the states and the statistics are all it keeps, as torch's own RNN keeps
+    the states alone.
     """
 
     @staticmethod
@@ -550,8 +612,6 @@ class RNNSequence(torch.autograd.Function):
             h_new = new(batch, hidden).expand(steps, -1, -1)
         else:
             h_new = new(steps, batch, hidden)
-        # Layer norm: each step's raw projection and statistics, kept as made (see LSTM).
-        hh_raw: list[Tensor] = []
         hh_means: list[Tensor] = []
         hh_rstds: list[Tensor] = []
         h_in = new(batch, hidden) if recurrent_mask is not None else None
@@ -561,11 +621,9 @@ class RNNSequence(torch.autograd.Function):
             if recurrent_mask is not None:
                 h_rec = torch.mul(h_rec, recurrent_mask, out=h_in)
             if ln_hh_weight is not None:
-                raw = recurrent(h_rec)  # (B, H)
                 normed, mean, rstd = torch.native_layer_norm(
-                    raw, (hidden,), ln_hh_weight, None, LAYER_NORM_EPS
+                    recurrent(h_rec), (hidden,), ln_hh_weight, None, LAYER_NORM_EPS
                 )
-                hh_raw.append(raw)
                 hh_means.append(mean)
                 hh_rstds.append(rstd)
                 pre = torch.add(xproj[t], normed, out=h_new[t])
@@ -586,15 +644,13 @@ class RNNSequence(torch.autograd.Function):
             recurrent_mask,
             kept_for_backward(keep_h, keep_binary),
             stacked_stats(hh_means, hh_rstds),
-            *hh_raw,
         )
         return hs[1:], hs[steps].clone()
 
     @staticmethod
     def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
-        hs, h_new, weight_hh, ln_hh_weight, recurrent_mask, keep_h, hh_stats, *hh_raw = (
-            ctx.saved_tensors
-        )
+        hs, h_new, weight_hh, ln_hh_weight, recurrent_mask, keep_h, hh_stats = ctx.saved_tensors
+        keep_h = unpacked_keep(keep_h, hs.shape[-1], hs.dtype)
         steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         if h_new is None:
             # Steps kept whole (weight 1) pass no gradient to their new state, so their
@@ -603,7 +659,9 @@ class RNNSequence(torch.autograd.Function):
             h_new = hs[1:]
         d_pre = (h_new > 0).to(h_new.dtype) if ctx.relu else 1 - h_new * h_new
         grads_needed = ctx.needs_input_grad
+        inputs = recurrent_input(hs, recurrent_mask)  # (T * B, H)
         if ln_hh_weight is not None:
+            hh_raw = recurrent_projection(inputs, weight_hh, steps)
             hh_mean, hh_rstd = hh_stats
             d_hh_raw = torch.empty_like(d_pre)
             d_ln_steps: list[Tensor] | None = [] if grads_needed[3] else None
@@ -629,9 +687,7 @@ class RNNSequence(torch.autograd.Function):
                 dh.add_(dh_kept)
         d_weight_hh = d_ln = None
         if grads_needed[2]:
-            d_weight_hh = product_tn(
-                d_hh_raw.reshape(-1, hidden), recurrent_input(hs, recurrent_mask)
-            )
+            d_weight_hh = product_tn(d_hh_raw.reshape(-1, hidden), inputs)
         if ln_hh_weight is not None and d_ln_steps is not None:
             d_ln = torch.stack(d_ln_steps).sum(0)
         return d_pre, dh, d_weight_hh, d_ln, None, None, None, None
@@ -688,7 +744,12 @@ def gru_sequence(
     x: Tensor, h0: Tensor, weights: CellWeights, masks: StepMasks
 ) -> tuple[Tensor, Tensor]:
     """Run one direction of one GRU layer over ``x`` (T, B, I); returns y, h_n."""
-    xproj = input_projection(x, weights, None)
+    ln_ih = weights.ln_ih_weight
+    if ln_ih is not None:
+        # The kernel applies this layer norm itself (see GRUSequence): the raw product.
+        xproj, ih_bias = linear(x, weights.weight_ih), weights.bias_ih
+    else:
+        xproj, ih_bias = input_projection(x, weights, None), None
     return _recurrence(
         GRUSequence,
         xproj,
@@ -699,6 +760,8 @@ def gru_sequence(
         masks.recurrent,
         masks.keep_h,
         masks.keep_binary,
+        ln_ih,
+        ih_bias,
     )
 
 
@@ -706,7 +769,13 @@ def rnn_sequence(
     x: Tensor, h0: Tensor, weights: CellWeights, masks: StepMasks, nonlinearity: str = "tanh"
 ) -> tuple[Tensor, Tensor]:
     """Run one direction of one Elman RNN layer over ``x`` (T, B, I); returns y, h_n."""
-    xproj = input_projection(x, weights, weights.bias_hh)
+    if weights.ln_ih_weight is not None:
+        # Keeps no (T, B, H) product for backward: with the kernel keeping only the states
+        # too, the layer keeps what torch's RNN keeps.
+        bias = _add_optional(weights.bias_ih, weights.bias_hh)
+        xproj = projected_layer_norm(x, weights.weight_ih, weights.ln_ih_weight, bias)
+    else:
+        xproj = input_projection(x, weights, weights.bias_hh)
     return _recurrence(
         RNNSequence,
         xproj,

@@ -4,8 +4,8 @@ Same inputs, outputs, saved memory and equations as :class:`rnnkit.nn.fused.LSTM
 ``GRUSequence`` and ``RNNSequence`` (their docstrings describe the arguments); the loops
 over time, forward and backward, run in ``native.cpp`` (see :mod:`rnnkit.nn.native`),
 and the work over all steps at once around them (the recurrent weight gradient, the GRU's
-and RNN's layer-norm gain gradients) stays here; the LSTM's loop sums its gain gradients
-as it goes.
+input layer norm's gradients) stays here; the loops sum the recurrent layer norms' gain
+gradients as they go.
 :func:`rnnkit.nn.fused` chooses these where :func:`rnnkit.nn.native.usable` says the
 tensors allow it (CPU, float32 or float64, the library built).
 """
@@ -18,9 +18,11 @@ from torch import Tensor
 from rnnkit.nn import native
 from rnnkit.nn.kernel_ops import (
     kept_for_backward,
-    layer_norm_gain_grad,
+    layer_norm_full_backward,
     product_tn,
     recurrent_input,
+    recurrent_projection,
+    unpacked_keep,
 )
 
 __all__ = ["GRUNative", "LSTMNative", "RNNNative"]
@@ -37,6 +39,7 @@ def _rows(mask: Tensor | None, batch: int, hidden: int) -> Tensor | None:
 
 def _keep(keep: Tensor | None, steps: int, batch: int, hidden: int, dtype) -> Tensor | None:
     """Keep weights as contiguous floats, (T, B, 1) or (T, B, H) as the loops read them."""
+    keep = unpacked_keep(keep, hidden, dtype)  # as saved for backward: maybe bits
     if keep is None:
         return None
     width = 1 if keep.shape[-1] == 1 else hidden
@@ -212,19 +215,26 @@ class GRUNative(torch.autograd.Function):
         recurrent_mask: Tensor | None,
         keep_h: Tensor | None,
         keep_binary: bool,
+        ln_ih_weight: Tensor | None,
+        ih_bias: Tensor | None,
     ) -> tuple[Tensor, Tensor]:
         steps, batch, gate_size = xproj.shape
         hidden = gate_size // 3
         new = xproj.new_empty
-        gates = new(steps, batch, gate_size)  # activated r, z, n
+        # With the input's layer norm in the loop, backward recomputes the gates: the loop
+        # keeps each row's in scratch.
+        recompute = ln_ih_weight is not None
+        gates = None if recompute else new(steps, batch, gate_size)  # activated r, z, n
         hs = new(steps + 1, batch, hidden)
         hs[0] = h0
         # The recurrent projection before its layer norm (LN), or with its bias (no LN).
         hh = new(steps, batch, gate_size)
         hh_stats = new(2, steps, batch, 1) if ln_hh_weight is not None else None
+        ih_stats = new(2, steps, batch, 1) if recompute else None
+        xproj = xproj.contiguous()
         mask = _rows(recurrent_mask, batch, hidden)
         native.ops().gru_forward(
-            xproj.contiguous(),
+            xproj,
             weight_hh.t().contiguous(),  # (H, G): the loop multiplies by it untransposed
             _contiguous(hh_bias),
             _contiguous(ln_hh_weight),
@@ -234,6 +244,9 @@ class GRUNative(torch.autograd.Function):
             hs,
             hh,
             hh_stats,
+            _contiguous(ln_ih_weight),
+            _contiguous(ih_bias),
+            ih_stats,
         )
         ctx.save_for_backward(
             gates,
@@ -245,18 +258,39 @@ class GRUNative(torch.autograd.Function):
             mask,
             kept_for_backward(keep_h, keep_binary),
             hh_stats,
+            xproj if recompute else None,
+            ln_ih_weight,
+            ih_bias,
+            ih_stats,
         )
         return hs[1:], hs[steps].clone()
 
     @staticmethod
     def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
-        gates, hs, hh, weight_hh, hh_bias, ln_hh_weight, mask, keep_h, hh_stats = ctx.saved_tensors
-        steps, batch, gate_size = gates.shape
+        (
+            gates,
+            hs,
+            hh,
+            weight_hh,
+            hh_bias,
+            ln_hh_weight,
+            mask,
+            keep_h,
+            hh_stats,
+            xproj,
+            ln_ih_weight,
+            ih_bias,
+            ih_stats,
+        ) = ctx.saved_tensors
+        steps, batch, gate_size = hh.shape
         hidden = gate_size // 3
         dh = _state_grad(grad_hn, hs[0])
-        d_hh = torch.empty_like(gates)  # the recurrent projection the gates saw
-        d_xn = gates.new_empty(steps, batch, hidden)  # the candidate's input part
-        d_hh_raw = torch.empty_like(gates) if ln_hh_weight is not None else None
+        d_hh = torch.empty_like(hh)  # the recurrent projection the gates saw
+        d_xn = hh.new_empty(steps, batch, hidden)  # the candidate's input part
+        d_hh_raw = torch.empty_like(hh) if ln_hh_weight is not None else None
+        grads_needed = ctx.needs_input_grad
+        # The recurrent layer norm's gain gradient, summed by the loop.
+        d_ln = hh.new_zeros(gate_size) if ln_hh_weight is not None and grads_needed[4] else None
         native.ops().gru_backward(
             gates,
             hs,
@@ -265,25 +299,31 @@ class GRUNative(torch.autograd.Function):
             _contiguous(hh_bias),
             _contiguous(ln_hh_weight),
             mask,
-            _keep(keep_h, steps, batch, hidden, gates.dtype),
+            _keep(keep_h, steps, batch, hidden, hh.dtype),
             hh_stats,
             _contiguous(grad_y),
             dh,
             d_hh,
             d_xn,
             d_hh_raw,
+            d_ln,
+            xproj,
+            _contiguous(ln_ih_weight),
+            _contiguous(ih_bias),
+            ih_stats,
         )
-        grads_needed = ctx.needs_input_grad
         d_xproj = torch.cat([d_hh[..., : 2 * hidden], d_xn], dim=-1)
-        d_weight_hh = d_bias = d_ln = None
+        d_weight_hh = d_bias = d_ln_ih = d_ih_bias = None
         d_rec = d_hh_raw if d_hh_raw is not None else d_hh
         if grads_needed[2]:
             d_weight_hh = product_tn(d_rec.reshape(-1, gate_size), recurrent_input(hs, mask))
         if hh_bias is not None and grads_needed[3]:
             d_bias = d_hh.reshape(-1, gate_size).sum(0)
-        if ln_hh_weight is not None and grads_needed[4]:
-            d_ln = layer_norm_gain_grad(d_hh, hh, hh_stats[0], hh_stats[1])
-        return d_xproj, dh, d_weight_hh, d_bias, d_ln, None, None, None
+        if ln_ih_weight is not None:
+            d_xproj, d_ln_ih, d_ih_bias = layer_norm_full_backward(
+                d_xproj, xproj, ih_stats[0], ih_stats[1], ln_ih_weight, ih_bias, grads_needed[8:10]
+            )
+        return d_xproj, dh, d_weight_hh, d_bias, d_ln, None, None, None, d_ln_ih, d_ih_bias
 
 
 # --------------------------------------------------------------------------- Elman RNN
@@ -311,9 +351,8 @@ class RNNNative(torch.autograd.Function):
         # New states before zoneout: backward needs them only for fractional keep weights
         # (see RNNSequence); otherwise the loop writes them into hs and mixes in place.
         h_new = new(steps, batch, hidden) if keep_h is not None and not keep_binary else None
-        layer_norm = ln_hh_weight is not None
-        hh_raw = new(steps, batch, hidden) if layer_norm else None
-        hh_stats = new(2, steps, batch, 1) if layer_norm else None
+        # Layer norm: the statistics only (backward recomputes the raw products).
+        hh_stats = new(2, steps, batch, 1) if ln_hh_weight is not None else None
         mask = _rows(recurrent_mask, batch, hidden)
         native.ops().rnn_forward(
             xproj.contiguous(),
@@ -324,7 +363,6 @@ class RNNNative(torch.autograd.Function):
             relu,
             hs,
             h_new,
-            hh_raw,
             hh_stats,
         )
         ctx.relu = relu
@@ -335,20 +373,26 @@ class RNNNative(torch.autograd.Function):
             ln_hh_weight,
             mask,
             kept_for_backward(keep_h, keep_binary),
-            hh_raw,
             hh_stats,
         )
         return hs[1:], hs[steps].clone()
 
     @staticmethod
     def backward(ctx, grad_y: Tensor | None, grad_hn: Tensor | None):
-        hs, h_new, weight_hh, ln_hh_weight, mask, keep_h, hh_raw, hh_stats = ctx.saved_tensors
+        hs, h_new, weight_hh, ln_hh_weight, mask, keep_h, hh_stats = ctx.saved_tensors
         steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         if h_new is None:
             h_new = hs[1:]  # where a keep weight is 1 the factor meets a zero gradient
         dh = _state_grad(grad_hn, hs[0])
         d_pre = torch.empty_like(h_new)
-        d_hh_raw = torch.empty_like(h_new) if ln_hh_weight is not None else None
+        inputs = recurrent_input(hs, mask)  # (T * B, H)
+        hh_raw = d_hh_raw = None
+        if ln_hh_weight is not None:
+            hh_raw = recurrent_projection(inputs, weight_hh, steps)
+            d_hh_raw = torch.empty_like(h_new)
+        grads_needed = ctx.needs_input_grad
+        # The layer norm's gain gradient, summed by the loop.
+        d_ln = hs.new_zeros(hidden) if ln_hh_weight is not None and grads_needed[3] else None
         native.ops().rnn_backward(
             h_new,
             weight_hh.contiguous(),
@@ -362,12 +406,10 @@ class RNNNative(torch.autograd.Function):
             dh,
             d_pre,
             d_hh_raw,
+            d_ln,
         )
-        grads_needed = ctx.needs_input_grad
-        d_weight_hh = d_ln = None
+        d_weight_hh = None
         d_rec = d_hh_raw if d_hh_raw is not None else d_pre
         if grads_needed[2]:
-            d_weight_hh = product_tn(d_rec.reshape(-1, hidden), recurrent_input(hs, mask))
-        if ln_hh_weight is not None and grads_needed[3]:
-            d_ln = layer_norm_gain_grad(d_pre, hh_raw, hh_stats[0], hh_stats[1])
+            d_weight_hh = product_tn(d_rec.reshape(-1, hidden), inputs)
         return d_pre, dh, d_weight_hh, d_ln, None, None, None, None

@@ -1,8 +1,9 @@
-"""Matrix products and layer-norm pieces shared by the sequence kernels.
+"""Matrix products, layer-norm pieces and saved masks shared by the sequence kernels.
 
 :mod:`rnnkit.nn.fused` (Python time loops) and :mod:`rnnkit.nn.fused_native` (C++ time
 loops) both use them for the work outside the loop: the input projection, the weight and
-gain gradients over all steps.
+gain gradients over all steps, products recomputed in backward rather than kept from
+forward, and the zoneout masks as kept for backward (bits).
 
 Matrix products on CPU in float32 go through oneDNN's inner product (the library
 torch.nn.LSTM itself runs on) with the recurrent matrix packed once per call; on other
@@ -17,29 +18,63 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnkit.nn import native
+from rnnkit.nn.cells import LAYER_NORM_EPS
+
 __all__ = [
     "USE_ONEDNN",
     "RecurrentProduct",
     "kept_for_backward",
     "layer_norm_backward",
+    "layer_norm_full_backward",
     "layer_norm_gain_grad",
     "layer_norm_step_backward",
     "linear",
     "product_tn",
+    "projected_layer_norm",
     "recurrent_input",
+    "recurrent_projection",
     "stacked_stats",
+    "unpacked_keep",
 ]
 
 
 def kept_for_backward(keep: Tensor | None, binary: bool) -> Tensor | None:
-    """The zoneout keep weights as saved for backward: booleans when they are 0 or 1.
+    """The zoneout keep weights as saved for backward: bits when they are 0 or 1.
 
-    Backward only multiplies gradients by them, and a float times a bool is that float
-    or zero, so nothing converts them back.
+    0/1 weights (training, padding) of width W > 1 are kept one bit each, eight to a
+    ``uint8``, each row of W in ``ceil(W / 8)`` bytes (a (T, B, H) mask then costs about
+    1/32 of its float form); (T, B, 1) padding weights as booleans; fractional
+    (evaluation) weights as they are. :func:`unpacked_keep` restores them: backward only
+    multiplies gradients by them. The native library packs in one pass; tensor
+    operations do where it is not loaded.
     """
     if keep is None or not binary:
         return keep
-    return keep.to(torch.bool)
+    width = keep.shape[-1]
+    if width == 1:
+        return keep.to(torch.bool)
+    if native.usable(keep):
+        return native.ops().pack_keep(keep.contiguous())
+    bits = (keep != 0).to(torch.uint8)
+    bits = F.pad(bits, (0, -width % 8)).unflatten(-1, (-1, 8))  # (..., ceil(W / 8), 8)
+    return bits.mul_(_bit_values(keep.device)).sum(-1, dtype=torch.uint8)
+
+
+def unpacked_keep(kept: Tensor | None, width: int, dtype: torch.dtype) -> Tensor | None:
+    """The keep weights :func:`kept_for_backward` saved: (..., width), 0/1 in ``dtype``
+    where they were packed, else as saved."""
+    if kept is None or kept.dtype != torch.uint8:
+        return kept
+    if kept.device.type == "cpu" and dtype in native.DTYPES and native.available():
+        return native.ops().unpack_keep(kept.contiguous(), width, dtype)
+    bits = kept.unsqueeze(-1).bitwise_and(_bit_values(kept.device))  # (..., W / 8, 8)
+    return bits.ne_(0).flatten(-2)[..., :width].to(dtype)
+
+
+def _bit_values(device: torch.device) -> Tensor:
+    """1, 2, 4, ..., 128: the value of each of a byte's bits, lowest first."""
+    return torch.tensor([1 << i for i in range(8)], dtype=torch.uint8, device=device)
 
 
 def _onednn_available() -> bool:
@@ -137,12 +172,71 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out.view(steps, batch, -1)
 
 
+def _product(x: Tensor, weight: Tensor) -> Tensor:
+    """``x @ weight.T`` for a (N, K) ``x``: oneDNN where it is faster."""
+    return _onednn_linear(x, weight) if _onednn(x) else x @ weight.t()
+
+
+class _ProjectedLayerNorm(torch.autograd.Function):
+    """``LN(x @ W.T) * gain + bias`` that keeps only the statistics of the product.
+
+    Backward recomputes the product (one matrix product over all rows) instead of keeping
+    it from forward as ``F.layer_norm`` would: ``x`` and ``W`` are alive anyway.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, gain: Tensor, bias: Tensor | None):  # type: ignore[override]
+        out, mean, rstd = torch.native_layer_norm(
+            _product(x, weight), (weight.shape[0],), gain, bias, LAYER_NORM_EPS
+        )
+        # Not the bias: its gradient is the incoming one's column sums.
+        ctx.save_for_backward(x, weight, gain, mean, rstd)
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight, gain, mean, rstd = ctx.saved_tensors
+        needed = ctx.needs_input_grad
+        grad = grad.contiguous()
+        d_raw, d_gain, _ = layer_norm_full_backward(
+            grad, _product(x, weight), mean, rstd, gain, None, (needed[2], False)
+        )
+        d_bias = grad.sum(0) if ctx.has_bias and needed[3] else None
+        d_x = _product(d_raw, weight.t().contiguous()) if needed[0] else None
+        d_weight = product_tn(d_raw, x) if needed[1] else None
+        return d_x, d_weight, d_gain, d_bias
+
+
+def projected_layer_norm(x: Tensor, weight: Tensor, gain: Tensor, bias: Tensor | None) -> Tensor:
+    """``LN(x @ weight.T) * gain + bias`` over (T, B, I), keeping no (T, B, G) for backward.
+
+    Under autocast the product's precision is autocast's business: ordinary autograd
+    (which keeps the product) runs there.
+    """
+    steps, batch, features = x.shape
+    if torch.is_autocast_enabled(x.device.type):
+        projected = F.linear(x, weight)
+        return F.layer_norm(projected, (weight.shape[0],), gain, bias, LAYER_NORM_EPS)
+    out = _ProjectedLayerNorm.apply(x.reshape(steps * batch, features), weight, gain, bias)
+    return out.view(steps, batch, -1)
+
+
 def recurrent_input(hs: Tensor, mask: Tensor | None) -> Tensor:
     """The states the recurrent matrix multiplied, all steps: ``(T * B, H)``."""
     previous = hs[:-1]  # (T, B, H)
     if mask is not None:
         previous = previous * mask
     return previous.reshape(-1, previous.shape[-1])
+
+
+def recurrent_projection(inputs: Tensor, weight: Tensor, steps: int) -> Tensor:
+    """All steps' recurrent products again, ``(T, B, G)``, from :func:`recurrent_input`.
+
+    One product over all steps: a kernel that would keep them from forward, (T, B, G),
+    recomputes them in backward instead.
+    """
+    return _product(inputs, weight).view(steps, -1, weight.shape[0])
 
 
 def layer_norm_backward(
@@ -152,6 +246,32 @@ def layer_norm_backward(
     return torch.ops.aten.native_layer_norm_backward(
         grad, x, [x.shape[-1]], mean, rstd, weight, None, [True, False, False]
     )[0]
+
+
+def layer_norm_full_backward(
+    grad: Tensor,
+    x: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    needed: tuple[bool, bool],
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Gradients of ``LN(x) * weight + bias`` over all rows: input, gain and shift.
+
+    ``needed`` says whether the gain's and the shift's are wanted; the input's always is.
+    """
+    d_x, d_weight, d_bias = torch.ops.aten.native_layer_norm_backward(
+        grad,
+        x,
+        [x.shape[-1]],
+        mean,
+        rstd,
+        weight,
+        bias,
+        [True, needed[0], bias is not None and needed[1]],
+    )
+    return d_x, d_weight, d_bias
 
 
 def layer_norm_step_backward(

@@ -13,12 +13,14 @@
 // Forward takes the recurrent matrix transposed, (H, G); backward as it is, (G, H).
 // Python allocates every output and passes all tensors contiguous, on the CPU, in one
 // floating dtype (float32 or float64); whole-sequence work before and after the loops
-// (input projection, recurrent weight gradient, the GRU's and RNN's layer-norm gain
-// gradients) stays in Python. The LSTM's backward sums its gain gradients as it goes.
+// (input projection, recurrent weight gradient) stays in Python. The backward loops sum
+// the recurrent layer norms' gain gradients as they go; the GRU's loops apply the input
+// side's layer norm themselves (see there).
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/mm.h>
 #include <torch/library.h>
@@ -208,6 +210,25 @@ void rows_times_w(const S* d, const S* w, int64_t batch, int64_t n, int64_t k, S
 inline int64_t row_grain(int64_t row_elements) {
   return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, row_elements));
 }
+
+// Layer-norm gain gradients summed over all rows as a loop goes: one row of sums per
+// thread (no two threads add into the same memory), added into `out` at the end.
+template <typename S>
+class ThreadSums {
+ public:
+  ThreadSums(S* out, int64_t n)
+      : out_(out), n_(n), parts_(out ? at::get_num_threads() * n : 0) {}
+  // This thread's row, or nullptr where no sums are wanted.
+  S* mine() { return out_ ? parts_.data() + at::get_thread_num() * n_ : nullptr; }
+  void finish() {
+    for (size_t i = 0; i < parts_.size(); ++i) out_[i % n_] += parts_[i];
+  }
+
+ private:
+  S* out_;
+  int64_t n_;
+  std::vector<S> parts_;
+};
 
 // ------------------------------------------------------------------ LSTM
 
@@ -415,18 +436,58 @@ void lstm_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& cs,
 
 // ------------------------------------------------------------------ GRU
 
+// With layer norm on the input side (ln_ih given), the loops take the raw product W_ih x
+// and normalise each row themselves; backward then recomputes the gates of each row from
+// that product and the recurrent projection, both kept anyway, instead of reading them
+// from a (T, B, 3H) buffer kept since forward. Both passes compute a row's gates with
+// the functions below, from the same numbers.
+
+// What the gates see of one row's input projection: LN(x) * gain + shift, or x itself.
+template <typename S>
+inline const S* gru_input_row(const S* xr, int64_t gsize, const S* lnih, const S* ihb, S mean,
+                              S rstd, S* buf) {
+  if (!lnih) return xr;
+  for (int64_t k = 0; k < gsize; ++k)
+    buf[k] = (xr[k] - mean) * rstd * lnih[k] + (ihb ? ihb[k] : S(0));
+  return buf;
+}
+
+// r, z = sigmoid(x + a), n = tanh(x_n + r * a_n) of one row, into gr (3H).
+template <typename S>
+inline void gru_gates_row(const S* xin, const S* proj, int64_t hidden, S* gr) {
+  for (int64_t k = 0; k < 2 * hidden; ++k) gr[k] = sigmoid(xin[k] + proj[k]);
+  const S* r = gr;
+  S* n = gr + 2 * hidden;
+  for (int64_t j = 0; j < hidden; ++j)
+    n[j] = tanh_(xin[2 * hidden + j] + r[j] * proj[2 * hidden + j]);
+}
+
+// The recurrent projection of one row as the gates see it, from the kept product: after
+// layer norm (statistics given), or the product itself (its bias already added).
+template <typename S>
+inline const S* gru_recurrent_row(const S* pr, int64_t gsize, const S* lnw, const S* bias,
+                                  S mean, S rstd, S* buf) {
+  if (!lnw) return pr;
+  for (int64_t k = 0; k < gsize; ++k)
+    buf[k] = (pr[k] - mean) * rstd * lnw[k] + (bias ? bias[k] : S(0));
+  return buf;
+}
+
 template <typename S>
 void gru_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& hh_bias,
                       const OptTensor& ln_hh, const OptTensor& mask, const OptTensor& keep_h,
-                      Tensor& gates, Tensor& hs, Tensor& hh, const OptTensor& hh_stats) {
+                      const OptTensor& gates, Tensor& hs, Tensor& hh, const OptTensor& hh_stats,
+                      const OptTensor& ln_ih, const OptTensor& ih_bias,
+                      const OptTensor& ih_stats) {
   const int64_t steps = xproj.size(0), batch = xproj.size(1), gsize = xproj.size(2);
   const int64_t hidden = gsize / 3;
   const S *x = xproj.data_ptr<S>(), *w = weight_hh_t.data_ptr<S>();  // w: (H, 3H)
   const S *bias = ptr<S>(hh_bias), *lnw = ptr<S>(ln_hh);
+  const S *lnih = ptr<S>(ln_ih), *ihb = ptr<S>(ih_bias);
   const S *m = ptr<S>(mask), *kh = ptr<S>(keep_h);
   const int64_t kh_unit = unit_stride(keep_h), kh_row = kh_unit ? hidden : 1;
-  S *g = gates.data_ptr<S>(), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
-  S* hstat = mut<S>(hh_stats);
+  S *g = mut<S>(gates), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
+  S *hstat = mut<S>(hh_stats), *istat = mut<S>(ih_stats);
   const int64_t bh = batch * hidden, bg = batch * gsize, tb = steps * batch;
   std::vector<S> h_in(m ? bh : 0);
 
@@ -439,32 +500,34 @@ void gru_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptT
     }
     rows_times_wt(rec, w, batch, gsize, hidden, p + t * bg);
     at::parallel_for(0, batch, row_grain(gsize), [&](int64_t b0, int64_t b1) {
-      std::vector<S> proj(gsize);  // what the gates see of the recurrent projection
+      // Row scratch: the recurrent and input projections as the gates see them, and the
+      // gates themselves where no buffer keeps them.
+      std::vector<S> proj_buf(gsize), x_buf(lnih ? gsize : 0), g_buf(g ? 0 : gsize);
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * batch + b;
         S* pr = p + row * gsize;
+        S mean = 0, rstd = 0;
         if (lnw) {
-          S mean, rstd;
           row_stats(pr, gsize, &mean, &rstd);
           hstat[row] = mean;
           hstat[tb + row] = rstd;
-          for (int64_t k = 0; k < gsize; ++k)
-            proj[k] = (pr[k] - mean) * rstd * lnw[k] + (bias ? bias[k] : S(0));
-        } else {
+        } else if (bias) {
           // Without layer norm the buffer keeps the projection with its bias, as backward
           // wants it.
-          if (bias) {
-            for (int64_t k = 0; k < gsize; ++k) pr[k] += bias[k];
-          }
-          std::memcpy(proj.data(), pr, gsize * sizeof(S));
+          for (int64_t k = 0; k < gsize; ++k) pr[k] += bias[k];
         }
+        const S* proj = gru_recurrent_row(pr, gsize, lnw, bias, mean, rstd, proj_buf.data());
         const S* xr = x + row * gsize;
-        S* gr = g + row * gsize;
-        for (int64_t k = 0; k < 2 * hidden; ++k) gr[k] = sigmoid(xr[k] + proj[k]);
-        const S *r = gr, *z = gr + hidden;
-        S* n = gr + 2 * hidden;
-        for (int64_t j = 0; j < hidden; ++j)
-          n[j] = tanh_(xr[2 * hidden + j] + r[j] * proj[2 * hidden + j]);
+        S x_mean = 0, x_rstd = 0;
+        if (lnih) {
+          row_stats(xr, gsize, &x_mean, &x_rstd);
+          istat[row] = x_mean;
+          istat[tb + row] = x_rstd;
+        }
+        const S* xin = gru_input_row(xr, gsize, lnih, ihb, x_mean, x_rstd, x_buf.data());
+        S* gr = g ? g + row * gsize : g_buf.data();
+        gru_gates_row(xin, proj, hidden, gr);
+        const S *z = gr + hidden, *n = gr + 2 * hidden;
         const S* hp = h_prev + b * hidden;
         S* h_next = h + (row + batch) * hidden;
         const S* k = kh ? kh + row * kh_row : nullptr;
@@ -478,25 +541,32 @@ void gru_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptT
 }
 
 template <typename S>
-void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
+void gru_backward_impl(const OptTensor& gates, const Tensor& hs, const Tensor& hh,
                        const Tensor& weight_hh, const OptTensor& hh_bias, const OptTensor& ln_hh,
                        const OptTensor& mask, const OptTensor& keep_h, const OptTensor& hh_stats,
                        const OptTensor& grad_y, Tensor& dh_t, Tensor& d_hh, Tensor& d_xn,
-                       const OptTensor& d_hh_raw) {
-  const int64_t steps = gates.size(0), batch = gates.size(1), gsize = gates.size(2);
+                       const OptTensor& d_hh_raw, const OptTensor& d_ln_hh,
+                       const OptTensor& xproj, const OptTensor& ln_ih, const OptTensor& ih_bias,
+                       const OptTensor& ih_stats) {
+  const int64_t steps = hh.size(0), batch = hh.size(1), gsize = hh.size(2);
   const int64_t hidden = gsize / 3;
-  const S *g = gates.data_ptr<S>(), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
+  const S *g = ptr<S>(gates), *h = hs.data_ptr<S>(), *p = hh.data_ptr<S>();
   const S *w = weight_hh.data_ptr<S>(), *bias = ptr<S>(hh_bias), *lnw = ptr<S>(ln_hh);
+  const S *x = ptr<S>(xproj), *lnih = ptr<S>(ln_ih), *ihb = ptr<S>(ih_bias);
   const S *m = ptr<S>(mask), *kh = ptr<S>(keep_h), *hstat = ptr<S>(hh_stats);
+  const S* istat = ptr<S>(ih_stats);
   const int64_t kh_unit = unit_stride(keep_h), kh_row = kh_unit ? hidden : 1;
   const S* gy = ptr<S>(grad_y);
   S *dh = dh_t.data_ptr<S>(), *dp = d_hh.data_ptr<S>(), *dxn = d_xn.data_ptr<S>();
   S* draw = mut<S>(d_hh_raw);
   const int64_t bh = batch * hidden, bg = batch * gsize, tb = steps * batch;
   std::vector<S> dh_skip(bh);  // what reaches h_{t-1} other than through W_hh
+  ThreadSums<S> gain_sums(mut<S>(d_ln_hh), gsize);
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     at::parallel_for(0, batch, row_grain(gsize), [&](int64_t b0, int64_t b1) {
+      // Without kept gates (see above): each row's gates recomputed as forward made them.
+      std::vector<S> proj_buf(g ? 0 : gsize), x_buf(g ? 0 : gsize), g_buf(g ? 0 : gsize);
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * batch + b;
         S* dhr = dh + b * hidden;
@@ -506,8 +576,6 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
           for (int64_t j = 0; j < hidden; ++j) dhr[j] += y[j];
         }
         const S* k = kh ? kh + row * kh_row : nullptr;
-        const S* gr = g + row * gsize;
-        const S *r = gr, *z = gr + hidden, *n = gr + 2 * hidden;
         const S* hp = h + row * hidden;
         const S* pr = p + row * gsize;
         S mean = 0, rstd = 0;
@@ -515,6 +583,15 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
           mean = hstat[row];
           rstd = hstat[tb + row];
         }
+        const S* gr = g ? g + row * gsize : g_buf.data();
+        if (!g) {
+          const S* proj = gru_recurrent_row(pr, gsize, lnw, bias, mean, rstd, proj_buf.data());
+          const S x_mean = lnih ? istat[row] : S(0), x_rstd = lnih ? istat[tb + row] : S(0);
+          const S* xin =
+              gru_input_row(x + row * gsize, gsize, lnih, ihb, x_mean, x_rstd, x_buf.data());
+          gru_gates_row(xin, proj, hidden, g_buf.data());
+        }
+        const S *r = gr, *z = gr + hidden, *n = gr + 2 * hidden;
         S* dpr = dp + row * gsize;
         S* dxr = dxn + row * hidden;
         for (int64_t j = 0; j < hidden; ++j) {
@@ -536,7 +613,8 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
           skip[j] = d * z[j] + kept;
         }
         if (lnw) {
-          layer_norm_row_backward(dpr, pr, mean, rstd, lnw, gsize, draw + row * gsize);
+          layer_norm_row_backward(dpr, pr, mean, rstd, lnw, gsize, draw + row * gsize,
+                                  gain_sums.mine());
         }
       }
     });
@@ -547,6 +625,7 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
       dh[i] += dh_skip[i];
     }
   }
+  gain_sums.finish();
 }
 
 // ------------------------------------------------------------------ Elman RNN
@@ -554,16 +633,17 @@ void gru_backward_impl(const Tensor& gates, const Tensor& hs, const Tensor& hh,
 template <typename S>
 void rnn_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& ln_hh,
                       const OptTensor& mask, const OptTensor& keep_h, bool use_relu, Tensor& hs,
-                      const OptTensor& h_new, const OptTensor& hh_raw,
-                      const OptTensor& hh_stats) {
+                      const OptTensor& h_new, const OptTensor& hh_stats) {
   const int64_t steps = xproj.size(0), batch = xproj.size(1), hidden = xproj.size(2);
   const S *x = xproj.data_ptr<S>(), *w = weight_hh_t.data_ptr<S>(), *lnw = ptr<S>(ln_hh);
   const S *m = ptr<S>(mask), *kh = ptr<S>(keep_h);
   const int64_t kh_unit = unit_stride(keep_h), kh_row = kh_unit ? hidden : 1;
   S* h = hs.data_ptr<S>();
-  S *fresh_all = mut<S>(h_new), *raw = mut<S>(hh_raw), *hstat = mut<S>(hh_stats);
+  S *fresh_all = mut<S>(h_new), *hstat = mut<S>(hh_stats);
   const int64_t bh = batch * hidden, tb = steps * batch;
-  std::vector<S> h_in(m ? bh : 0), scratch(raw ? 0 : bh);
+  // One step's recurrent product: backward recomputes them all in one product (layer
+  // norm) or needs none.
+  std::vector<S> h_in(m ? bh : 0), product(bh);
 
   for (int64_t t = 0; t < steps; ++t) {
     const S* h_prev = h + t * bh;
@@ -572,16 +652,15 @@ void rnn_forward_impl(const Tensor& xproj, const Tensor& weight_hh_t, const OptT
       for (int64_t i = 0; i < bh; ++i) h_in[i] = h_prev[i] * m[i];
       rec = h_in.data();
     }
-    S* product = raw ? raw + t * bh : scratch.data();
-    rows_times_wt(rec, w, batch, hidden, hidden, product);
+    rows_times_wt(rec, w, batch, hidden, hidden, product.data());
     at::parallel_for(0, batch, row_grain(hidden), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * batch + b;
-        const S* pr = product + b * hidden;
+        const S* pr = product.data() + b * hidden;
         const S* xr = x + row * hidden;
         // The new state before zoneout: kept when backward needs it, else in the output.
         S* fresh = fresh_all ? fresh_all + row * hidden : h + (row + batch) * hidden;
-        if (raw) {
+        if (lnw) {
           S mean, rstd;
           row_stats(pr, hidden, &mean, &rstd);
           hstat[row] = mean;
@@ -612,7 +691,7 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
                        const OptTensor& mask, const OptTensor& keep_h, bool use_relu,
                        const OptTensor& hh_raw, const OptTensor& hh_stats,
                        const OptTensor& grad_y, Tensor& dh_t, Tensor& d_pre,
-                       const OptTensor& d_hh_raw) {
+                       const OptTensor& d_hh_raw, const OptTensor& d_ln_hh) {
   const int64_t steps = h_new.size(0), batch = h_new.size(1), hidden = h_new.size(2);
   const S *fresh_all = h_new.data_ptr<S>(), *w = weight_hh.data_ptr<S>(), *lnw = ptr<S>(ln_hh);
   const S *m = ptr<S>(mask), *kh = ptr<S>(keep_h);
@@ -621,6 +700,7 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
   S *dh = dh_t.data_ptr<S>(), *dpre = d_pre.data_ptr<S>(), *draw = mut<S>(d_hh_raw);
   const int64_t bh = batch * hidden, tb = steps * batch;
   std::vector<S> dh_kept(kh ? bh : 0);
+  ThreadSums<S> gain_sums(mut<S>(d_ln_hh), hidden);
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     at::parallel_for(0, batch, row_grain(hidden), [&](int64_t b0, int64_t b1) {
@@ -643,7 +723,7 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
         }
         if (lnw) {
           layer_norm_row_backward(dr, raw + row * hidden, hstat[row], hstat[tb + row], lnw,
-                                  hidden, draw + row * hidden);
+                                  hidden, draw + row * hidden, gain_sums.mine());
         }
       }
     });
@@ -656,6 +736,63 @@ void rnn_backward_impl(const Tensor& h_new, const Tensor& weight_hh, const OptTe
       for (int64_t i = 0; i < bh; ++i) dh[i] += dh_kept[i];
     }
   }
+  gain_sums.finish();
+}
+
+// ------------------------------------------------------------------ zoneout bits
+
+// Keep weights that are all 0 or 1 (training zoneout, padding), as kept for backward: one
+// bit each, eight to a byte, lowest bit first, each row of W weights in ceil(W / 8) bytes;
+// rnnkit/nn/kernel_ops.py has the same packing in tensor operations for where this
+// library is not loaded.
+template <typename S>
+void pack_keep_impl(const Tensor& keep, Tensor& bits) {
+  const S* k = keep.data_ptr<S>();
+  uint8_t* out = bits.data_ptr<uint8_t>();
+  const int64_t width = keep.size(-1), row_bytes = bits.size(-1);
+  const int64_t rows = width ? keep.numel() / width : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const S* kr = k + r * width;
+    uint8_t* o = out + r * row_bytes;
+    for (int64_t i = 0; i < row_bytes; ++i) {
+      const int64_t n = std::min<int64_t>(8, width - i * 8);
+      uint8_t byte = 0;
+      for (int64_t b = 0; b < n; ++b) byte |= static_cast<uint8_t>(kr[i * 8 + b] != S(0)) << b;
+      o[i] = byte;
+    }
+  }
+}
+
+template <typename S>
+void unpack_keep_impl(const Tensor& bits, Tensor& keep) {
+  const uint8_t* in = bits.data_ptr<uint8_t>();
+  S* k = keep.data_ptr<S>();
+  const int64_t width = keep.size(-1), row_bytes = bits.size(-1);
+  const int64_t rows = width ? keep.numel() / width : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* ir = in + r * row_bytes;
+    S* kr = k + r * width;
+    for (int64_t j = 0; j < width; ++j) kr[j] = static_cast<S>((ir[j >> 3] >> (j & 7)) & 1);
+  }
+}
+
+// keep (..., W), contiguous -> uint8 (..., ceil(W / 8)).
+Tensor pack_keep(const Tensor& keep) {
+  auto sizes = keep.sizes().vec();
+  sizes.back() = (sizes.back() + 7) / 8;
+  Tensor bits = at::empty(sizes, keep.options().dtype(at::kByte));
+  AT_DISPATCH_FLOATING_TYPES(keep.scalar_type(), "pack_keep",
+                             [&] { pack_keep_impl<scalar_t>(keep, bits); });
+  return bits;
+}
+
+// uint8 (..., ceil(W / 8)), contiguous -> 0/1 weights (..., W) in dtype.
+Tensor unpack_keep(const Tensor& bits, int64_t width, at::ScalarType dtype) {
+  auto sizes = bits.sizes().vec();
+  sizes.back() = width;
+  Tensor keep = at::empty(sizes, bits.options().dtype(dtype));
+  AT_DISPATCH_FLOATING_TYPES(dtype, "unpack_keep", [&] { unpack_keep_impl<scalar_t>(bits, keep); });
+  return keep;
 }
 
 // ------------------------------------------------------------------ entry points
@@ -690,44 +827,52 @@ void lstm_backward(const Tensor& gates, const Tensor& hs, const Tensor& cs, cons
 
 void gru_forward(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& hh_bias,
                  const OptTensor& ln_hh, const OptTensor& mask, const OptTensor& keep_h,
-                 Tensor gates, Tensor hs, Tensor hh, const OptTensor& hh_stats) {
+                 const OptTensor& gates, Tensor hs, Tensor hh, const OptTensor& hh_stats,
+                 const OptTensor& ln_ih, const OptTensor& ih_bias, const OptTensor& ih_stats) {
   RNNKIT_DISPATCH(xproj, "gru_forward",
                   gru_forward_impl<scalar_t>(xproj, weight_hh_t, hh_bias, ln_hh, mask, keep_h,
-                                             gates, hs, hh, hh_stats));
+                                             gates, hs, hh, hh_stats, ln_ih, ih_bias,
+                                             ih_stats));
 }
 
-void gru_backward(const Tensor& gates, const Tensor& hs, const Tensor& hh,
+void gru_backward(const OptTensor& gates, const Tensor& hs, const Tensor& hh,
                   const Tensor& weight_hh, const OptTensor& hh_bias, const OptTensor& ln_hh,
                   const OptTensor& mask, const OptTensor& keep_h, const OptTensor& hh_stats,
                   const OptTensor& grad_y, Tensor dh, Tensor d_hh, Tensor d_xn,
-                  const OptTensor& d_hh_raw) {
-  RNNKIT_DISPATCH(gates, "gru_backward",
+                  const OptTensor& d_hh_raw, const OptTensor& d_ln_hh, const OptTensor& xproj,
+                  const OptTensor& ln_ih, const OptTensor& ih_bias, const OptTensor& ih_stats) {
+  RNNKIT_DISPATCH(hh, "gru_backward",
                   gru_backward_impl<scalar_t>(gates, hs, hh, weight_hh, hh_bias, ln_hh, mask,
                                               keep_h, hh_stats, grad_y, dh, d_hh, d_xn,
-                                              d_hh_raw));
+                                              d_hh_raw, d_ln_hh, xproj, ln_ih, ih_bias,
+                                              ih_stats));
 }
 
 void rnn_forward(const Tensor& xproj, const Tensor& weight_hh_t, const OptTensor& ln_hh,
                  const OptTensor& mask, const OptTensor& keep_h, bool use_relu, Tensor hs,
-                 const OptTensor& h_new, const OptTensor& hh_raw, const OptTensor& hh_stats) {
+                 const OptTensor& h_new, const OptTensor& hh_stats) {
   RNNKIT_DISPATCH(xproj, "rnn_forward",
                   rnn_forward_impl<scalar_t>(xproj, weight_hh_t, ln_hh, mask, keep_h, use_relu,
-                                             hs, h_new, hh_raw, hh_stats));
+                                             hs, h_new, hh_stats));
 }
 
 void rnn_backward(const Tensor& h_new, const Tensor& weight_hh, const OptTensor& ln_hh,
                   const OptTensor& mask, const OptTensor& keep_h, bool use_relu,
                   const OptTensor& hh_raw, const OptTensor& hh_stats, const OptTensor& grad_y,
-                  Tensor dh, Tensor d_pre, const OptTensor& d_hh_raw) {
+                  Tensor dh, Tensor d_pre, const OptTensor& d_hh_raw,
+                  const OptTensor& d_ln_hh) {
   RNNKIT_DISPATCH(h_new, "rnn_backward",
                   rnn_backward_impl<scalar_t>(h_new, weight_hh, ln_hh, mask, keep_h, use_relu,
-                                              hh_raw, hh_stats, grad_y, dh, d_pre, d_hh_raw));
+                                              hh_raw, hh_stats, grad_y, dh, d_pre, d_hh_raw,
+                                              d_ln_hh));
 }
 
 }  // namespace
 
 // Outputs are written in place; the schemas mark them mutable (Tensor(a!)).
 TORCH_LIBRARY(rnnkit_native, m) {
+  m.def("pack_keep(Tensor keep) -> Tensor");
+  m.def("unpack_keep(Tensor bits, int width, ScalarType dtype) -> Tensor");
   m.def(
       "lstm_forward(Tensor xproj, Tensor weight_hh_t, Tensor? ln_hh, Tensor? ln_cell_w, "
       "Tensor? ln_cell_b, Tensor? mask, Tensor? keep_h, Tensor? keep_c, Tensor(a!) gates, "
@@ -741,23 +886,27 @@ TORCH_LIBRARY(rnnkit_native, m) {
       "Tensor(f!)? d_ln_cell) -> ()");
   m.def(
       "gru_forward(Tensor xproj, Tensor weight_hh_t, Tensor? hh_bias, Tensor? ln_hh, "
-      "Tensor? mask, Tensor? keep_h, Tensor(a!) gates, Tensor(b!) hs, Tensor(c!) hh, "
-      "Tensor(d!)? hh_stats) -> ()");
+      "Tensor? mask, Tensor? keep_h, Tensor(a!)? gates, Tensor(b!) hs, Tensor(c!) hh, "
+      "Tensor(d!)? hh_stats, Tensor? ln_ih, Tensor? ih_bias, Tensor(e!)? ih_stats) -> ()");
   m.def(
-      "gru_backward(Tensor gates, Tensor hs, Tensor hh, Tensor weight_hh, Tensor? hh_bias, "
+      "gru_backward(Tensor? gates, Tensor hs, Tensor hh, Tensor weight_hh, Tensor? hh_bias, "
       "Tensor? ln_hh, Tensor? mask, Tensor? keep_h, Tensor? hh_stats, Tensor? grad_y, "
-      "Tensor(a!) dh, Tensor(b!) d_hh, Tensor(c!) d_xn, Tensor(d!)? d_hh_raw) -> ()");
+      "Tensor(a!) dh, Tensor(b!) d_hh, Tensor(c!) d_xn, Tensor(d!)? d_hh_raw, "
+      "Tensor(e!)? d_ln_hh, Tensor? xproj, Tensor? ln_ih, Tensor? ih_bias, "
+      "Tensor? ih_stats) -> ()");
   m.def(
       "rnn_forward(Tensor xproj, Tensor weight_hh_t, Tensor? ln_hh, Tensor? mask, "
-      "Tensor? keep_h, bool use_relu, Tensor(a!) hs, Tensor(b!)? h_new, Tensor(c!)? hh_raw, "
-      "Tensor(d!)? hh_stats) -> ()");
+      "Tensor? keep_h, bool use_relu, Tensor(a!) hs, Tensor(b!)? h_new, "
+      "Tensor(c!)? hh_stats) -> ()");
   m.def(
       "rnn_backward(Tensor h_new, Tensor weight_hh, Tensor? ln_hh, Tensor? mask, "
       "Tensor? keep_h, bool use_relu, Tensor? hh_raw, Tensor? hh_stats, Tensor? grad_y, "
-      "Tensor(a!) dh, Tensor(b!) d_pre, Tensor(c!)? d_hh_raw) -> ()");
+      "Tensor(a!) dh, Tensor(b!) d_pre, Tensor(c!)? d_hh_raw, Tensor(d!)? d_ln_hh) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(rnnkit_native, CPU, m) {
+  m.impl("pack_keep", pack_keep);
+  m.impl("unpack_keep", unpack_keep);
   m.impl("lstm_forward", lstm_forward);
   m.impl("lstm_backward", lstm_backward);
   m.impl("gru_forward", gru_forward);

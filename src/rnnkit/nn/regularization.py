@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.nn.kernel_ops import kept_for_backward, unpacked_keep
+
 
 def check_probability(name: str, p: float) -> float:
     """``p`` as a float if it is a probability in [0, 1), else a one-line ValueError."""
@@ -103,7 +105,28 @@ def drop_weight(weight: Tensor, p: float, training: bool) -> Tensor:
     check_probability("weight drop", p)
     if not training or p == 0.0:
         return weight
-    return weight * dropout_mask(tuple(weight.shape), p, weight)
+    kept = torch.empty_like(weight).bernoulli_(1.0 - p)  # 1 keeps an entry
+    return _DropConnect.apply(weight, kept, 1.0 - p)
+
+
+class _DropConnect(torch.autograd.Function):
+    """``weight * kept / (1 - p)``, keeping the 0/1 mask for backward as bits.
+
+    Plain autograd would keep the scaled mask, one float per weight: as much as the
+    dropped matrix itself, which the recurrence keeps anyway.
+    """
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, kept: Tensor, keep_probability: float) -> Tensor:  # type: ignore[override]
+        ctx.keep_probability = keep_probability
+        ctx.save_for_backward(kept_for_backward(kept, binary=True))
+        return weight * kept.div_(keep_probability)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (bits,) = ctx.saved_tensors
+        kept = unpacked_keep(bits, grad.shape[-1], grad.dtype)
+        return grad * kept.div_(ctx.keep_probability), None, None
 
 
 def recurrent_dropout_mask(batch: int, hidden_size: int, p: float, like: Tensor) -> Tensor:
