@@ -23,14 +23,13 @@ metrics need.
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal
 
+from rnnkit.data.files import open_text
 from rnnkit.errors import ConfigError, DataError
 
 CONLLU_TAG_COLUMNS = ("upos", "xpos")
@@ -162,7 +161,7 @@ def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(first line number, lines) of each blank-line separated block, 1-based."""
     block: list[str] = []
     start = 0
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")
             if line.strip():
@@ -202,7 +201,7 @@ def read_columns(
             tokens.clear()
             tags.clear()
 
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")
             if not line.strip():
@@ -233,15 +232,6 @@ def read_columns(
     if not sentences:
         raise DataError(f"{path}: no sentences (one token per line, blank lines between them)")
     return sentences
-
-
-def _open_text(path: Path) -> TextIO:
-    name = path.name.lower()
-    if name.endswith(".xz"):
-        return lzma.open(path, "rt", encoding="utf-8")
-    if name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- schemes

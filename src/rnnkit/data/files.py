@@ -4,10 +4,26 @@ with a message that says what the file is when it is not UTF-8."""
 from __future__ import annotations
 
 import contextlib
+import gzip
+import lzma
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
+
+
+def open_text(path: Path, *, newline: str | None = None) -> IO[str]:
+    """A UTF-8 text handle on ``path``; ``.gz`` and ``.xz`` files are read decompressed.
+
+    ``newline`` as for :func:`open` (``""`` keeps ``\r\n`` as written).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", newline=newline)
+    if suffix == ".xz":
+        return lzma.open(path, "rt", encoding="utf-8", newline=newline)
+    return path.open("r", encoding="utf-8", newline=newline)
 
 
 def umask() -> int:

@@ -22,7 +22,6 @@ set of a source that ships one.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
 import lzma
@@ -31,9 +30,10 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 from rnnkit.data import catalog, download
+from rnnkit.data.files import open_text
 from rnnkit.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -93,19 +93,10 @@ class LoadedPairs:
 # ----------------------------------------------------------------------------- reading
 
 
-def open_text(path: Path) -> IO[str]:
-    """A UTF-8 text handle; ``.gz`` and ``.xz`` files are read decompressed."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    if path.suffix == ".xz":
-        return lzma.open(path, "rt", encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
-
-
 def read_lines(path: Path) -> list[str]:
     """The lines of a text file without their line endings (no final empty line)."""
     try:
-        with open_text(path) as handle:
+        with open_text(path, newline="") as handle:
             return [line.rstrip("\r\n") for line in handle]
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text (byte {err.start}); convert it first") from None

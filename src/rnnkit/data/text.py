@@ -14,13 +14,11 @@ file of token ids (:func:`encode_corpus`) that later runs open as a memory map.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import html
 import itertools
 import json
 import logging
-import lzma
 import os
 import re
 import tempfile
@@ -29,12 +27,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO, Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
 from rnnkit.data.download import cache_root, file_sha256
-from rnnkit.data.files import utf8_problem
+from rnnkit.data.files import open_text, utf8_problem
 from rnnkit.errors import DataError, UserError
 
 log = logging.getLogger(__name__)
@@ -702,7 +700,7 @@ def iter_corpus_ids(path: Path, pipeline: TextPipeline, add_eos: bool) -> Iterat
     vocab = pipeline._require_vocab()
     char_model = pipeline.tokenizer_kind == "char"
     newline_ids = [vocab.eos_id] if add_eos else vocab.encode(["\n"])
-    with _open_text(path) as handle:
+    with open_text(path, newline="") as handle:
         while block := list(itertools.islice(handle, _LINES_PER_BLOCK)):
             encoded = pipeline.encode_batch([line.rstrip("\r\n") for line in block])
             for line, ids in zip(block, encoded, strict=True):
@@ -768,14 +766,6 @@ def _corpus_cache_path(path: Path, key: str, cache_dir: str | Path | None) -> Pa
     folder = source.parent if source.is_relative_to(root) else root / "tokens"
     name = path.name.removesuffix(".gz").removesuffix(".xz")
     return folder / f"{name}.{key}.ids.npy"
-
-
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    if path.suffix == ".xz":
-        return lzma.open(path, "rt", encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
 
 
 # ----------------------------------------------------------------------------- JSON files

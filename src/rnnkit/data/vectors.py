@@ -20,7 +20,6 @@ lowercased form (a lowercased vocabulary meeting a cased file).
 
 from __future__ import annotations
 
-import gzip
 import logging
 import lzma
 import zlib
@@ -31,6 +30,7 @@ from typing import TextIO
 
 import numpy as np
 
+from rnnkit.data.files import open_text
 from rnnkit.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def read_word_vectors(path: str | Path, max_words: int | None = None) -> WordVec
     count: int | None = None
     dim: int | None = None
     number = 0
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         lines = _lines(handle, path)
         for number, line in lines:
             fields = line.split()
@@ -195,15 +195,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _open_text(path: Path) -> TextIO:
-    name = path.name.lower()
-    if name.endswith(".xz"):
-        return lzma.open(path, "rt", encoding="utf-8")
-    if name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
 
 
 def _lines(handle: TextIO, path: Path) -> Iterator[tuple[int, str]]:
