@@ -80,8 +80,11 @@ class StepAverage(WeightAveraging):
     def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
         return step_idx is not None and self._epoch + 1 >= self.config.start_epoch
 
-    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: Any) -> None:
+        # should_update is not given the trainer: the epoch is read here, at each step,
+        # so a run resumed mid-epoch (no on_train_epoch_start) still knows it.
         self._epoch = trainer.current_epoch
+        super().on_train_batch_end(trainer, module, *args)
 
     # Before the first update the average is the untouched copy of the initial weights:
     # validation, the end of training and the checkpoint keep the live weights then.
