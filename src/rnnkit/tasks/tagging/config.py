@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from rnnkit.config import Config, EmbeddingsConfig, SourceConfig, StackConfig
 
@@ -54,6 +54,13 @@ class TaggingModel(StackConfig, EmbeddingsConfig):
     # Word features.
     embedding_size: int = Field(100, ge=1)
     word_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # training: words -> <unk> at this rate
+    # With pretrained vectors: a second word embedding of this size, for the training
+    # words only (others look up its <unk> row), starting at zero, concatenated beside
+    # the vectors. With freeze_embeddings=true the vectors stay where the file put them,
+    # so a test word seen only in the file keeps a vector that agrees with those the
+    # tagger trained on, while this table learns what training adds (the scheme of
+    # Dozat and Manning 2017 and of Stanza's tagger). 0: none.
+    trained_embedding_size: int = Field(0, ge=0)
 
     # Character features: each word's characters through a small encoder.
     char_encoder: Literal["lstm", "cnn", "none"] = "lstm"
@@ -68,6 +75,16 @@ class TaggingModel(StackConfig, EmbeddingsConfig):
 
     # Output: a softmax per token, or a linear-chain CRF over the sentence.
     crf: bool = False
+
+    @model_validator(mode="after")
+    def _trained_table_needs_vectors(self) -> TaggingModel:
+        if self.trained_embedding_size and not self.pretrained_embeddings:
+            raise ValueError(
+                f"trained_embedding_size={self.trained_embedding_size} adds a second "
+                "embedding beside pretrained vectors: set pretrained_embeddings to a word "
+                "vectors file, or trained_embedding_size=0 and embedding_size for one table"
+            )
+        return self
 
     def unread_keys(self) -> set[str]:
         return StackConfig.unread_keys(self) | EmbeddingsConfig.unread_keys(self)

@@ -34,6 +34,13 @@ class TaggingVocab:
     tags: tuple[str, ...]
     lowercase: bool = False
     max_word_length: int = 30
+    # Word ids below this came from the training split (specials included); those from
+    # pretrained vectors follow them. None: every word is a training word.
+    training_words: int | None = None
+
+    @property
+    def num_training_words(self) -> int:
+        return len(self.words) if self.training_words is None else self.training_words
 
     @classmethod
     def fit(
@@ -94,6 +101,7 @@ class TaggingVocab:
             "tags": list(self.tags),
             "lowercase": self.lowercase,
             "max_word_length": self.max_word_length,
+            "training_words": self.training_words,
         }
 
     @classmethod
@@ -106,6 +114,7 @@ class TaggingVocab:
             tuple(data["tags"]),
             bool(data["lowercase"]),
             int(data["max_word_length"]),
+            data.get("training_words"),  # absent in vocabularies saved before it
         )
 
     def save(self, path: str | Path) -> Path:

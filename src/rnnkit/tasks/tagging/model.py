@@ -1,9 +1,10 @@
 """The tagger: word and character features -> bidirectional recurrent stack -> tags.
 
     words (B, T) --embedding (word dropout: ids -> <unk>)--> (B, T, E)
+        [+ a trained embedding of the training words (B, T, Et), with frozen vectors]
     chars (B, T, W) --per distinct word: char embedding (Ec) -> BiLSTM final states
                       (2·Hc) or CNN + max over characters (Hc)--> (B, T, C)
-    concat (B, T, E + C) --locked dropout--> recurrent stack (rnnkit.nn, lengths)
+    concat (B, T, E [+ Et] + C) --locked dropout--> recurrent stack (rnnkit.nn, lengths)
         --> (B, T, D·H) --locked dropout--> linear --> emissions (B, T, K)
     emissions --softmax per token | linear-chain CRF (rnnkit.nn.CRF)--> tags (B, T)
 
@@ -87,20 +88,39 @@ class Tagger(nn.Module):
 
     Args:
         num_words: size of the word vocabulary (0 = padding, 1 = ``<unk>``).
+        num_training_words: the first ids that are training words (the rest came from
+            pretrained vectors); the size of the trained table when
+            ``config.trained_embedding_size`` is set.
         num_chars: size of the character vocabulary (0 = padding, 1 = ``<unk>``).
         num_tags: number of tags K.
         config: the ``model:`` section (:class:`TaggingModel`).
     """
 
-    def __init__(self, num_words: int, num_chars: int, num_tags: int, config: TaggingModel) -> None:
+    def __init__(
+        self,
+        num_words: int,
+        num_chars: int,
+        num_tags: int,
+        config: TaggingModel,
+        num_training_words: int | None = None,
+    ) -> None:
         super().__init__()
         self.num_tags = num_tags
         self.word_dropout = check_probability("word dropout", config.word_dropout)
         self.words = nn.Embedding(num_words, config.embedding_size, padding_idx=PAD_ID)
         # Frozen pretrained vectors: no gradient, so the optimizer leaves them as loaded.
         self.words.weight.requires_grad_(not config.freeze_embeddings)
-        self.chars: CharEncoder | None = None
         features = config.embedding_size
+        self.trained_words: nn.Embedding | None = None
+        if config.trained_embedding_size:
+            size = num_words if num_training_words is None else num_training_words
+            self.trained_words = nn.Embedding(
+                size, config.trained_embedding_size, padding_idx=PAD_ID
+            )
+            # Zero: at the start every word is its pretrained vector alone.
+            nn.init.zeros_(self.trained_words.weight)
+            features += config.trained_embedding_size
+        self.chars: CharEncoder | None = None
         if config.char_encoder != "none":
             self.chars = CharEncoder(
                 num_chars,
@@ -127,6 +147,10 @@ class Tagger(nn.Module):
             dropped = torch.rand(words.shape, device=words.device) < self.word_dropout
             words = words.masked_fill(dropped & mask, UNK_ID)
         inputs = self.words(words)  # (B, T, E)
+        if self.trained_words is not None:
+            known = words < self.trained_words.num_embeddings
+            trained = self.trained_words(words.masked_fill(~known, UNK_ID))  # (B, T, Et)
+            inputs = torch.cat([inputs, trained], dim=2)  # (B, T, E+Et)
         if self.chars is not None:
             inputs = torch.cat([inputs, self._char_features(chars, mask)], dim=2)  # (B, T, E+C)
         inputs = self.input_dropout(inputs)
@@ -173,4 +197,10 @@ class Tagger(nn.Module):
 
 def build_model(config: TaggingConfig, info: dict[str, Any]) -> Tagger:
     """The tagger a run's config and ``preprocess/info.json`` describe."""
-    return Tagger(info["num_words"], info["num_chars"], info["num_tags"], config.model)
+    return Tagger(
+        info["num_words"],
+        info["num_chars"],
+        info["num_tags"],
+        config.model,
+        info.get("num_training_words"),  # absent in runs made before it
+    )

@@ -118,7 +118,7 @@ def prepare(
         if vectors is not None:
             words = extend_vocab(vocab.words, vectors, lowercase=data.lowercase)
             added = len(words) - len(vocab.words)
-            vocab = dataclasses.replace(vocab, words=words)
+            vocab = dataclasses.replace(vocab, words=words, training_words=len(vocab.words))
     encoded = {
         split: encode_sentences(vocab, items, f"{data.dataset} ({split})")
         for split, items in sentences.items()

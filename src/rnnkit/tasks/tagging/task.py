@@ -95,6 +95,7 @@ class TaggingTask:
         vocab = prepared.vocab
         info = {
             "num_words": len(vocab.words),
+            "num_training_words": vocab.num_training_words,
             "num_chars": len(vocab.chars),
             "num_tags": len(vocab.tags),
             "tags": list(vocab.tags),
