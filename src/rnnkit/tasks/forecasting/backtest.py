@@ -37,7 +37,7 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluate.metrics import forecast_metrics, mase_scale
 from rnnkit.rundir import PREPROCESS_DIR, read_json, write_json
 from rnnkit.tasks.forecasting import probabilistic
-from rnnkit.tasks.forecasting.predictor import SCALER_FILE, inverse_targets
+from rnnkit.tasks.forecasting.predictor import SCALER_FILE, inverse_targets, resolve_horizon
 from rnnkit.tasks.forecasting.series import (
     load_transform,
     model_values,
@@ -191,15 +191,7 @@ def backtest(
 def _settings(
     config: Config, info: dict[str, Any], horizon: int | None, stride: int | None
 ) -> tuple[int, int]:
-    trained = int(info["horizon"])
-    horizon = trained if horizon is None else int(horizon)
-    if horizon < 1:
-        raise ConfigError(f"--horizon {horizon} must be at least 1")
-    if config.model.strategy == "direct" and horizon > trained:
-        raise ConfigError(
-            f"--horizon {horizon} is beyond the {trained} steps this direct forecaster was "
-            f"trained for; use --horizon <= {trained}"
-        )
+    horizon = resolve_horizon(config, info, horizon, spelled="--horizon {}")
     stride = horizon if stride is None else int(stride)
     if stride < 1:
         raise ConfigError(f"--stride {stride} must be at least 1")

@@ -10,7 +10,7 @@ import numpy as np
 from torch import nn
 
 from rnnkit.config import Config
-from rnnkit.errors import DataError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.rundir import PREPROCESS_DIR, check_writable, read_json, write_text
 from rnnkit.tasks.forecasting.inference import (
     forecast_frames,
@@ -129,15 +129,7 @@ def forecast_from(
     """Forecast ``horizon`` steps after the end of ``series`` (see :func:`input_series`)."""
     from rnnkit.data.timeseries import scaler_from_json
 
-    trained = info["horizon"]
-    horizon = trained if horizon is None else int(horizon)
-    if horizon < 1:
-        raise DataError(f"horizon={horizon} must be at least 1")
-    if config.model.strategy == "direct" and horizon > trained:
-        raise DataError(
-            f"horizon={horizon} is beyond the {trained} steps this direct forecaster was "
-            f"trained for; use horizon <= {trained} or train with model.strategy=recursive"
-        )
+    horizon = resolve_horizon(config, info, horizon)
     if info.get("series_column"):
         from rnnkit.tasks.forecasting.panel_forecast import forecast_panel
 
@@ -236,3 +228,26 @@ def first_series(result: Forecast, info: dict[str, Any]) -> tuple[Any, Any]:
         result.history[result.history[column] == name],
         result.forecast[result.forecast[column] == name],
     )
+
+
+def resolve_horizon(
+    config: Config, info: dict[str, Any], horizon: int | None, spelled: str = "horizon={}"
+) -> int:
+    """How many steps to forecast: the trained horizon when ``horizon`` is None.
+
+    A direct forecaster has one output per trained step, so it cannot go further; a
+    recursive one feeds its forecasts back and can. ``spelled`` writes the value as the
+    user gave it (``"horizon={}"`` for the Python API, ``"--horizon {}"`` for the CLI).
+    """
+    trained = int(info["horizon"])
+    horizon = trained if horizon is None else int(horizon)
+    given = spelled.format(horizon)
+    if horizon < 1:
+        raise ConfigError(f"{given} must be at least 1")
+    if config.model.strategy == "direct" and horizon > trained:
+        raise ConfigError(
+            f"{given} is beyond the {trained} steps this direct forecaster was trained "
+            f"for; use {spelled.format('<= ' + str(trained))} or train with "
+            "model.strategy=recursive"
+        )
+    return horizon
