@@ -34,17 +34,22 @@ def _write_vectors(path):
     return path
 
 
-@pytest.mark.parametrize("freeze", [True, False])
-def test_frozen_embeddings_stay_as_they_are_after_a_training_step(freeze):
-    torch.manual_seed(0)
-    config = TaggingModel(
+def _small_model(**options) -> TaggingModel:
+    """A word-only tagger (no characters) over 3-dimensional vectors."""
+    return TaggingModel(
         hidden_size=4,
         num_layers=1,
         embedding_size=3,
         char_encoder="none",
         pretrained_embeddings="w.vec",
-        freeze_embeddings=freeze,
+        **options,
     )
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_frozen_embeddings_stay_as_they_are_after_a_training_step(freeze):
+    torch.manual_seed(0)
+    config = _small_model(freeze_embeddings=freeze)
     tagger = Tagger(num_words=6, num_chars=3, num_tags=2, config=config)
     before = tagger.words.weight.detach().clone()
     optimizer = torch.optim.Adam(tagger.parameters(), lr=0.1)
@@ -94,15 +99,7 @@ def test_a_run_names_a_missing_file_and_a_dimension_mismatch(tmp_path):
 
 def test_the_trained_table_covers_training_words_and_file_words_read_its_unk_row():
     torch.manual_seed(0)
-    config = TaggingModel(
-        hidden_size=4,
-        num_layers=1,
-        embedding_size=3,
-        trained_embedding_size=2,
-        char_encoder="none",
-        pretrained_embeddings="w.vec",
-        freeze_embeddings=True,
-    )
+    config = _small_model(freeze_embeddings=True, trained_embedding_size=2)
     # ids 0-3: pad, <unk> and two training words; 4-5: words from the vectors file
     tagger = Tagger(num_words=6, num_chars=3, num_tags=2, config=config, num_training_words=4)
     assert tuple(tagger.trained_words.weight.shape) == (4, 2)
