@@ -8,12 +8,14 @@ import warnings
 import pytest
 import torch
 
-from rnnkit.nn import MinGRU, MinLSTM, minimal_layer
+from rnnkit.nn import RGLRU, MinGRU, MinLSTM, minimal_layer
 
 F64 = torch.float64
 INPUT_SIZE, HIDDEN_SIZE, BATCH, STEPS = 3, 4, 3, 7
 LENGTHS = [7, 2, 5]  # unsorted, one full-length sequence
 LAYERS = {"mingru": MinGRU, "minlstm": MinLSTM}
+# Every layer of the parallel-scan family, for the checks that hold for all of them.
+SCAN_LAYERS = {**LAYERS, "rglru": RGLRU}
 IMPLS = ("scan", "log", "reference")
 
 
@@ -111,13 +113,13 @@ def test_minlstm_gates_stay_finite_when_both_saturate():
     torch.testing.assert_close(output[:, 0, 0], expected)
 
 
-@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("kind", sorted(SCAN_LAYERS))
 @pytest.mark.parametrize(
     "options", [{}, {"residual": True, "norm": True, "mlp": True}, {"mlp": True}]
 )
 def test_chunks_continue_the_sequence_exactly(kind, options):
     """Whole sequence == two chunks with the state carried == one step at a time."""
-    layer = LAYERS[kind](HIDDEN_SIZE, HIDDEN_SIZE, num_layers=2, dtype=F64, **options)
+    layer = SCAN_LAYERS[kind](HIDDEN_SIZE, HIDDEN_SIZE, num_layers=2, dtype=F64, **options)
     x = torch.randn(11, BATCH, HIDDEN_SIZE, dtype=F64)
     h0 = torch.randn(2, BATCH, HIDDEN_SIZE, dtype=F64)
     whole, h_whole = layer(x, h0)

@@ -88,26 +88,8 @@ def test_gradcheck_on_tiny_sizes():
     assert torch.autograd.gradcheck(lambda x, h0, lam: layer(x, h0, lengths=[5, 3]), (x, h0, lam))
 
 
-@pytest.mark.parametrize("options", [{}, {"residual": True, "norm": True, "mlp": True}])
-def test_chunks_continue_the_sequence_exactly(options):
-    """Whole sequence == two chunks with the state carried == one step at a time."""
-    torch.manual_seed(2)
-    layer = RGLRU(HIDDEN_SIZE, HIDDEN_SIZE, num_layers=2, dtype=F64, **options)
-    x = torch.randn(11, BATCH, HIDDEN_SIZE, dtype=F64)
-    h0 = torch.randn(2, BATCH, HIDDEN_SIZE, dtype=F64)
-    whole, h_whole = layer(x, h0)
-
-    first, h_mid = layer(x[:4], h0)
-    second, h_end = layer(x[4:], h_mid)
-    torch.testing.assert_close(torch.cat([first, second]), whole, rtol=1e-12, atol=1e-13)
-    torch.testing.assert_close(h_end, h_whole, rtol=1e-12, atol=1e-13)
-
-    h, steps = h0, []
-    for t in range(x.size(0)):
-        y, h = layer.step(x[t], h)
-        steps.append(y)
-    torch.testing.assert_close(torch.stack(steps), whole, rtol=1e-12, atol=1e-13)
-    torch.testing.assert_close(h, h_whole, rtol=1e-12, atol=1e-13)
+# Chunks and single steps continue a sequence exactly: tests/nn/test_minimal.py checks
+# RGLRU there with MinGRU and MinLSTM.
 
 
 @pytest.mark.parametrize("impl", IMPLS)
