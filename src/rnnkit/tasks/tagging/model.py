@@ -88,12 +88,12 @@ class Tagger(nn.Module):
 
     Args:
         num_words: size of the word vocabulary (0 = padding, 1 = ``<unk>``).
-        num_training_words: the first ids that are training words (the rest came from
-            pretrained vectors); the size of the trained table when
-            ``config.trained_embedding_size`` is set.
         num_chars: size of the character vocabulary (0 = padding, 1 = ``<unk>``).
         num_tags: number of tags K.
         config: the ``model:`` section (:class:`TaggingModel`).
+        num_training_words: the first ids that are training words (the rest came from
+            pretrained vectors); the size of the trained table when
+            ``config.trained_embedding_size`` is set.
     """
 
     def __init__(
