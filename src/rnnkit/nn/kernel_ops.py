@@ -132,9 +132,9 @@ def product_tn(a: Tensor, b: Tensor) -> Tensor:
     """``a.T @ b`` for tall (N, P) and (N, Q) matrices: weight gradients over all steps.
 
     BLAS reads the transposed operand in place. Handing oneDNN transposed copies instead
-    cost 1.3-3.2x as much at every shape measured, more with 2 threads than with 1: the
-    copies run on one thread ((2240, 2600)^T x (2240, 650): 56.8 ms against 31.5 ms with
-    2 threads, 89.0 against 55.2 ms with 1; README, "Extended cells").
+    cost 1.3-4.4x as much at the cell benchmark's sizes: the copies run on one thread
+    ((2240, 2600)^T x (2240, 650): 51.1 against 31.6 ms with 2 threads, 68.8 against
+    51.5 ms with 1; benchmarks/products.py, README "Extended cells").
     """
     return a.t() @ b
 
@@ -142,9 +142,9 @@ def product_tn(a: Tensor, b: Tensor) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.linear`` over (T, B, I): the input projection of every step at once.
 
-    torch's own product is as fast as oneDNN's here, or faster (forward 25 against 35 ms
-    at (2240, 650) x (650, 2600) with 2 threads), and its backward needs no transposed
-    copies.
+    torch's own products, forward and backward, were as fast as oneDNN's or faster at
+    the cell benchmark's sizes (benchmarks/products.py), and its backward needs no
+    transposed copy of the weight.
     """
     return F.linear(x, weight, bias)
 
