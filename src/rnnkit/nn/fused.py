@@ -59,7 +59,6 @@ from rnnkit.nn.kernel_ops import (
     layer_norm_full_backward,
     layer_norm_gain_grad,
     layer_norm_step_backward,
-    linear,
     product_tn,
     projected_layer_norm,
     recurrent_input,
@@ -135,8 +134,8 @@ def input_projection(x: Tensor, weights: CellWeights, extra_bias: Tensor | None)
     """``LN(W_ih x) * γ_ih + b_ih + extra_bias`` for every step at once: ``(T, B, G)``."""
     bias = _add_optional(weights.bias_ih, extra_bias)
     if weights.ln_ih_weight is None:
-        return linear(x, weights.weight_ih, bias)
-    projected = linear(x, weights.weight_ih)  # (T, B, G)
+        return F.linear(x, weights.weight_ih, bias)
+    projected = F.linear(x, weights.weight_ih)  # (T, B, G)
     # The biases are added after the gain: exactly a layer norm's own shift.
     gates = projected.shape[-1]
     return F.layer_norm(projected, (gates,), weights.ln_ih_weight, bias, LAYER_NORM_EPS)
@@ -747,7 +746,7 @@ def gru_sequence(
     ln_ih = weights.ln_ih_weight
     if ln_ih is not None:
         # The kernel applies this layer norm itself (see GRUSequence): the raw product.
-        xproj, ih_bias = linear(x, weights.weight_ih), weights.bias_ih
+        xproj, ih_bias = F.linear(x, weights.weight_ih), weights.bias_ih
     else:
         xproj, ih_bias = input_projection(x, weights, None), None
     return _recurrence(

@@ -5,11 +5,12 @@ loops) both use them for the work outside the loop: the input projection, the we
 gain gradients over all steps, products recomputed in backward rather than kept from
 forward, and the zoneout masks as kept for backward (bits).
 
-Matrix products on CPU in float32 go through oneDNN's inner product (the library
-torch.nn.LSTM itself runs on) with the recurrent matrix packed once per call; on other
-devices and dtypes, or where torch was built without oneDNN, through ``torch.mm``. On
-the AMD EPYC machine the benchmark ran on, oneDNN's products were about 25% faster than
-``torch.mm`` (MKL) at these shapes.
+The products over all steps (input projection, weight gradients, recomputed products)
+run on torch's own product, which reads a transposed operand in place; oneDNN would need
+transposed copies of it, made on one thread (benchmarks/products.py: torch's product was
+as fast or faster at every size measured, up to 4x for the weight gradients). The
+per-step products of the Python loops (:class:`RecurrentProduct`) go through oneDNN's
+inner product on CPU in float32, with the recurrent matrix packed once per call.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ __all__ = [
     "layer_norm_full_backward",
     "layer_norm_gain_grad",
     "layer_norm_step_backward",
-    "linear",
     "product_tn",
     "projected_layer_norm",
     "recurrent_input",
@@ -139,21 +139,6 @@ def product_tn(a: Tensor, b: Tensor) -> Tensor:
     return a.t() @ b
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``F.linear`` over (T, B, I): the input projection of every step at once.
-
-    torch's own products, forward and backward, were as fast as oneDNN's or faster at
-    the cell benchmark's sizes (benchmarks/products.py), and its backward needs no
-    transposed copy of the weight.
-    """
-    return F.linear(x, weight, bias)
-
-
-def _product(x: Tensor, weight: Tensor) -> Tensor:
-    """``x @ weight.T`` for a (N, K) ``x``."""
-    return x @ weight.t()
-
-
 class _ProjectedLayerNorm(torch.autograd.Function):
     """``LN(x @ W.T) * gain + bias`` that keeps only the statistics of the product.
 
@@ -164,7 +149,7 @@ class _ProjectedLayerNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, gain: Tensor, bias: Tensor | None):  # type: ignore[override]
         out, mean, rstd = torch.native_layer_norm(
-            _product(x, weight), (weight.shape[0],), gain, bias, LAYER_NORM_EPS
+            x @ weight.t(), (weight.shape[0],), gain, bias, LAYER_NORM_EPS
         )
         # Not the bias: its gradient is the incoming one's column sums.
         ctx.save_for_backward(x, weight, gain, mean, rstd)
@@ -177,10 +162,10 @@ class _ProjectedLayerNorm(torch.autograd.Function):
         needed = ctx.needs_input_grad
         grad = grad.contiguous()
         d_raw, d_gain, _ = layer_norm_full_backward(
-            grad, _product(x, weight), mean, rstd, gain, None, (needed[2], False)
+            grad, x @ weight.t(), mean, rstd, gain, None, (needed[2], False)
         )
         d_bias = grad.sum(0) if ctx.has_bias and needed[3] else None
-        d_x = _product(d_raw, weight.t().contiguous()) if needed[0] else None
+        d_x = d_raw @ weight if needed[0] else None
         d_weight = product_tn(d_raw, x) if needed[1] else None
         return d_x, d_weight, d_gain, d_bias
 
@@ -213,7 +198,7 @@ def recurrent_projection(inputs: Tensor, weight: Tensor, steps: int) -> Tensor:
     One product over all steps: a kernel that would keep them from forward, (T, B, G),
     recomputes them in backward instead.
     """
-    return _product(inputs, weight).view(steps, -1, weight.shape[0])
+    return (inputs @ weight.t()).view(steps, -1, weight.shape[0])
 
 
 def layer_norm_backward(
