@@ -247,7 +247,7 @@ def resolve_horizon(
     if config.model.strategy == "direct" and horizon > trained:
         raise ConfigError(
             f"{given} is beyond the {trained} steps this direct forecaster was trained "
-            f"for; use {spelled.format('<= ' + str(trained))} or train with "
+            f"for; use a horizon of at most {trained}, or train with "
             "model.strategy=recursive"
         )
     return horizon
